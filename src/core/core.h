@@ -1,0 +1,147 @@
+/*
+ * core: the pieces every other module uses: the error table, bounded buffers, the per-request
+ * arena, clocks and the operational log. Depends on libc only.
+ */
+#ifndef MW_CORE_H
+#define MW_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors ---------------------------------------------------------------------------------
+ * The one table of errors. X(name, stable code, HTTP status, default message). The enum value of
+ * each is negative (MWE_<name>); 0 is success. Append only: codes are part of the API. */
+#define MW_ERROR_MAP(X)                                                                           \
+    X(BAD_REQUEST, "bad_request", 400, "The request is malformed.")                               \
+    X(INVALID_JSON, "invalid_json", 400, "The request body is not valid JSON.")                   \
+    X(INVALID_INPUT, "invalid_input", 422, "The request body does not match the model's inputs.") \
+    X(INVALID_REQUEST_ID, "invalid_request_id", 400, "X-Request-Id must be 1-128 printable characters.") \
+    X(UNAUTHENTICATED, "unauthenticated", 401, "Authentication is required.")                     \
+    X(INVALID_TOKEN, "invalid_token", 401, "The credentials are invalid or expired.")             \
+    X(INSUFFICIENT_SCOPE, "insufficient_scope", 403, "The credentials lack the scope this route needs.") \
+    X(NOT_FOUND, "not_found", 404, "No such route.")                                              \
+    X(MODEL_NOT_FOUND, "model_not_found", 404, "No such model.")                                  \
+    X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "The method is not allowed on this route.")  \
+    X(BODY_TOO_LARGE, "body_too_large", 413, "The request body exceeds the message size limit.")  \
+    X(URI_TOO_LONG, "uri_too_long", 414, "The request URI is too long.")                          \
+    X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "Content-Type must be application/json.") \
+    X(RATE_LIMITED, "rate_limited", 429, "Too many requests.")                                    \
+    X(HEADERS_TOO_LARGE, "headers_too_large", 431, "The request headers are too large.")          \
+    X(INTERNAL, "internal_error", 500, "Internal server error.")                                  \
+    X(MODEL_FAILED, "model_failed", 500, "The model failed to run.")                              \
+    X(NOMEM, "out_of_memory", 503, "The server is out of memory.")                                \
+    X(OVERLOADED, "overloaded", 503, "The server is overloaded; retry later.")                    \
+    X(NOT_READY, "not_ready", 503, "The server is not ready.")                                    \
+    X(SHUTTING_DOWN, "shutting_down", 503, "The server is shutting down.")                        \
+    X(DEADLINE, "deadline_exceeded", 504, "The model did not answer in time.")                    \
+    X(CONFIG, "invalid_config", 500, "Invalid configuration.")                                    \
+    X(IO, "io_error", 500, "Input/output error.")
+
+enum mw_err {
+    MWE_OK = 0,
+#define MW_X(name, code, status, msg) MWE_##name,
+    MWE_FIRST_ = -1000,
+    MW_ERROR_MAP(MW_X)
+#undef MW_X
+    MWE_LAST_
+};
+
+/* Stable string id ("invalid_json"), HTTP status and default message of an error. Unknown values
+ * map to MWE_INTERNAL. */
+const char *mw_strerror(int err);
+const char *mw_errcode(int err);
+int mw_errstatus(int err);
+
+/* An error with a message that may name the offending field. Embedded by callers; msg is always
+ * NUL-terminated. */
+struct mw_error {
+    int code; /* MWE_* */
+    char msg[256];
+};
+
+/* Sets e (when non-NULL) and returns code, so callers can `return mw_fail(e, MWE_X, "...")`. */
+int mw_fail(struct mw_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- slices ---------------------------------------------------------------------------------- */
+
+/* Bytes borrowed from someone else; never NUL-terminated by contract. */
+struct slice {
+    const char *ptr;
+    size_t len;
+};
+
+#define SLICE_LIT(s) ((struct slice){(s), sizeof(s) - 1})
+bool slice_eq(struct slice a, const char *cstr);
+bool slice_eq_nocase(struct slice a, const char *cstr);
+
+/* ---- bounded dynamic buffer (curl's dynbuf) -------------------------------------------------- */
+
+struct buf {
+    char *ptr; /* NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+    size_t max; /* appends that would pass this fail with MWE_BODY_TOO_LARGE */
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_fini(struct buf *b);
+void buf_reset(struct buf *b);
+/* Each returns 0, MWE_NOMEM, or MWE_BODY_TOO_LARGE when max would be passed (b is unchanged). */
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vappendf(struct buf *b, const char *fmt, va_list ap);
+
+/* ---- arena (h2o / nginx pools) --------------------------------------------------------------- */
+
+struct arena_chunk;
+struct arena {
+    struct arena_chunk *head;
+    size_t total; /* bytes handed out, for limits */
+    size_t max;   /* 0: unlimited; otherwise allocations past it fail */
+};
+
+void arena_init(struct arena *a, size_t max);
+/* Frees every chunk; the arena can be reused after. */
+void arena_fini(struct arena *a);
+/* 16-byte aligned memory valid until arena_fini; NULL when out of memory or past max. */
+void *arena_alloc(struct arena *a, size_t n);
+void *arena_calloc(struct arena *a, size_t count, size_t size);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+
+/* ---- time ------------------------------------------------------------------------------------ */
+
+uint64_t time_mono_ns(void);
+uint64_t time_real_ms(void);
+/* Writes "2026-11-27T17:21:41.123Z" (24 chars + NUL); out must hold 32 bytes. */
+void time_iso8601_ms(uint64_t epoch_ms, char out[32]);
+
+/* ---- operational log: JSON lines on stderr ---------------------------------------------------
+ * Thread-safe; each line is written with one write(2). Field values are JSON-escaped. */
+
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+void log_set_level(int level);
+bool log_enabled(int level);
+/* Parses "error|warn|info|debug"; returns -1 when unknown. */
+int log_level_parse(const char *s);
+/* log_msg(LOG_INFO, "model loaded", "model", "iris", "version", "1", NULL): msg, then pairs of
+ * string key/value; a NULL value is skipped. */
+void log_msg(int level, const char *msg, ...);
+/* Like log_msg but the trailing key/values may include integers: pass keys prefixed with '#' and a
+ * long long value, e.g. log_kv(LOG_INFO, "request", "#status", 200LL, "path", p, NULL). */
+void log_kv(int level, const char *msg, ...);
+
+/* ---- misc ------------------------------------------------------------------------------------ */
+
+/* Appends s (len bytes) to b as a JSON string body, escaped, without the surrounding quotes. */
+int buf_append_json_escaped(struct buf *b, const char *s, size_t len);
+/* Fills out with n random bytes from getrandom(2); returns 0 or MWE_IO. */
+int mw_random(void *out, size_t n);
+/* Constant-time comparison of two equal-length byte strings. */
+bool mw_ct_equal(const void *a, const void *b, size_t n);
+
+#define MW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* MW_CORE_H */
