@@ -1,0 +1,294 @@
+/*
+ * buf: bounded, growable byte buffers (after curl's dynbuf). Every buffer has a hard maximum so a
+ * client can never grow one past a limit; also the JSON string escaper used by every encoder.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+#define BUF_MIN_CAP 64
+
+/* core.h does not mark the va_list form; saying so here lets clang check the forwarding. */
+int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/* Prepares an empty buffer (no allocation yet) whose len may never pass max bytes. b is
+ * caller-owned. Thread: the caller's. */
+void buf_init(struct buf *b, size_t max)
+{
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+/* Frees the memory of b; b stays usable (empty, same max). Thread: the caller's. */
+void buf_fini(struct buf *b)
+{
+    free(b->ptr);
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+/* Empties b but keeps its memory for reuse. Thread: the caller's. */
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->ptr != NULL)
+        b->ptr[0] = '\0';
+}
+
+/* Makes room for extra more bytes plus the NUL. 0, MWE_BODY_TOO_LARGE or MWE_NOMEM; b unchanged on
+ * error. */
+static int buf_reserve(struct buf *b, size_t extra)
+{
+    size_t need;
+    size_t cap;
+    char *p;
+    int rc = 0;
+
+    if (b->len > b->max || extra > b->max - b->len) {
+        rc = MWE_BODY_TOO_LARGE;
+        goto out;
+    }
+    need = b->len + extra; /* <= max */
+    if (need == SIZE_MAX) {
+        rc = MWE_NOMEM; /* no room for the NUL */
+        goto out;
+    }
+    need++;
+    if (b->ptr != NULL && need <= b->cap)
+        goto out;
+    cap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    /* Never allocate past what max can use. */
+    if (b->max < SIZE_MAX && cap > b->max + 1)
+        cap = b->max + 1;
+    if (cap < need)
+        cap = need;
+    p = realloc(b->ptr, cap);
+    if (p == NULL) {
+        rc = MWE_NOMEM;
+        goto out;
+    }
+    if (b->ptr == NULL)
+        p[0] = '\0';
+    b->ptr = p;
+    b->cap = cap;
+out:
+    return rc;
+}
+
+/* Appends len bytes from data (borrowed; may be NULL when len is 0). Returns 0, MWE_NOMEM, or
+ * MWE_BODY_TOO_LARGE when len would pass max; b is unchanged on error. Afterwards ptr is non-NULL
+ * and NUL-terminated. Thread: the caller's. */
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+    int rc;
+
+    rc = buf_reserve(b, len);
+    if (rc != 0)
+        goto out;
+    if (len > 0)
+        memcpy(b->ptr + b->len, data, len);
+    b->len += len;
+    b->ptr[b->len] = '\0';
+out:
+    return rc;
+}
+
+/* printf-style append, never truncated: the buffer grows to hold the whole output. Returns 0,
+ * MWE_NOMEM, MWE_BODY_TOO_LARGE (output would pass max) or MWE_INTERNAL (bad format/encoding);
+ * b's contents are unchanged on error. Thread: the caller's. */
+int buf_vappendf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    size_t avail;
+    int n;
+    int rc = 0;
+
+    va_copy(ap2, ap);
+    avail = b->ptr != NULL ? b->cap - b->len : 0;
+    n = vsnprintf(avail > 0 ? b->ptr + b->len : NULL, avail, fmt, ap);
+    if (n < 0) {
+        rc = MWE_INTERNAL;
+        goto out_restore;
+    }
+    if ((size_t)n < avail) {
+        /* It fitted; still enforce max. */
+        if (b->len > b->max || (size_t)n > b->max - b->len) {
+            rc = MWE_BODY_TOO_LARGE;
+            goto out_restore;
+        }
+        b->len += (size_t)n;
+        goto out;
+    }
+    if (b->ptr != NULL)
+        b->ptr[b->len] = '\0';
+    rc = buf_reserve(b, (size_t)n);
+    if (rc != 0)
+        goto out;
+    n = vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap2);
+    if (n < 0 || (size_t)n >= b->cap - b->len) {
+        rc = MWE_INTERNAL;
+        goto out_restore;
+    }
+    b->len += (size_t)n;
+    goto out;
+out_restore:
+    if (b->ptr != NULL)
+        b->ptr[b->len] = '\0';
+out:
+    va_end(ap2);
+    return rc;
+}
+
+/* Variadic form of buf_vappendf; same contract. */
+int buf_appendf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = buf_vappendf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Length (2-4) of the valid UTF-8 sequence at s[0..len), or 0 when it is not one: overlong forms,
+ * surrogates, code points past U+10FFFF and truncated sequences are invalid. */
+static size_t utf8_valid_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    size_t i;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    }
+    return n;
+}
+
+/* Appends s (len bytes, borrowed, any content) as the body of a JSON string: '"', '\\' and control
+ * characters escaped (\n \r \t short, others \u00XX), valid UTF-8 passed through, each byte of
+ * invalid UTF-8 replaced by \ufffd, so the output is always valid JSON. Returns 0, MWE_NOMEM or
+ * MWE_BODY_TOO_LARGE; b is unchanged on error. Thread: the caller's. */
+int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t old_len = b->len;
+    size_t i = 0;
+    size_t run;
+    size_t n;
+    char esc[6];
+    size_t esc_len;
+    int rc = 0;
+
+    /* Make ptr non-NULL and NUL-terminated even for an empty string. */
+    rc = buf_reserve(b, 0);
+    if (rc != 0)
+        goto out;
+    while (i < len) {
+        /* Copy the longest run of bytes that need no escaping in one go. */
+        run = i;
+        while (run < len) {
+            if (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') {
+                run++;
+                continue;
+            }
+            if (p[run] >= 0x80) {
+                n = utf8_valid_len(p + run, len - run);
+                if (n > 0) {
+                    run += n;
+                    continue;
+                }
+            }
+            break;
+        }
+        if (run > i) {
+            rc = buf_append(b, p + i, run - i);
+            if (rc != 0)
+                goto out_rollback;
+            i = run;
+            if (i == len)
+                break;
+        }
+        esc[0] = '\\';
+        switch (p[i]) {
+        case '"':
+        case '\\':
+            esc[1] = (char)p[i];
+            esc_len = 2;
+            break;
+        case '\n':
+            esc[1] = 'n';
+            esc_len = 2;
+            break;
+        case '\r':
+            esc[1] = 'r';
+            esc_len = 2;
+            break;
+        case '\t':
+            esc[1] = 't';
+            esc_len = 2;
+            break;
+        default:
+            if (p[i] < 0x20) {
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex[p[i] >> 4];
+                esc[5] = hex[p[i] & 0x0F];
+            } else {
+                /* An invalid UTF-8 byte. */
+                memcpy(esc, "\\ufffd", 6);
+            }
+            esc_len = 6;
+            break;
+        }
+        rc = buf_append(b, esc, esc_len);
+        if (rc != 0)
+            goto out_rollback;
+        i++;
+    }
+    goto out;
+out_rollback:
+    b->len = old_len;
+    if (b->ptr != NULL)
+        b->ptr[b->len] = '\0';
+out:
+    return rc;
+}

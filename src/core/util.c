@@ -1,0 +1,75 @@
+/*
+ * util: small helpers with no better home: slice comparison, kernel randomness and constant-time
+ * comparison for secrets.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/core.h"
+
+/* True when a holds exactly the bytes of cstr. a is borrowed; a NULL cstr never matches.
+ * Thread-safe. */
+bool slice_eq(struct slice a, const char *cstr)
+{
+    return cstr != NULL && a.len == strlen(cstr) &&
+           (a.len == 0 || (a.ptr != NULL && memcmp(a.ptr, cstr, a.len) == 0));
+}
+
+static unsigned char ascii_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Like slice_eq but ASCII letters compare without case (locale-independent; other bytes exactly).
+ * Thread-safe. */
+bool slice_eq_nocase(struct slice a, const char *cstr)
+{
+    bool eq = cstr != NULL && a.len == strlen(cstr) && (a.len == 0 || a.ptr != NULL);
+    size_t i;
+
+    for (i = 0; eq && i < a.len; i++)
+        eq = ascii_lower((unsigned char)a.ptr[i]) == ascii_lower((unsigned char)cstr[i]);
+    return eq;
+}
+
+/* Fills out (n bytes, caller-owned) from getrandom(2), retrying short reads and EINTR. Returns 0
+ * or MWE_IO when the kernel refuses. Thread-safe; may block only before the pool is initialised. */
+int mw_random(void *out, size_t n)
+{
+    unsigned char *p = out;
+    size_t done = 0;
+    ssize_t r;
+    int rc = 0;
+
+    while (done < n) {
+        r = getrandom(p + done, n - done, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = MWE_IO;
+            goto out;
+        }
+        if (r == 0) {
+            rc = MWE_IO;
+            goto out;
+        }
+        done += (size_t)r;
+    }
+out:
+    return rc;
+}
+
+/* True when the n bytes at a and b are equal. Always reads all n bytes of both, so the time taken
+ * does not depend on where they differ. Both borrowed; n == 0 is equal. Thread-safe. */
+bool mw_ct_equal(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *pa = a;
+    const volatile unsigned char *pb = b;
+    volatile unsigned char acc = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        acc = (unsigned char)(acc | (pa[i] ^ pb[i]));
+    return acc == 0;
+}
