@@ -91,7 +91,7 @@ void buf_reset(struct buf *b);
 /* Each returns 0, MWE_NOMEM, or MWE_BODY_TOO_LARGE when max would be passed (b is unchanged). */
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vappendf(struct buf *b, const char *fmt, va_list ap);
+int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* ---- arena (h2o / nginx pools) --------------------------------------------------------------- */
 
