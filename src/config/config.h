@@ -39,6 +39,8 @@ struct config {
     unsigned drain_timeout_s;   /* MODELWRAP_DRAIN_TIMEOUT, 10 (seconds) */
     /* logs */
     int log_level;              /* MODELWRAP_LOG_LEVEL, "info": enum log_level */
+    /* where the rest came from */
+    char *env_file;             /* MODELWRAP_ENV_FILE, "./.env" (NULL: none); from env/flag only */
 };
 
 /*
@@ -47,7 +49,8 @@ struct config {
  * environment (envp, MODELWRAP_* names), then flags from argv[first_arg..] ("--port 8080" or
  * "--port=8080"). Unknown flags and MODELWRAP_ names are errors (a typo must not be ignored).
  * On error returns MWE_CONFIG and fills e with one line naming the setting, the bad value and the
- * accepted values, e.g. "MODELWRAP_PORT: 'abc' is not a port (1-65535 or 0)". cfg is then freed.
+ * accepted values, e.g. "MODELWRAP_PORT: 'abc' is not a port (accepted: 0-65535)". cfg is then
+ * freed.
  */
 int config_load(struct config *cfg, int argc, char **argv, int first_arg, char **envp,
                 struct mw_error *e);

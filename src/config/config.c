@@ -1,0 +1,1090 @@
+/*
+ * config: the one table of settings (CONFIG_SETTINGS below) and everything derived from it: the
+ * loader (defaults < .env file < environment < flags), check-config output, --help, .env.example,
+ * and the bounded .env parser.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+/* ---- the table ------------------------------------------------------------------------------- */
+
+enum stype { T_STRING, T_BOOL, T_UINT, T_SIZE, T_ENUM, T_PORT };
+
+#define F_SECRET 0x1u   /* check-config prints "<redacted>" */
+#define F_EMPTY_OK 0x2u /* T_STRING: an empty value means unset (NULL) instead of an error */
+#define F_META 0x4u     /* read before the .env file: environment and flag only */
+
+struct setting {
+    const char *name; /* "MAX_BODY_BYTES": env MODELWRAP_MAX_BODY_BYTES, flag --max-body-bytes */
+    enum stype type;
+    const char *def;             /* default, as text parsed like any other source; NULL: unset */
+    unsigned long long min, max; /* T_UINT, T_SIZE, T_PORT: accepted range */
+    const char *values;          /* T_ENUM: "a|b|c"; the field stores the index */
+    unsigned flags;              /* F_* */
+    size_t off;                  /* offset of the field in the settings struct */
+    const char *help;            /* one line */
+};
+
+/*
+ * Every setting, once: X(NAME, struct config field, type, default, min, max, enum values, flags,
+ * help). The order is the order of check-config, --help, .env.example and docs/configuration.md.
+ */
+#define CONFIG_SETTINGS(X)                                                                         \
+    X(ENV_FILE, env_file, T_STRING, "./.env", 0, 0, NULL, F_EMPTY_OK | F_META,                     \
+      "the .env file read before the environment (environment or flag only; empty: none)")         \
+    X(HOST, host, T_STRING, "127.0.0.1", 0, 0, NULL, 0,                                            \
+      "address to listen on: an IP address or a host name")                                        \
+    X(PORT, port, T_PORT, "8000", 0, 65535, NULL, 0,                                               \
+      "TCP port to listen on; 0 picks a free port (the bound port is logged)")                     \
+    X(THREADS, threads, T_UINT, "0", 0, 256, NULL, 0, "I/O threads; 0 = one per CPU core")         \
+    X(IO_MODEL, io_model, T_ENUM, "reuseport", 0, 0, "reuseport|pool", 0,                          \
+      "reuseport: one listening socket per I/O thread; pool: one socket shared by a thread pool")  \
+    X(MODELS, models_dir, T_STRING, "./models", 0, 0, NULL, 0,                                     \
+      "model repository folder (one sub-folder per model)")                                        \
+    X(DEFAULT_MODEL, default_model, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                        \
+      "model behind /api/predict and /api/v1/predict; unset: the only model if one, else iris")    \
+    X(MODEL_WORKERS, model_workers, T_UINT, "0", 0, 256, NULL, 0,                                  \
+      "worker threads of a model whose model.json says nothing; 0 = run on the I/O thread")        \
+    X(MODEL_QUEUE_SIZE, model_queue_size, T_UINT, "1024", 1, 1000000, NULL, 0,                     \
+      "model calls that may wait per model; more are refused with 503")                            \
+    X(MODEL_TIMEOUT_MS, model_timeout_ms, T_UINT, "30000", 1, 3600000, NULL, 0,                    \
+      "milliseconds a model call may wait and run before it fails with 504")                       \
+    X(MAX_RECORDS, max_records, T_UINT, "10000", 1, 10000000, NULL, 0,                             \
+      "records per native predict request")                                                        \
+    X(MAX_BODY_BYTES, max_body_bytes, T_SIZE, "1048576", 1, 1073741824, NULL, 0,                   \
+      "request body size limit; larger bodies get 413")                                            \
+    X(MAX_HEADER_BYTES, max_header_bytes, T_SIZE, "16384", 1024, 1048576, NULL, 0,                 \
+      "request line and headers size limit; larger get 431")                                       \
+    X(MAX_CONNECTIONS, max_connections, T_UINT, "1024", 1, 1000000, NULL, 0,                       \
+      "open connections in total")                                                                 \
+    X(MAX_CONNECTIONS_PER_IP, max_connections_per_ip, T_UINT, "256", 1, 1000000, NULL, 0,          \
+      "open connections per client IP address")                                                    \
+    X(IDLE_TIMEOUT, idle_timeout_s, T_UINT, "30", 1, 3600, NULL, 0,                                \
+      "seconds an idle connection is kept open")                                                   \
+    X(DRAIN_TIMEOUT, drain_timeout_s, T_UINT, "10", 0, 3600, NULL, 0,                              \
+      "seconds in-flight requests get to finish after SIGTERM")                                    \
+    X(LOG_LEVEL, log_level, T_ENUM, "info", 0, 0, "error|warn|info|debug", 0,                      \
+      "operational log level (JSON lines on stderr)")
+
+/* Each field must have the C type its setting type stores. */
+#define TYPE_OK_T_STRING(x) _Generic((x), char * : 1, default : 0)
+#define TYPE_OK_T_BOOL(x) _Generic((x), bool : 1, default : 0)
+#define TYPE_OK_T_UINT(x) _Generic((x), unsigned : 1, default : 0)
+#define TYPE_OK_T_SIZE(x) _Generic((x), size_t : 1, default : 0)
+#define TYPE_OK_T_PORT(x) _Generic((x), uint16_t : 1, default : 0)
+#define TYPE_OK_T_ENUM(x) (sizeof(x) == sizeof(int))
+#define CHECK_FIELD(NAME, field, type, def, min, max, values, flags, help)                         \
+    _Static_assert(TYPE_OK_##type(((struct config *)0)->field), #field " is not a " #type);
+CONFIG_SETTINGS(CHECK_FIELD)
+#undef CHECK_FIELD
+
+/* Enum and log level indices are the positions in the values list. */
+_Static_assert(IO_REUSEPORT == 0 && IO_POOL == 1, "IO_MODEL values order");
+_Static_assert(LOG_ERROR == 0 && LOG_WARN == 1 && LOG_INFO == 2 && LOG_DEBUG == 3,
+               "LOG_LEVEL values order");
+
+static const struct setting settings[] = {
+#define ROW(NAME, field, type, def, min, max, values, flags, help)                                 \
+    {#NAME, type, def, min, max, values, flags, offsetof(struct config, field), help},
+    CONFIG_SETTINGS(ROW)
+#undef ROW
+};
+
+#define ENV_PREFIX "MODELWRAP_"
+#define ENV_PREFIX_LEN (sizeof(ENV_PREFIX) - 1)
+#define STRING_MAX 4096            /* bytes of a string setting */
+#define ENV_FILE_MAX (1024 * 1024) /* bytes of a .env file */
+#define DOTENV_LINE_MAX 65536      /* bytes of one .env line, without its line end */
+#define SHOW_MAX 48                /* bytes of a bad value quoted in an error */
+#define BOOL_VALUES "true|false|1|0|yes|no|on|off"
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+/* Writes "--max-body-bytes" for "MAX_BODY_BYTES". */
+static void flag_name(const struct setting *s, char *out, size_t size)
+{
+    size_t i = 0;
+    size_t j;
+
+    if (size < 3)
+        return;
+    out[i++] = '-';
+    out[i++] = '-';
+    for (j = 0; s->name[j] != '\0' && i + 1 < size; j++) {
+        char c = s->name[j];
+        out[i++] = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[i] = '\0';
+}
+
+/* Whether the flag name (without "--", len bytes) is the flag of s. */
+static bool flag_matches(const struct setting *s, const char *arg, size_t len)
+{
+    size_t j;
+
+    for (j = 0; j < len; j++) {
+        char c = s->name[j];
+        if (c == '\0')
+            return false;
+        c = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+        if (arg[j] != c)
+            return false;
+    }
+    return s->name[len] == '\0';
+}
+
+static const struct setting *find_by_env(const struct setting *tab, size_t n, const char *name,
+                                         size_t len)
+{
+    size_t i;
+
+    if (len <= ENV_PREFIX_LEN || memcmp(name, ENV_PREFIX, ENV_PREFIX_LEN) != 0)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        size_t nl = strlen(tab[i].name);
+        if (nl == len - ENV_PREFIX_LEN && memcmp(tab[i].name, name + ENV_PREFIX_LEN, nl) == 0)
+            return &tab[i];
+    }
+    return NULL;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Copies at most SHOW_MAX bytes of v for an error message: control bytes become '?', a cut value
+ * ends in "...". out must hold SHOW_MAX + 4 bytes. */
+static void show(const char *v, char *out)
+{
+    size_t i;
+
+    for (i = 0; v[i] != '\0' && i < SHOW_MAX; i++) {
+        unsigned char c = (unsigned char)v[i];
+        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (v[i] != '\0') {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+}
+
+/* Case-insensitive ASCII comparison of s with the len bytes at t. */
+static bool eq_nocase_n(const char *s, const char *t, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        char a = s[i];
+        char b = t[i];
+        if (a == '\0')
+            return false;
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b - 'A' + 'a');
+        if (a != b)
+            return false;
+    }
+    return s[len] == '\0';
+}
+
+/* Position of v (case-insensitive) in the "a|b|c" list, or -1. */
+static int list_index(const char *list, const char *v)
+{
+    const char *p = list;
+    int idx = 0;
+
+    for (;;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+        if (eq_nocase_n(v, p, len))
+            return idx;
+        if (bar == NULL)
+            return -1;
+        p = bar + 1;
+        idx++;
+    }
+}
+
+/* Writes item idx of the "a|b|c" list to out ("" when out of range). */
+static void list_item(const char *list, int idx, char *out, size_t size)
+{
+    const char *p = list;
+    size_t len;
+
+    while (idx > 0 && p != NULL) {
+        p = strchr(p, '|');
+        if (p != NULL)
+            p++;
+        idx--;
+    }
+    if (p == NULL || idx < 0 || size == 0) {
+        if (size > 0)
+            out[0] = '\0';
+        return;
+    }
+    len = strcspn(p, "|");
+    if (len >= size)
+        len = size - 1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+}
+
+/* Parses 1-20 decimal digits (nothing else) into *out; *overflow is set when they do not fit. */
+static bool parse_digits(const char *s, size_t len, unsigned long long *out, bool *overflow)
+{
+    unsigned long long v = 0;
+    size_t i;
+
+    *overflow = false;
+    if (len == 0)
+        return false;
+    for (i = 0; i < len; i++) {
+        unsigned d;
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            *overflow = true;
+        else
+            v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* What a setting accepts, as shown in errors, --help and the docs. */
+static void accepted(const struct setting *s, char *out, size_t size)
+{
+    switch (s->type) {
+    case T_STRING:
+        snprintf(out, size, "%s",
+                 (s->flags & F_EMPTY_OK) ? "text; empty = unset" : "non-empty text");
+        break;
+    case T_BOOL:
+        snprintf(out, size, "%s", BOOL_VALUES);
+        break;
+    case T_UINT:
+    case T_PORT:
+        snprintf(out, size, "%llu-%llu", s->min, s->max);
+        break;
+    case T_SIZE:
+        snprintf(out, size, "integer bytes or with k/m/g suffix, %llu-%llu", s->min, s->max);
+        break;
+    case T_ENUM:
+        snprintf(out, size, "%s", s->values);
+        break;
+    }
+}
+
+/* ---- setting values -------------------------------------------------------------------------- */
+
+static void *field_of(const struct setting *s, void *base)
+{
+    return (char *)base + s->off;
+}
+
+static const void *cfield_of(const struct setting *s, const void *base)
+{
+    return (const char *)base + s->off;
+}
+
+/* Sets s in base from the text val. label names the source ("MODELWRAP_PORT", "--port",
+ * ".env line 3: MODELWRAP_PORT"). Returns 0 or MWE_CONFIG with e. */
+static int setting_set(const struct setting *s, void *base, const char *label, const char *val,
+                       struct mw_error *e)
+{
+    char acc[128];
+    char shown[SHOW_MAX + 4];
+    void *field = field_of(s, base);
+    size_t len = strlen(val);
+    unsigned long long v = 0;
+    unsigned long long mult = 1;
+    bool overflow = false;
+    int rc = 0;
+
+    accepted(s, acc, sizeof(acc));
+    show(val, shown);
+    switch (s->type) {
+    case T_STRING: {
+        char *copy = NULL;
+        size_t i;
+
+        if (len > STRING_MAX) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is longer than %d bytes", label, shown,
+                         STRING_MAX);
+            goto out;
+        }
+        for (i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)val[i];
+            if (c < 0x20 || c == 0x7f) {
+                rc = mw_fail(e, MWE_CONFIG, "%s: '%s' contains a control character (accepted: %s)",
+                             label, shown, acc);
+                goto out;
+            }
+        }
+        if (len == 0 && !(s->flags & F_EMPTY_OK)) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '' is empty (accepted: %s)", label, acc);
+            goto out;
+        }
+        if (len > 0) {
+            copy = strdup(val);
+            if (copy == NULL) {
+                rc = mw_fail(e, MWE_CONFIG, "%s: out of memory", label);
+                goto out;
+            }
+        }
+        free(*(char **)field);
+        *(char **)field = copy;
+        break;
+    }
+    case T_BOOL: {
+        int idx = list_index(BOOL_VALUES, val);
+        if (idx < 0) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is not a boolean (accepted: %s)", label, shown,
+                         acc);
+            goto out;
+        }
+        *(bool *)field = idx % 2 == 0; /* true|false|1|0|yes|no|on|off: even entries are true */
+        break;
+    }
+    case T_UINT:
+    case T_PORT:
+        if (!parse_digits(val, len, &v, &overflow)) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is not %s (accepted: %s)", label, shown,
+                         s->type == T_PORT ? "a port" : "an integer", acc);
+            goto out;
+        }
+        if (overflow || v < s->min || v > s->max) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is %s (accepted: %s)", label, shown,
+                         s->type == T_PORT ? "not a port" : "out of range", acc);
+            goto out;
+        }
+        if (s->type == T_PORT)
+            *(uint16_t *)field = (uint16_t)v;
+        else
+            *(unsigned *)field = (unsigned)v;
+        break;
+    case T_SIZE:
+        if (len > 0) {
+            switch (val[len - 1]) {
+            case 'k':
+            case 'K':
+                mult = 1024ull;
+                break;
+            case 'm':
+            case 'M':
+                mult = 1024ull * 1024;
+                break;
+            case 'g':
+            case 'G':
+                mult = 1024ull * 1024 * 1024;
+                break;
+            default:
+                break;
+            }
+        }
+        if (!parse_digits(val, mult > 1 ? len - 1 : len, &v, &overflow)) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is not a size (accepted: %s)", label, shown, acc);
+            goto out;
+        }
+        if (overflow || v > ULLONG_MAX / mult || v * mult < s->min || v * mult > s->max) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is out of range (accepted: %s)", label, shown,
+                         acc);
+            goto out;
+        }
+        *(size_t *)field = (size_t)(v * mult);
+        break;
+    case T_ENUM: {
+        int idx = list_index(s->values, val);
+        if (idx < 0) {
+            rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is not one of %s", label, shown, s->values);
+            goto out;
+        }
+        memcpy(field, &idx, sizeof(idx));
+        break;
+    }
+    }
+out:
+    return rc;
+}
+
+/* Writes the value of s in base as text (NULL strings as ""). */
+static void setting_format(const struct setting *s, const void *base, char *out, size_t size)
+{
+    const void *field = cfield_of(s, base);
+    int idx;
+
+    switch (s->type) {
+    case T_STRING: {
+        const char *str = *(char *const *)field;
+        snprintf(out, size, "%s", str != NULL ? str : "");
+        break;
+    }
+    case T_BOOL:
+        snprintf(out, size, "%s", *(const bool *)field ? "true" : "false");
+        break;
+    case T_UINT:
+        snprintf(out, size, "%u", *(const unsigned *)field);
+        break;
+    case T_PORT:
+        snprintf(out, size, "%u", (unsigned)*(const uint16_t *)field);
+        break;
+    case T_SIZE:
+        snprintf(out, size, "%zu", *(const size_t *)field);
+        break;
+    case T_ENUM:
+        memcpy(&idx, field, sizeof(idx));
+        list_item(s->values, idx, out, size);
+        break;
+    }
+}
+
+/* ---- the layers ------------------------------------------------------------------------------ */
+
+/* Frees the strings of a settings struct and leaves them NULL. */
+static void table_fini(const struct setting *tab, size_t n, void *base)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (tab[i].type == T_STRING) {
+            char **p = field_of(&tab[i], base);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+/* Applies the MODELWRAP_* entries of envp (all of them, or only `only` when non-NULL); *hit is set
+ * when `only` was found. Unknown MODELWRAP_ names are errors. */
+static int apply_env(const struct setting *tab, size_t n, void *base, char **envp,
+                     const struct setting *only, bool *hit, struct mw_error *e)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; envp != NULL && envp[i] != NULL; i++) {
+        const char *entry = envp[i];
+        const char *eq = strchr(entry, '=');
+        const struct setting *s;
+        char label[64];
+
+        if (eq == NULL || !has_prefix(entry, ENV_PREFIX))
+            continue;
+        s = find_by_env(tab, n, entry, (size_t)(eq - entry));
+        if (s == NULL) {
+            char name[SHOW_MAX + 4];
+            char *cut = strndup(entry, (size_t)(eq - entry));
+            if (cut == NULL) {
+                rc = mw_fail(e, MWE_CONFIG, "environment: out of memory");
+                goto out;
+            }
+            show(cut, name);
+            free(cut);
+            rc =
+                mw_fail(e, MWE_CONFIG, "%s: unknown setting in the environment (see --help)", name);
+            goto out;
+        }
+        if (only != NULL && s != only)
+            continue;
+        snprintf(label, sizeof(label), ENV_PREFIX "%s", s->name);
+        rc = setting_set(s, base, label, eq + 1, e);
+        if (rc != 0)
+            goto out;
+        if (hit != NULL)
+            *hit = true;
+    }
+out:
+    return rc;
+}
+
+/* Applies the flags argv[first..argc) (all, or only `only` when non-NULL); *hit is set when `only`
+ * was found. "--name value", "--name=value"; a bool flag followed by another flag or the end means
+ * true. Unknown flags and other arguments are errors. */
+static int apply_flags(const struct setting *tab, size_t n, void *base, int argc, char **argv,
+                       int first, const struct setting *only, bool *hit, struct mw_error *e)
+{
+    char shown[SHOW_MAX + 4];
+    int i;
+    int rc = 0;
+
+    for (i = first < 0 ? 0 : first; i < argc && argv != NULL && argv[i] != NULL; i++) {
+        const char *arg = argv[i];
+        const char *name;
+        const char *eq;
+        const char *val;
+        const struct setting *s = NULL;
+        size_t name_len;
+        size_t k;
+        char label[64];
+
+        if (!has_prefix(arg, "--") || arg[2] == '\0') {
+            show(arg, shown);
+            rc = mw_fail(e, MWE_CONFIG,
+                         "'%s': unexpected argument (settings are --name VALUE or --name=VALUE)",
+                         shown);
+            goto out;
+        }
+        name = arg + 2;
+        eq = strchr(name, '=');
+        name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        for (k = 0; k < n && s == NULL; k++)
+            if (flag_matches(&tab[k], name, name_len))
+                s = &tab[k];
+        if (s == NULL) {
+            char *cut = strndup(arg, name_len + 2);
+            if (cut == NULL) {
+                rc = mw_fail(e, MWE_CONFIG, "flags: out of memory");
+                goto out;
+            }
+            show(cut, shown);
+            free(cut);
+            rc = mw_fail(e, MWE_CONFIG, "%s: unknown flag (see --help)", shown);
+            goto out;
+        }
+        flag_name(s, label, sizeof(label));
+        if (eq != NULL) {
+            val = eq + 1;
+        } else if (i + 1 < argc && argv[i + 1] != NULL && !has_prefix(argv[i + 1], "--")) {
+            val = argv[++i];
+        } else if (s->type == T_BOOL) {
+            val = "true";
+        } else {
+            char acc[128];
+            accepted(s, acc, sizeof(acc));
+            rc = mw_fail(e, MWE_CONFIG, "%s: missing value (accepted: %s)", label, acc);
+            goto out;
+        }
+        if (only != NULL && s != only)
+            continue;
+        rc = setting_set(s, base, label, val, e);
+        if (rc != 0)
+            goto out;
+        if (hit != NULL)
+            *hit = true;
+    }
+out:
+    return rc;
+}
+
+/* Reads at most ENV_FILE_MAX bytes of path into a malloc'ed buffer (*out, *len). Returns 0 or an
+ * errno value; EFBIG when the file is larger. */
+static int read_small_file(const char *path, char **out, size_t *len)
+{
+    char *data = NULL;
+    size_t cap = 0;
+    size_t used = 0;
+    int fd;
+    int err = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        goto out;
+    }
+    for (;;) {
+        ssize_t got;
+        if (used == cap) {
+            size_t ncap = cap == 0 ? 4096 : cap * 2;
+            char *p;
+            if (ncap > ENV_FILE_MAX + 1)
+                ncap = ENV_FILE_MAX + 1;
+            if (ncap == cap) {
+                err = EFBIG;
+                goto out_fd;
+            }
+            p = realloc(data, ncap);
+            if (p == NULL) {
+                err = ENOMEM;
+                goto out_fd;
+            }
+            data = p;
+            cap = ncap;
+        }
+        got = read(fd, data + used, cap - used);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            err = errno;
+            goto out_fd;
+        }
+        if (got == 0)
+            break;
+        used += (size_t)got;
+    }
+    if (used > ENV_FILE_MAX)
+        err = EFBIG;
+out_fd:
+    close(fd);
+out:
+    if (err != 0) {
+        free(data);
+        data = NULL;
+        used = 0;
+    }
+    *out = data;
+    *len = used;
+    return err;
+}
+
+typedef int (*dotenv_line_cb)(const char *key, const char *value, size_t line, void *ctx);
+static int dotenv_scan(const char *text, size_t len, dotenv_line_cb cb, void *ctx,
+                       struct mw_error *e);
+
+struct envfile_ctx {
+    const struct setting *tab;
+    size_t n;
+    void *base;
+    const char *shown_path; /* for messages: ".env" for "./.env" */
+    struct mw_error *e;
+    bool cb_failed; /* the error in e comes from the callback, already labelled */
+};
+
+/* Applies one KEY=VALUE of the .env file: MODELWRAP_ names must be known settings. */
+static int envfile_assign(const char *key, const char *value, size_t line, void *vctx)
+{
+    struct envfile_ctx *ctx = vctx;
+    const struct setting *s;
+    char label[192];
+    char name[SHOW_MAX + 4];
+    int rc = 0;
+
+    if (!has_prefix(key, ENV_PREFIX))
+        goto out;
+    s = find_by_env(ctx->tab, ctx->n, key, strlen(key));
+    show(key, name);
+    if (s == NULL) {
+        rc = mw_fail(ctx->e, MWE_CONFIG, "%s line %zu: %s: unknown setting (see --help)",
+                     ctx->shown_path, line, name);
+        goto out_failed;
+    }
+    if (s->flags & F_META) {
+        char flag[64];
+        flag_name(s, flag, sizeof(flag));
+        rc = mw_fail(ctx->e, MWE_CONFIG,
+                     "%s line %zu: %s: cannot be set in a .env file (use the environment or %s)",
+                     ctx->shown_path, line, name, flag);
+        goto out_failed;
+    }
+    snprintf(label, sizeof(label), "%s line %zu: %s", ctx->shown_path, line, name);
+    rc = setting_set(s, ctx->base, label, value, ctx->e);
+    if (rc != 0)
+        goto out_failed;
+    goto out;
+out_failed:
+    ctx->cb_failed = true;
+out:
+    return rc;
+}
+
+/* Reads and applies the .env file named by the F_META setting ef. explicit: named by the
+ * environment or a flag (then a missing file is an error); label names that source. */
+static int apply_env_file(const struct setting *tab, size_t n, void *base, const struct setting *ef,
+                          bool explicit, const char *label, struct mw_error *e)
+{
+    const char *path = *(char **)field_of(ef, base);
+    char shown_path[SHOW_MAX + 4];
+    char reason[128];
+    struct envfile_ctx ctx;
+    char *text = NULL;
+    size_t len = 0;
+    int err;
+    int rc = 0;
+
+    if (path == NULL)
+        goto out;
+    show(has_prefix(path, "./") && path[2] != '\0' ? path + 2 : path, shown_path);
+    err = read_small_file(path, &text, &len);
+    if (err == ENOENT && !explicit)
+        goto out;
+    if (err == EFBIG) {
+        show(path, shown_path);
+        rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is larger than %d bytes", label, shown_path,
+                     ENV_FILE_MAX);
+        goto out;
+    }
+    if (err != 0) {
+        show(path, shown_path);
+        rc = mw_fail(e, MWE_CONFIG, "%s: cannot read '%s': %s", label, shown_path,
+                     strerror_r(err, reason, sizeof(reason)));
+        goto out;
+    }
+    ctx = (struct envfile_ctx){tab, n, base, shown_path, e, false};
+    rc = dotenv_scan(text, len, envfile_assign, &ctx, e);
+    if (rc != 0 && !ctx.cb_failed && e != NULL) {
+        /* e says "line 3: ..." from the parser: name the file too. */
+        char msg[sizeof(e->msg)];
+        memcpy(msg, e->msg, sizeof(msg));
+        mw_fail(e, rc, "%s %s", shown_path, msg);
+    }
+out:
+    free(text);
+    return rc;
+}
+
+/* Loads a settings struct (zeroed by the caller) from the table: defaults < .env < environment <
+ * flags. On error the struct is freed again. */
+static int table_load(const struct setting *tab, size_t n, void *base, int argc, char **argv,
+                      int first, char **envp, struct mw_error *e)
+{
+    const struct setting *ef = NULL;
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < n; i++) {
+        char label[64];
+        if (tab[i].def == NULL)
+            continue;
+        snprintf(label, sizeof(label), "default of " ENV_PREFIX "%s", tab[i].name);
+        rc = setting_set(&tab[i], base, label, tab[i].def, e);
+        if (rc != 0)
+            goto out;
+    }
+    for (i = 0; i < n; i++)
+        if (tab[i].flags & F_META)
+            ef = &tab[i];
+    if (ef != NULL) {
+        /* The .env path comes first, from the environment and flags only. */
+        bool by_env = false;
+        bool by_flag = false;
+        char label[64];
+
+        rc = apply_env(tab, n, base, envp, ef, &by_env, e);
+        if (rc != 0)
+            goto out;
+        rc = apply_flags(tab, n, base, argc, argv, first, ef, &by_flag, e);
+        if (rc != 0)
+            goto out;
+        if (by_flag)
+            flag_name(ef, label, sizeof(label));
+        else
+            snprintf(label, sizeof(label), ENV_PREFIX "%s", ef->name);
+        rc = apply_env_file(tab, n, base, ef, by_env || by_flag, label, e);
+        if (rc != 0)
+            goto out;
+    }
+    rc = apply_env(tab, n, base, envp, NULL, NULL, e);
+    if (rc != 0)
+        goto out;
+    rc = apply_flags(tab, n, base, argc, argv, first, NULL, NULL, e);
+out:
+    if (rc != 0)
+        table_fini(tab, n, base);
+    return rc;
+}
+
+static void table_print(const struct setting *tab, size_t n, const void *base, FILE *out)
+{
+    char value[STRING_MAX + 1];
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        setting_format(&tab[i], base, value, sizeof(value));
+        if ((tab[i].flags & F_SECRET) && value[0] != '\0')
+            fprintf(out, ENV_PREFIX "%s=<redacted>\n", tab[i].name);
+        else
+            fprintf(out, ENV_PREFIX "%s=%s\n", tab[i].name, value);
+    }
+}
+
+/* ---- public ---------------------------------------------------------------------------------- */
+
+/* Fills cfg (overwritten, not freed first) from defaults, the .env file, envp, argv[first_arg..].
+ * Owns nothing passed in; cfg's strings are owned by cfg until config_fini. Reentrant: no global
+ * state, call from any thread (normally the main thread at start-up and reload). Returns 0, or
+ * MWE_CONFIG with one line in e naming the source, the value and what is accepted; cfg is then
+ * already freed (all strings NULL). */
+int config_load(struct config *cfg, int argc, char **argv, int first_arg, char **envp,
+                struct mw_error *e)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    return table_load(settings, MW_ARRAY_LEN(settings), cfg, argc, argv, first_arg, envp, e);
+}
+
+/* Frees cfg's strings and leaves them NULL; safe to call twice. Main thread, no errors. */
+void config_fini(struct config *cfg)
+{
+    table_fini(settings, MW_ARRAY_LEN(settings), cfg);
+}
+
+/* Writes MODELWRAP_NAME=value for every setting in table order (secrets as "<redacted>", unset
+ * strings empty). All lines but MODELWRAP_ENV_FILE's read back as a .env file give the same
+ * configuration. Borrows cfg and out; any thread. */
+void config_print(const struct config *cfg, FILE *out)
+{
+    table_print(settings, MW_ARRAY_LEN(settings), cfg, out);
+}
+
+/* Writes the settings part of --help: one line per setting with its flag, value shape,
+ * environment name, help, default and accepted values. Borrows out; any thread. */
+void config_print_help(FILE *out)
+{
+    size_t flag_w = 0;
+    size_t env_w = 0;
+    size_t i;
+
+    for (i = 0; i < MW_ARRAY_LEN(settings); i++) {
+        const struct setting *s = &settings[i];
+        size_t fl = strlen(s->name) + 2 + 1 + 6; /* --name [BOOL] */
+        if (s->type == T_ENUM)
+            fl = strlen(s->name) + 3 + strlen(s->values);
+        if (fl > flag_w)
+            flag_w = fl;
+        if (ENV_PREFIX_LEN + strlen(s->name) > env_w)
+            env_w = ENV_PREFIX_LEN + strlen(s->name);
+    }
+    fprintf(out, "Settings (precedence: built-in defaults < .env file < environment < flags):\n");
+    for (i = 0; i < MW_ARRAY_LEN(settings); i++) {
+        const struct setting *s = &settings[i];
+        static const char *const shape[] = {
+            [T_STRING] = "TEXT", [T_BOOL] = "[BOOL]", [T_UINT] = "N",
+            [T_SIZE] = "SIZE",   [T_ENUM] = "",       [T_PORT] = "PORT",
+        };
+        char flag[64];
+        char col[128];
+        char env[64];
+        char acc[128];
+
+        flag_name(s, flag, sizeof(flag));
+        snprintf(col, sizeof(col), "%s %s", flag, s->type == T_ENUM ? s->values : shape[s->type]);
+        snprintf(env, sizeof(env), ENV_PREFIX "%s", s->name);
+        accepted(s, acc, sizeof(acc));
+        fprintf(out, "  %-*s  %-*s  %s (default: %s; accepted: %s)\n", (int)flag_w, col, (int)env_w,
+                env, s->help, s->def != NULL ? s->def : "unset", acc);
+    }
+}
+
+/* Writes the text of .env.example: a header, then for every setting that a .env file may hold a
+ * "# help (default: X)" line and a commented "#MODELWRAP_NAME=default" line. The committed
+ * .env.example must equal this output (a unit test checks). Borrows out; any thread. */
+void config_print_env_example(FILE *out)
+{
+    size_t i;
+
+    fputs("# modelwrap configuration. Copy this file to .env and uncomment the lines you change.\n"
+          "# Precedence: built-in defaults < .env file < environment < command-line flags.\n"
+          "# Every MODELWRAP_<NAME> also has a flag --<name-with-dashes>:\n"
+          "# MODELWRAP_MAX_BODY_BYTES is --max-body-bytes. Unknown MODELWRAP_* names are errors.\n"
+          "# The path of this file is set with MODELWRAP_ENV_FILE or --env-file (default ./.env).\n"
+          "# Sizes accept k/m/g suffixes (KiB, MiB, GiB). docs/configuration.md lists the\n"
+          "# accepted values.\n"
+          "# Generated from src/config/config.c (config_print_env_example): do not edit by hand.\n",
+          out);
+    for (i = 0; i < MW_ARRAY_LEN(settings); i++) {
+        const struct setting *s = &settings[i];
+        if (s->flags & F_META)
+            continue;
+        fprintf(out, "\n# %s (default: %s)\n", s->help, s->def != NULL ? s->def : "unset");
+        fprintf(out, "#" ENV_PREFIX "%s=%s\n", s->name, s->def != NULL ? s->def : "");
+    }
+}
+
+/* ---- the .env parser ------------------------------------------------------------------------- */
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool is_key_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool is_key_char(char c)
+{
+    return is_key_start(c) || (c >= '0' && c <= '9');
+}
+
+/* After a closing quote only blanks and a comment may follow. */
+static bool rest_is_comment(const char *p, size_t i, size_t n)
+{
+    while (i < n && is_blank(p[i]))
+        i++;
+    return i == n || p[i] == '#';
+}
+
+/* Parses one line (p, n bytes, no line end, no NUL) into scratch ("key\0value\0") and calls cb.
+ * scratch holds at least n + 2 bytes. */
+static int dotenv_line(const char *p, size_t n, size_t line, char *scratch, dotenv_line_cb cb,
+                       void *ctx, struct mw_error *e)
+{
+    size_t i = 0;
+    size_t key_start;
+    size_t key_len;
+    char *value;
+    size_t vlen = 0;
+    int rc = 0;
+
+    while (i < n && is_blank(p[i]))
+        i++;
+    if (i == n || p[i] == '#')
+        goto out;
+    if (n - i > 6 && memcmp(p + i, "export", 6) == 0 && is_blank(p[i + 6])) {
+        i += 6;
+        while (i < n && is_blank(p[i]))
+            i++;
+    }
+    key_start = i;
+    if (i == n || !is_key_start(p[i])) {
+        rc = mw_fail(e, MWE_CONFIG,
+                     "line %zu: expected KEY=VALUE with KEY like [A-Za-z_][A-Za-z0-9_]*", line);
+        goto out;
+    }
+    while (i < n && is_key_char(p[i]))
+        i++;
+    key_len = i - key_start;
+    while (i < n && is_blank(p[i]))
+        i++;
+    if (i == n || p[i] != '=') {
+        rc =
+            mw_fail(e, MWE_CONFIG,
+                    "line %zu: expected '=' after the key (KEY like [A-Za-z_][A-Za-z0-9_]*)", line);
+        goto out;
+    }
+    i++;
+    while (i < n && is_blank(p[i]))
+        i++;
+    memcpy(scratch, p + key_start, key_len);
+    scratch[key_len] = '\0';
+    value = scratch + key_len + 1;
+
+    if (i < n && p[i] == '\'') {
+        const char *close = memchr(p + i + 1, '\'', n - i - 1);
+        if (close == NULL) {
+            rc = mw_fail(e, MWE_CONFIG, "line %zu: unterminated single quote", line);
+            goto out;
+        }
+        vlen = (size_t)(close - (p + i + 1));
+        memcpy(value, p + i + 1, vlen);
+        i = (size_t)(close - p) + 1;
+        if (!rest_is_comment(p, i, n)) {
+            rc = mw_fail(e, MWE_CONFIG, "line %zu: unexpected text after the closing quote", line);
+            goto out;
+        }
+    } else if (i < n && p[i] == '"') {
+        bool closed = false;
+        for (i++; i < n; i++) {
+            char c = p[i];
+            if (c == '"') {
+                closed = true;
+                i++;
+                break;
+            }
+            if (c == '\\') {
+                if (i + 1 == n)
+                    break; /* a backslash at the end: the quote is not closed */
+                c = p[++i];
+                if (c == 'n') {
+                    c = '\n';
+                } else if (c != '"' && c != '\\') {
+                    char esc[2] = {(unsigned char)c < 0x20 || c == 0x7f ? '?' : c, '\0'};
+                    rc = mw_fail(e, MWE_CONFIG,
+                                 "line %zu: unknown escape '\\%s' in double quotes "
+                                 "(accepted: \\n \\\" \\\\)",
+                                 line, esc);
+                    goto out;
+                }
+            }
+            value[vlen++] = c;
+        }
+        if (!closed) {
+            rc = mw_fail(e, MWE_CONFIG, "line %zu: unterminated double quote", line);
+            goto out;
+        }
+        if (!rest_is_comment(p, i, n)) {
+            rc = mw_fail(e, MWE_CONFIG, "line %zu: unexpected text after the closing quote", line);
+            goto out;
+        }
+    } else {
+        /* Unquoted: up to the end or a '#' that follows a blank; trailing blanks trimmed. */
+        size_t start = i;
+        while (i < n && !(p[i] == '#' && is_blank(p[i - 1])))
+            i++;
+        while (i > start && is_blank(p[i - 1]))
+            i--;
+        vlen = i - start;
+        memcpy(value, p + start, vlen);
+    }
+    value[vlen] = '\0';
+    rc = cb(scratch, value, line, ctx);
+out:
+    return rc;
+}
+
+/* The parser behind dotenv_parse; cb also gets the line number (1-based). */
+static int dotenv_scan(const char *text, size_t len, dotenv_line_cb cb, void *ctx,
+                       struct mw_error *e)
+{
+    char *scratch = NULL;
+    size_t pos = 0;
+    size_t line = 0;
+    int rc = 0;
+
+    if (text == NULL && len > 0) {
+        rc = mw_fail(e, MWE_CONFIG, "no text");
+        goto out;
+    }
+    scratch = malloc((len < DOTENV_LINE_MAX ? len : DOTENV_LINE_MAX) + 2);
+    if (scratch == NULL) {
+        rc = mw_fail(e, MWE_CONFIG, "out of memory");
+        goto out;
+    }
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        pos = 3; /* a UTF-8 byte order mark */
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - text) : len;
+        size_t next = nl != NULL ? end + 1 : len;
+
+        line++;
+        if (end > pos && text[end - 1] == '\r')
+            end--; /* CRLF */
+        if (end - pos > DOTENV_LINE_MAX) {
+            rc = mw_fail(e, MWE_CONFIG, "line %zu: longer than %d bytes", line, DOTENV_LINE_MAX);
+            goto out;
+        }
+        if (memchr(text + pos, '\0', end - pos) != NULL) {
+            rc = mw_fail(e, MWE_CONFIG, "line %zu: contains a NUL byte", line);
+            goto out;
+        }
+        rc = dotenv_line(text + pos, end - pos, line, scratch, cb, ctx, e);
+        if (rc != 0)
+            goto out;
+        pos = next;
+    }
+out:
+    free(scratch);
+    return rc;
+}
+
+struct dotenv_plain {
+    dotenv_cb cb;
+    void *ctx;
+};
+
+static int dotenv_plain_cb(const char *key, const char *value, size_t line, void *vctx)
+{
+    struct dotenv_plain *plain = vctx;
+    (void)line;
+    return plain->cb(key, value, plain->ctx);
+}
+
+/* Parses len bytes of .env text (never past len; NUL bytes are errors) and calls cb for each
+ * KEY=VALUE with NUL-terminated copies valid during the call. Borrows text; reentrant. Returns 0,
+ * cb's non-zero return (parsing stops; e is left to cb), or MWE_CONFIG with e saying
+ * "line N: ..." for a malformed line (lines longer than 64 KiB included). */
+int dotenv_parse(const char *text, size_t len, dotenv_cb cb, void *ctx, struct mw_error *e)
+{
+    struct dotenv_plain plain = {cb, ctx};
+    return dotenv_scan(text, len, dotenv_plain_cb, &plain, e);
+}
