@@ -96,6 +96,10 @@ struct model {
 struct model *model_load(const char *dir, const struct model_opts *defaults, struct mw_error *e);
 /* Stops the scheduler (finishing queued calls) and frees everything. */
 void model_free(struct model *m);
+/* The model's public description: {"name","version","platform","description","ready",
+ * "inputs":[{"name","datatype","shape",["names"]}], "outputs":[{..., ["labels"]}]}. New reference;
+ * NULL when out of memory. */
+json_t *model_describe(const struct model *m);
 
 /* ---- calls ----------------------------------------------------------------------------------- */
 
@@ -138,6 +142,9 @@ void model_call_set_error(struct model_call *c, const char *fmt, ...) __attribut
 /* Runs the call now on this thread (serialised when the model is not thread-safe), then checks
  * every output was allocated. Returns and stores in c->status 0 or an MWE_* code. */
 int model_call_run(struct model_call *c);
+/* model_call_run without storing anything in c (status, timings): the scheduler's worker uses it
+ * and publishes the result only if the call did not expire meanwhile (sched.c). */
+int model_call_exec(struct model_call *c);
 
 /* Runs c inline when the model has no workers (returns 0 or the status, `done` is not called), or
  * queues it and returns 1: `done(c, ctx)` is then called exactly once from another thread, with
