@@ -1,0 +1,219 @@
+/*
+ * modelwrap's command line: `serve` (the default), `check-config`, `version`, `help`. The only
+ * file outside the library: it wires config -> models -> api -> http and owns the signals.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xgboost/c_api.h>
+
+#include "api/api.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "http/http.h"
+#include "model/model.h"
+
+extern char **environ;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: modelwrap [serve] [--flag value ...]\n"
+            "       modelwrap check-config [--flag value ...]\n"
+            "       modelwrap version\n"
+            "       modelwrap help\n\n"
+            "Serves the models of a model repository over HTTP. Every setting is a flag, an\n"
+            "environment variable MODELWRAP_<NAME> or a line of the .env file (flags win over\n"
+            "the environment, which wins over .env, which wins over the defaults).\n\n"
+            "Settings:\n");
+    config_print_help(out);
+}
+
+static void model_defaults(const struct config *cfg, struct model_opts *o)
+{
+    o->workers = cfg->model_workers;
+    o->queue_size = cfg->model_queue_size;
+    o->timeout_ms = cfg->model_timeout_ms;
+    o->max_records = cfg->max_records;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Waits until no request is in flight or deadline_ns passes; true when drained. */
+static bool wait_drained(const struct http_server *s, uint64_t deadline_ns)
+{
+    while (http_server_inflight(s) > 0) {
+        if (time_mono_ns() >= deadline_ns)
+            return false;
+        sleep_ms(5);
+    }
+    return true;
+}
+
+static void log_models(const struct registry *reg)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct model *m = reg->models[i];
+        log_kv(LOG_INFO, "model loaded", "model", m->name, "version", m->version, "platform",
+               m->platform, "#workers", (long long)m->opts.workers, "default",
+               m == reg->default_model ? "true" : NULL, NULL);
+    }
+}
+
+static int cmd_serve(int argc, char **argv, int first)
+{
+    struct config cfg;
+    struct mw_error e = {0};
+    struct registry *reg = NULL;
+    struct http_server *srv = NULL;
+    struct model_opts defaults;
+    struct api api;
+    sigset_t sigs;
+    int sig = 0, ret = 1;
+    uint64_t t0 = time_mono_ns();
+
+    if (config_load(&cfg, argc, argv, first, environ, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        return 2;
+    }
+    log_set_level(cfg.log_level);
+
+    /* Signals are taken synchronously by this thread only: block them before any thread starts
+     * so that every thread inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    model_defaults(&cfg, &defaults);
+    reg = registry_load(cfg.models_dir, cfg.default_model, &defaults, &e);
+    if (!reg) {
+        log_msg(LOG_ERROR, "cannot load the model repository", "error", e.msg, NULL);
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_config;
+    }
+    log_models(reg);
+
+    api_init(&api, &cfg, reg);
+    srv = http_server_new(&cfg, &api.app, &e);
+    if (!srv) {
+        log_msg(LOG_ERROR, "cannot start the HTTP server", "error", e.msg, NULL);
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_registry;
+    }
+    log_kv(LOG_INFO, "listening", "host", cfg.host, "#port", (long long)http_server_port(srv),
+           "io_model", cfg.io_model == IO_POOL ? "pool" : "reuseport", "#startup_us",
+           (long long)((time_mono_ns() - t0) / 1000), "version", MW_VERSION, NULL);
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_msg(LOG_INFO, "SIGHUP received: this version reloads nothing; restart to apply "
+                              "configuration or model changes", NULL);
+            continue;
+        }
+        break;
+    }
+
+    /* Graceful shutdown: stop accepting, let in-flight requests finish within the drain
+     * timeout, then stop the model workers (which answer whatever is still queued) and the
+     * daemons. Suspended connections must all be resumed before MHD_stop_daemon. */
+    log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+           "#inflight", (long long)http_server_inflight(srv), NULL);
+    http_server_quiesce(srv);
+    bool drained = wait_drained(srv, time_mono_ns() + (uint64_t)cfg.drain_timeout_s * 1000000000ull);
+    for (size_t i = 0; i < reg->n; i++) {
+        struct model *m = reg->models[i];
+        if (m->sched) {
+            sched_free(m->sched);
+            m->sched = NULL;
+        }
+    }
+    if (!drained)
+        wait_drained(srv, time_mono_ns() + 1000000000ull);
+    log_kv(LOG_INFO, "stopped", "drained", drained ? "true" : "false", "#inflight",
+           (long long)http_server_inflight(srv), NULL);
+    http_server_free(srv);
+    ret = 0;
+
+out_registry:
+    registry_free(reg);
+out_config:
+    config_fini(&cfg);
+    return ret;
+}
+
+static int cmd_check_config(int argc, char **argv, int first)
+{
+    struct config cfg;
+    struct mw_error e = {0};
+    struct model_opts defaults;
+    struct registry *reg;
+
+    if (config_load(&cfg, argc, argv, first, environ, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        return 2;
+    }
+    config_print(&cfg, stdout);
+    log_set_level(LOG_WARN);
+    model_defaults(&cfg, &defaults);
+    reg = registry_load(cfg.models_dir, cfg.default_model, &defaults, &e);
+    if (!reg) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        config_fini(&cfg);
+        return 2;
+    }
+    printf("# models: %zu loaded from %s", reg->n, cfg.models_dir);
+    if (reg->default_model)
+        printf(", default '%s'", reg->default_model->name);
+    printf("\n# configuration OK\n");
+    registry_free(reg);
+    config_fini(&cfg);
+    return 0;
+}
+
+static int cmd_version(void)
+{
+    int major = 0, minor = 0, patch = 0;
+    XGBoostVersion(&major, &minor, &patch);
+    printf("modelwrap %s (plug-in ABI %d.%d; libmicrohttpd %s, jansson %s, xgboost %d.%d.%d)\n",
+           MW_VERSION, MW_ABI_MAJOR, MW_ABI_MINOR, MHD_get_version(), jansson_version_str(), major,
+           minor, patch);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc, argv, argc > 1 ? 2 : 1);
+    if (strncmp(cmd, "--", 2) == 0 && strcmp(cmd, "--help") != 0 && strcmp(cmd, "--version") != 0)
+        return cmd_serve(argc, argv, 1);
+    if (strcmp(cmd, "check-config") == 0)
+        return cmd_check_config(argc, argv, 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return cmd_version();
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "modelwrap: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
