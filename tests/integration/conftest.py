@@ -1,0 +1,154 @@
+"""Integration-test harness: starts the real modelwrap binary on an ephemeral loopback port and
+talks HTTP to it. Run with /usr/bin/python3 (Debian's python3-pytest, python3-requests)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("MODELWRAP_BIN", os.path.join(ROOT, "build", "release", "modelwrap"))
+BUILD = os.environ.get("MW_BUILD_DIR", os.path.join(ROOT, "build", "release"))
+SANITIZED = os.environ.get("MW_SANITIZED") == "1"
+START_TIMEOUT = 60 if SANITIZED else 20
+
+
+class Server:
+    """One modelwrap process. `logs` collects its stderr JSON lines (parsed)."""
+
+    def __init__(self, args=(), env=None, cwd=None):
+        self.logs = []
+        self.raw = []
+        self.port = None
+        self._ready = threading.Event()
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWRAP_")}
+        # A developer's own .env must not leak into tests.
+        full_env.update({"MODELWRAP_LOG_LEVEL": "info", "MODELWRAP_ENV_FILE": "/dev/null"})
+        full_env.update(env or {})
+        argv = [BIN, "serve", "--host", "127.0.0.1", "--port", "0"] + list(args)
+        self.proc = subprocess.Popen(argv, cwd=cwd or ROOT, env=full_env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(START_TIMEOUT):
+            self.kill()
+            raise RuntimeError("modelwrap did not start:\n" + "".join(self.raw))
+
+    def _read(self):
+        for line in iter(self.proc.stderr.readline, b""):
+            text = line.decode("utf-8", "replace")
+            self.raw.append(text)
+            try:
+                rec = json.loads(text)
+            except ValueError:
+                continue
+            self.logs.append(rec)
+            if rec.get("msg") == "listening":
+                self.port = rec["port"]
+                self._ready.set()
+        self._ready.set()
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def url(self, path):
+        return self.base + path
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        self._reader.join(5)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def wait_log(self, pred, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            for rec in list(self.logs):
+                if pred(rec):
+                    return rec
+            time.sleep(0.02)
+        raise AssertionError("no matching log line in:\n" + "".join(self.raw[-30:]))
+
+
+@pytest.fixture
+def make_server():
+    servers = []
+
+    def start(*args, **kw):
+        s = Server(*args, **kw)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        if s.proc.poll() is None:
+            rc = s.stop()
+            assert rc == 0, "server exited with %r:\n%s" % (rc, "".join(s.raw[-40:]))
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    assert s.stop() == 0, "".join(s.raw[-40:])
+
+
+@pytest.fixture
+def tmpdir_path():
+    d = tempfile.mkdtemp(prefix="mw-test-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def assert_error(resp, status, code):
+    """Every error is JSON {"error","code","request_id"} with the right status."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["Content-Type"].startswith("application/json")
+    body = resp.json()
+    assert set(body) == {"error", "code", "request_id"}, body
+    assert body["code"] == code, body
+    assert body["error"]
+    assert body["request_id"] == resp.headers["X-Request-Id"]
+    return body
+
+
+def plugin_path(name):
+    path = os.path.join(BUILD, "plugins", name + ".so")
+    assert os.path.exists(path), "plug-in not built: " + path
+    return path
+
+
+def write_model(models_dir, name, model_json, files=None):
+    d = os.path.join(models_dir, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "model.json"), "w") as f:
+        json.dump(model_json, f)
+    for fname, content in (files or {}).items():
+        with open(os.path.join(d, fname), "w") as f:
+            f.write(content)
+    return d
+
+
+IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+def post_json(url, body, **kw):
+    return requests.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"},
+                         timeout=30, **kw)
