@@ -27,6 +27,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: modelwrap [serve] [--flag value ...]\n"
             "       modelwrap check-config [--flag value ...]\n"
+            "       modelwrap env-example      (prints .env.example: every setting, documented)\n"
             "       modelwrap version\n"
             "       modelwrap help\n\n"
             "Serves the models of a model repository over HTTP. Every setting is a flag, an\n"
@@ -64,12 +65,8 @@ static bool wait_drained(const struct http_server *s, uint64_t deadline_ns)
 
 static void log_models(const struct registry *reg)
 {
-    for (size_t i = 0; i < reg->n; i++) {
-        const struct model *m = reg->models[i];
-        log_kv(LOG_INFO, "model loaded", "model", m->name, "version", m->version, "platform",
-               m->platform, "#workers", (long long)m->opts.workers, "default",
-               m == reg->default_model ? "true" : NULL, NULL);
-    }
+    log_kv(LOG_INFO, "models ready", "#count", (long long)reg->n, "default",
+           reg->default_model ? reg->default_model->name : NULL, NULL);
 }
 
 static int cmd_serve(int argc, char **argv, int first)
@@ -123,8 +120,9 @@ static int cmd_serve(int argc, char **argv, int first)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_msg(LOG_INFO, "SIGHUP received: this version reloads nothing; restart to apply "
-                              "configuration or model changes", NULL);
+            log_msg(LOG_INFO, "SIGHUP received: reloading", NULL);
+            /* ---- reload: models (issue 3), API keys (issue 4), TLS certificate (issue 5),
+             * audit files (issue 7) ---- */
             continue;
         }
         break;
@@ -209,6 +207,11 @@ int main(int argc, char **argv)
         return cmd_check_config(argc, argv, 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cmd_version();
+    if (strcmp(cmd, "env-example") == 0) {
+        config_print_env_example(stdout);
+        return 0;
+    }
+    /* ---- subcommands: keys (issue 4), openapi (issue 8) ---- */
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -77,9 +77,7 @@ void model_call_retain(struct model_call *c)
  */
 void model_call_release(struct model_call *c)
 {
-    if (c == NULL)
-        return;
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+    if (c != NULL && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
         arena_fini(&c->arena);
         free(c);
     }
@@ -142,11 +140,11 @@ void model_call_set_error(struct model_call *c, const char *fmt, ...)
 {
     va_list ap;
 
-    if (c == NULL || fmt == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
-    va_end(ap);
+    if (c != NULL && fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+        va_end(ap);
+    }
 }
 
 /*

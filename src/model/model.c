@@ -164,7 +164,8 @@ static int read_name(const json_t *root, const char *key, const char *dflt, char
     const json_t *v = json_object_get(root, key);
     int rc = 0;
 
-    if (v != NULL && (!json_is_string(v) || !name_ok(json_string_value(v), json_string_length(v)))) {
+    if (v != NULL &&
+        (!json_is_string(v) || !name_ok(json_string_value(v), json_string_length(v)))) {
         rc = mw_fail(e, MWE_CONFIG,
                      "%s: \"%s\": expected a string of 1 to %d characters from [A-Za-z0-9_.-]",
                      path, key, MODEL_NAME_MAX);
@@ -386,8 +387,8 @@ struct model *model_load(const char *dir, const struct model_opts *defaults, str
             goto out_fail;
     }
     atomic_store(&m->ready, true);
-    log_msg(LOG_INFO, "model loaded", "model", m->name, "version", m->version, "platform",
-            m->platform, "dir", m->dir, NULL);
+    log_kv(LOG_INFO, "model loaded", "model", m->name, "version", m->version, "platform",
+           m->platform, "dir", m->dir, "#workers", (long long)m->opts.workers, NULL);
     goto out;
 
 out_fail:
@@ -413,7 +414,7 @@ out:
 void model_free(struct model *m)
 {
     if (m == NULL)
-        return;
+        goto out;
     atomic_store(&m->ready, false);
     sched_free(m->sched);
     m->sched = NULL;
@@ -421,6 +422,8 @@ void model_free(struct model *m)
         m->ops->free(m);
     pthread_mutex_destroy(&m->run_lock);
     model_release_fields(m);
+out:
+    return;
 }
 
 static json_t *strings_json(size_t n, const char *const *list)
@@ -664,11 +667,13 @@ out:
 void registry_free(struct registry *r)
 {
     if (r == NULL)
-        return;
+        goto out;
     for (size_t i = 0; r->models != NULL && i < r->n; i++)
         model_free(r->models[i]);
     free(r->models);
     free(r);
+out:
+    return;
 }
 
 /*

@@ -1,10 +1,7 @@
 /*
- * The per-model scheduler: opts.workers threads take calls from a bounded FIFO (one mutex, one
- * condition variable), and a watchdog thread answers calls whose deadline passes first, queued or
- * running, with MWE_DEADLINE. Each accepted call gets exactly one `done`: whoever wins the CAS on
- * call->state (worker RUNNING->DONE, watchdog QUEUED/RUNNING->EXPIRED) publishes and calls it.
+ * The per-model scheduler: worker threads on a bounded FIFO, and a watchdog that answers calls
+ * whose deadline passes first with MWE_DEADLINE; whoever wins the CAS on call->state calls `done`.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +51,8 @@ static struct model_call *queue_pop(struct sched *s)
     if (s->head == NULL)
         s->tail = NULL;
     c->next = NULL;
-    atomic_store_explicit(&s->n_queued, atomic_load_explicit(&s->n_queued, memory_order_relaxed) - 1,
+    atomic_store_explicit(&s->n_queued,
+                          atomic_load_explicit(&s->n_queued, memory_order_relaxed) - 1,
                           memory_order_relaxed);
     return c;
 }
@@ -65,8 +63,8 @@ static void answer_expired(struct sched *s, struct model_call *c, uint64_t now, 
 {
     c->status = MWE_DEADLINE;
     c->t_done_ns = now;
-    log_msg(was_running ? LOG_WARN : LOG_DEBUG, "model call deadline exceeded", "model",
-            s->m->name, "while", was_running ? "running" : "queued", NULL);
+    log_msg(was_running ? LOG_WARN : LOG_DEBUG, "model call deadline exceeded", "model", s->m->name,
+            "while", was_running ? "running" : "queued", NULL);
     c->done(c, c->done_ctx);
 }
 
@@ -355,9 +353,8 @@ out:
  */
 void sched_free(struct sched *s)
 {
-    if (s == NULL)
-        return;
-    sched_stop(s);
+    if (s != NULL)
+        sched_stop(s);
 }
 
 /*
@@ -391,7 +388,8 @@ int sched_submit(struct sched *s, struct model_call *c)
         s->head = c;
     }
     s->tail = c;
-    atomic_store_explicit(&s->n_queued, atomic_load_explicit(&s->n_queued, memory_order_relaxed) + 1,
+    atomic_store_explicit(&s->n_queued,
+                          atomic_load_explicit(&s->n_queued, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     pthread_cond_signal(&s->work_cv);
     if (s->watch_idle)

@@ -95,9 +95,7 @@ out:
 
 static void free_list(size_t n, const char *const *list)
 {
-    if (list == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; list != NULL && i < n; i++)
         free((void *)list[i]);
     free((void *)list);
 }
@@ -112,9 +110,7 @@ static void spec_fini(struct mw_tensor_spec *spec)
 
 static void specs_free(struct mw_tensor_spec *specs, size_t n)
 {
-    if (specs == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; specs != NULL && i < n; i++)
         spec_fini(&specs[i]);
     free(specs);
 }
@@ -284,7 +280,8 @@ static int parse_spec_json(struct mw_tensor_spec *spec, const json_t *js, const 
         rc = mw_fail(e, MWE_CONFIG, "%s: expected an object with name, datatype and shape", where);
         goto out;
     }
-    json_object_foreach ((json_t *)js, key, val) {
+    json_object_foreach((json_t *)js, key, val)
+    {
         bool known = false;
         for (size_t i = 0; i < MW_ARRAY_LEN(spec_members); i++)
             known = known || strcmp(key, spec_members[i]) == 0;
@@ -423,7 +420,8 @@ int model_sig_from_json(struct model_sig *sig, const json_t *signature, struct m
         rc = mw_fail(e, MWE_CONFIG, "signature: expected an object with inputs and outputs");
         goto out;
     }
-    json_object_foreach ((json_t *)signature, key, val) {
+    json_object_foreach((json_t *)signature, key, val)
+    {
         if (strcmp(key, "inputs") != 0 && strcmp(key, "outputs") != 0) {
             rc = mw_fail(e, MWE_CONFIG,
                          "signature: unknown member '%.64s' (accepted: inputs, outputs)", key);
@@ -457,8 +455,8 @@ static int copy_list(struct mw_tensor_spec *dst, const char *where, const char *
     if (n == 0)
         goto out;
     if (src == NULL) {
-        rc = mw_fail(e, MWE_CONFIG, "%s.%s: %zu %s declared but the list is NULL", where, member,
-                     n, member);
+        rc = mw_fail(e, MWE_CONFIG, "%s.%s: %zu %s declared but the list is NULL", where, member, n,
+                     member);
         goto out;
     }
     list = calloc(n, sizeof(*list));
@@ -533,8 +531,8 @@ static int copy_specs(const struct mw_tensor_spec *src, size_t n, const char *li
     if (n == 0)
         goto out;
     if (src == NULL) {
-        rc = mw_fail(e, MWE_CONFIG, "signature.%s: %zu tensors declared but the list is NULL",
-                     list, n);
+        rc = mw_fail(e, MWE_CONFIG, "signature.%s: %zu tensors declared but the list is NULL", list,
+                     n);
         goto out;
     }
     if (n > SIG_MAX_TENSORS) {
@@ -592,9 +590,9 @@ out:
  */
 void model_sig_fini(struct model_sig *sig)
 {
-    if (sig == NULL)
-        return;
-    specs_free(sig->inputs, sig->n_inputs);
-    specs_free(sig->outputs, sig->n_outputs);
-    memset(sig, 0, sizeof(*sig));
+    if (sig != NULL) {
+        specs_free(sig->inputs, sig->n_inputs);
+        specs_free(sig->outputs, sig->n_outputs);
+        memset(sig, 0, sizeof(*sig));
+    }
 }

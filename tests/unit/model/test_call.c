@@ -189,16 +189,16 @@ static void test_output_checks(void **state)
 
     (void)state;
     assert_non_null(c);
-    assert_null(model_call_output(c, 2, 2, ok));           /* no output 2 */
-    assert_null(model_call_output(c, 0, 1, ok));           /* ndim differs from the spec */
+    assert_null(model_call_output(c, 2, 2, ok)); /* no output 2 */
+    assert_null(model_call_output(c, 0, 1, ok)); /* ndim differs from the spec */
     assert_null(model_call_output(c, 0, 3, ok));
     assert_null(model_call_output(c, 0, 2, NULL));
-    assert_null(model_call_output(c, 0, 2, wrong_fixed));  /* fixed dimension is 2 */
+    assert_null(model_call_output(c, 0, 2, wrong_fixed)); /* fixed dimension is 2 */
     assert_null(model_call_output(c, 0, 2, negative));
-    assert_null(model_call_output(c, 0, 2, huge));         /* count overflows */
-    assert_null(model_call_output(c, 0, 2, big));          /* bytes overflow */
+    assert_null(model_call_output(c, 0, 2, huge)); /* count overflows */
+    assert_null(model_call_output(c, 0, 2, big));  /* bytes overflow */
     assert_null(model_call_output(NULL, 0, 2, ok));
-    assert_null(c->outputs[0].data);                       /* nothing recorded by failures */
+    assert_null(c->outputs[0].data); /* nothing recorded by failures */
 
     y = model_call_output(c, 0, 2, ok);
     assert_non_null(y);

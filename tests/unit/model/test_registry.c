@@ -37,10 +37,11 @@ static int fake_load(struct model *m, const json_t *model_json, struct mw_error 
     if (mode != NULL && strcmp(mode, "silent") == 0)
         return MWE_CONFIG;
     if (m->sig.n_inputs == 0 && (mode == NULL || strcmp(mode, "nosig") != 0)) {
-        sig = json_loads("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [-1, 2],"
-                         " \"names\": [\"a\", \"b\"]}], \"outputs\": [{\"name\": \"p\", \"datatype\":"
-                         " \"FP32\", \"shape\": [-1, 2], \"labels\": [\"no\", \"yes\"]}]}",
-                         0, NULL);
+        sig =
+            json_loads("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [-1, 2],"
+                       " \"names\": [\"a\", \"b\"]}], \"outputs\": [{\"name\": \"p\", \"datatype\":"
+                       " \"FP32\", \"shape\": [-1, 2], \"labels\": [\"no\", \"yes\"]}]}",
+                       0, NULL);
         rc = model_sig_from_json(&m->sig, sig, e);
         json_decref(sig);
         if (rc != 0)
@@ -167,7 +168,8 @@ static void test_missing_dir(void **state)
     assert_null(registry_load(dir, NULL, NULL, &e));
     assert_int_equal(e.code, MWE_CONFIG);
     char want[256];
-    snprintf(want, sizeof(want), "%s: cannot open the model folder: No such file or directory", dir);
+    snprintf(want, sizeof(want), "%s: cannot open the model folder: No such file or directory",
+             dir);
     assert_string_equal(e.msg, want);
     assert_null(registry_load(NULL, NULL, NULL, &e));
     assert_null(registry_load("", NULL, NULL, &e));
@@ -218,7 +220,8 @@ static void test_backend_member(void **state)
     expect_registry_error(
         NULL, "%s/a/model.json: \"backend\": unknown backend 'nope' (accepted: xgboost, plugin)");
     put_model("a", "{\"name\": \"a\"}");
-    expect_registry_error(NULL, "%s/a/model.json: \"backend\": required (accepted: xgboost, plugin)");
+    expect_registry_error(NULL,
+                          "%s/a/model.json: \"backend\": required (accepted: xgboost, plugin)");
     put_model("a", "{\"backend\": 3}");
     expect_registry_error(NULL, "%s/a/model.json: \"backend\": unknown backend '(not a string)' "
                                 "(accepted: xgboost, plugin)");
@@ -240,13 +243,13 @@ static void test_bad_members(void **state)
 {
     (void)state;
     put_model("a", "{\"backend\": \"xgboost\", \"name\": \"a b\"}");
-    expect_registry_error(
-        NULL, "%s/a/model.json: \"name\": expected a string of 1 to 64 characters from "
-              "[A-Za-z0-9_.-]");
+    expect_registry_error(NULL,
+                          "%s/a/model.json: \"name\": expected a string of 1 to 64 characters from "
+                          "[A-Za-z0-9_.-]");
     put_model("a", "{\"backend\": \"xgboost\", \"name\": \"..\"}");
-    expect_registry_error(
-        NULL, "%s/a/model.json: \"name\": expected a string of 1 to 64 characters from "
-              "[A-Za-z0-9_.-]");
+    expect_registry_error(NULL,
+                          "%s/a/model.json: \"name\": expected a string of 1 to 64 characters from "
+                          "[A-Za-z0-9_.-]");
     put_model("a", "{\"backend\": \"xgboost\", \"version\": 2}");
     expect_registry_error(
         NULL, "%s/a/model.json: \"version\": expected a string of 1 to 64 characters from "
@@ -290,11 +293,11 @@ static void test_backend_errors(void **state)
     put_model("a", "{\"backend\": \"xgboost\", \"fake\": \"fail\"}");
     expect_registry_error(NULL, "%s/a/fake.bin: refused");
     put_model("a", "{\"backend\": \"xgboost\", \"fake\": \"silent\"}");
-    expect_registry_error(NULL,
-                          "%s/a/model.json: the xgboost backend failed to load the model");
+    expect_registry_error(NULL, "%s/a/model.json: the xgboost backend failed to load the model");
     /* a backend that leaves the model without a signature: refused, and its state freed */
     put_model("a", "{\"backend\": \"xgboost\", \"fake\": \"nosig\"}");
-    expect_registry_error(NULL, "%s/a/model.json: the model declares no inputs (see \"signature\")");
+    expect_registry_error(NULL,
+                          "%s/a/model.json: the model declares no inputs (see \"signature\")");
     assert_int_equal(loads, 1);
     assert_int_equal(frees, 1);
     put_model("a", "{\"backend\": \"xgboost\", \"fake\": \"nosig\", \"signature\": {\"inputs\":"
@@ -359,7 +362,7 @@ static void test_load_ok_and_describe(void **state)
     assert_int_equal(r->n, 1);
     m = r->models[0];
     assert_ptr_equal(r->default_model, m); /* the only model */
-    assert_string_equal(m->name, "iris2");  /* the folder name */
+    assert_string_equal(m->name, "iris2"); /* the folder name */
     assert_string_equal(m->version, "1");
     assert_string_equal(m->platform, "xgboost");
     assert_string_equal(m->description, "A \"test\" model");
@@ -424,9 +427,9 @@ static void test_model_load_direct(void **state)
     assert_string_equal(m->version, "2.0-rc_1");
     assert_string_equal(m->platform, "modelwrap_plugin");
     assert_string_equal(m->description, "");
-    assert_int_equal(m->opts.workers, 2);     /* from the file */
+    assert_int_equal(m->opts.workers, 2); /* from the file */
     assert_int_equal(m->opts.timeout_ms, 700);
-    assert_int_equal(m->opts.queue_size, 7);  /* from the defaults */
+    assert_int_equal(m->opts.queue_size, 7); /* from the defaults */
     assert_int_equal(m->opts.max_records, 55);
     assert_non_null(m->sched);
     assert_int_equal(sched_pending(m->sched), 0);
@@ -509,12 +512,10 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_missing_dir),        T(test_no_model),
-        T(test_bad_json),           T(test_backend_member),
-        T(test_bad_signature),      T(test_bad_members),
-        T(test_backend_errors),     T(test_file_checks),
-        T(test_load_ok_and_describe), T(test_model_load_direct),
-        T(test_default_selection),  T(test_sorted_find_and_duplicates),
+        T(test_missing_dir),       T(test_no_model),          T(test_bad_json),
+        T(test_backend_member),    T(test_bad_signature),     T(test_bad_members),
+        T(test_backend_errors),    T(test_file_checks),       T(test_load_ok_and_describe),
+        T(test_model_load_direct), T(test_default_selection), T(test_sorted_find_and_duplicates),
     };
 #undef T
     log_set_level(LOG_ERROR);

@@ -52,9 +52,10 @@ static struct model *make_model(unsigned workers, unsigned queue_size, unsigned 
 {
     struct model *m = calloc(1, sizeof(*m));
     struct mw_error e = {0};
-    json_t *sig = json_loads("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [-1]}],"
-                             " \"outputs\": [{\"name\": \"y\", \"datatype\": \"FP32\", \"shape\": [-1]}]}",
-                             0, NULL);
+    json_t *sig =
+        json_loads("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [-1]}],"
+                   " \"outputs\": [{\"name\": \"y\", \"datatype\": \"FP32\", \"shape\": [-1]}]}",
+                   0, NULL);
 
     assert_non_null(m);
     assert_non_null(sig);
@@ -229,7 +230,7 @@ static void test_deadline_queued_and_running(void **state)
      * sanitizer build). */
     model_call_release(a);
     model_call_release(b);
-    model_free(m); /* joins the worker once a's run returns */
+    model_free(m);                                   /* joins the worker once a's run returns */
     assert_int_equal(atomic_load(&runs_started), 1); /* b never ran */
     assert_int_equal(atomic_load(&runs_finished), 1);
     assert_int_equal(atomic_load(&ra.count), 1);

@@ -53,10 +53,12 @@ static void test_dtype_names_and_sizes(void **state)
         int dtype;
         size_t size;
     } cases[] = {
-        {"BOOL", MW_BOOL, 1},     {"UINT8", MW_UINT8, 1},   {"UINT16", MW_UINT16, 2},
-        {"UINT32", MW_UINT32, 4}, {"UINT64", MW_UINT64, 8}, {"INT8", MW_INT8, 1},
-        {"INT16", MW_INT16, 2},   {"INT32", MW_INT32, 4},   {"INT64", MW_INT64, 8},
-        {"FP32", MW_FP32, 4},     {"FP64", MW_FP64, 8},     {"BYTES", MW_BYTES, sizeof(struct mw_bytes)},
+        {"BOOL", MW_BOOL, 1},     {"UINT8", MW_UINT8, 1},
+        {"UINT16", MW_UINT16, 2}, {"UINT32", MW_UINT32, 4},
+        {"UINT64", MW_UINT64, 8}, {"INT8", MW_INT8, 1},
+        {"INT16", MW_INT16, 2},   {"INT32", MW_INT32, 4},
+        {"INT64", MW_INT64, 8},   {"FP32", MW_FP32, 4},
+        {"FP64", MW_FP64, 8},     {"BYTES", MW_BYTES, sizeof(struct mw_bytes)},
     };
 
     (void)state;
@@ -91,13 +93,14 @@ static void test_parse_full_signature(void **state)
 
     (void)state;
     assert_int_equal(
-        parse("{\"inputs\": [{\"name\": \"features\", \"datatype\": \"FP32\", \"shape\": [-1, 4],"
-              "  \"names\": [\"sepal_length\", \"sepal_width\", \"petal_length\", \"petal_width\"]},"
-              " {\"name\": \"id\", \"datatype\": \"BYTES\", \"shape\": [-1]}],"
-              " \"outputs\": [{\"name\": \"label\", \"datatype\": \"BYTES\", \"shape\": [-1]},"
-              "  {\"name\": \"probabilities\", \"datatype\": \"FP32\", \"shape\": [-1, 3],"
-              "   \"labels\": [\"setosa\", \"versicolor\", \"virginica\"]}]}",
-              &sig, &e),
+        parse(
+            "{\"inputs\": [{\"name\": \"features\", \"datatype\": \"FP32\", \"shape\": [-1, 4],"
+            "  \"names\": [\"sepal_length\", \"sepal_width\", \"petal_length\", \"petal_width\"]},"
+            " {\"name\": \"id\", \"datatype\": \"BYTES\", \"shape\": [-1]}],"
+            " \"outputs\": [{\"name\": \"label\", \"datatype\": \"BYTES\", \"shape\": [-1]},"
+            "  {\"name\": \"probabilities\", \"datatype\": \"FP32\", \"shape\": [-1, 3],"
+            "   \"labels\": [\"setosa\", \"versicolor\", \"virginica\"]}]}",
+            &sig, &e),
         0);
     assert_int_equal(sig.n_inputs, 2);
     assert_string_equal(sig.inputs[0].name, "features");
@@ -131,9 +134,10 @@ static void test_parse_partial_signatures(void **state)
 
     (void)state;
     /* outputs left to the backend */
-    assert_int_equal(parse("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"INT64\", \"shape\": [8]}]}",
-                           &sig, &e),
-                     0);
+    assert_int_equal(
+        parse("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"INT64\", \"shape\": [8]}]}", &sig,
+              &e),
+        0);
     assert_int_equal(sig.n_inputs, 1);
     assert_int_equal(sig.n_outputs, 0);
     assert_null(sig.outputs);
@@ -142,11 +146,10 @@ static void test_parse_partial_signatures(void **state)
     assert_int_equal(parse("{}", &sig, &e), 0);
     assert_int_equal(sig.n_inputs, 0);
     /* all eight dimensions, large values */
-    assert_int_equal(
-        parse("{\"outputs\": [{\"name\": \"t\", \"datatype\": \"UINT8\", \"shape\": "
-              "[-1, 1, 2, 3, 4, 5, 6, 9007199254740993]}]}",
-              &sig, &e),
-        0);
+    assert_int_equal(parse("{\"outputs\": [{\"name\": \"t\", \"datatype\": \"UINT8\", \"shape\": "
+                           "[-1, 1, 2, 3, 4, 5, 6, 9007199254740993]}]}",
+                           &sig, &e),
+                     0);
     assert_int_equal(sig.outputs[0].ndim, 8);
     assert_int_equal(sig.outputs[0].shape[7], 9007199254740993LL);
     model_sig_fini(&sig);
@@ -156,7 +159,8 @@ static void test_parse_errors(void **state)
 {
     (void)state;
     expect_error("[]", "signature: expected an object with inputs and outputs");
-    expect_error("{\"input\": []}", "signature: unknown member 'input' (accepted: inputs, outputs)");
+    expect_error("{\"input\": []}",
+                 "signature: unknown member 'input' (accepted: inputs, outputs)");
     expect_error("{\"inputs\": {}}", "signature.inputs: expected a non-empty array");
     expect_error("{\"inputs\": []}", "signature.inputs: expected a non-empty array");
     expect_error("{\"outputs\": [3]}",
@@ -172,8 +176,9 @@ static void test_parse_errors(void **state)
                  "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");
     expect_error("{\"inputs\": [{\"name\": 7, \"datatype\": \"FP32\", \"shape\": [1]}]}",
                  "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");
-    expect_error("{\"inputs\": [{\"name\": \"a\\u0000b\", \"datatype\": \"FP32\", \"shape\": [1]}]}",
-                 "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");
+    expect_error(
+        "{\"inputs\": [{\"name\": \"a\\u0000b\", \"datatype\": \"FP32\", \"shape\": [1]}]}",
+        "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");
     expect_error("{\"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", \"shape\": [1]},"
                  " {\"name\": \"b\", \"datatype\": \"FP32\", \"shape\": [1]},"
                  " {\"name\": \"a\", \"datatype\": \"FP64\", \"shape\": [2]}]}",
@@ -275,11 +280,13 @@ static void test_long_lists(void **state)
     char doc[400];
     memset(longname, 'n', 257);
     longname[257] = '\0';
-    snprintf(doc, sizeof(doc), "{\"inputs\": [{\"name\": \"%s\", \"datatype\": \"FP32\", \"shape\": [1]}]}",
+    snprintf(doc, sizeof(doc),
+             "{\"inputs\": [{\"name\": \"%s\", \"datatype\": \"FP32\", \"shape\": [1]}]}",
              longname);
     assert_int_equal(parse(doc, &sig, &e), MWE_CONFIG);
     longname[256] = '\0';
-    snprintf(doc, sizeof(doc), "{\"inputs\": [{\"name\": \"%s\", \"datatype\": \"FP32\", \"shape\": [1]}]}",
+    snprintf(doc, sizeof(doc),
+             "{\"inputs\": [{\"name\": \"%s\", \"datatype\": \"FP32\", \"shape\": [1]}]}",
              longname);
     assert_int_equal(parse(doc, &sig, &e), 0);
     model_sig_fini(&sig);
@@ -292,7 +299,11 @@ static void test_copy(void **state)
     struct mw_tensor_spec in[1] = {
         {.name = "x", .dtype = MW_FP32, .ndim = 2, .shape = {-1, 2}, .n_names = 2, .names = names}};
     struct mw_tensor_spec out[2] = {
-        {.name = "p", .dtype = MW_FP64, .ndim = 2, .shape = {-1, 2}, .n_labels = 2,
+        {.name = "p",
+         .dtype = MW_FP64,
+         .ndim = 2,
+         .shape = {-1, 2},
+         .n_labels = 2,
          .labels = labels},
         {.name = "label", .dtype = MW_BYTES, .ndim = 1, .shape = {-1}},
     };
@@ -333,8 +344,8 @@ static void test_copy(void **state)
     bad = in[0];
     bad.name = NULL;
     assert_int_equal(model_sig_copy(&dst, &bsrc, &e), MWE_CONFIG);
-    assert_string_equal(e.msg,
-                        "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");
+    assert_string_equal(
+        e.msg, "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");
     bad = in[0];
     bad.names = NULL;
     assert_int_equal(model_sig_copy(&dst, &bsrc, &e), MWE_CONFIG);
@@ -343,8 +354,8 @@ static void test_copy(void **state)
     bad = in[0];
     bad.names = holey;
     assert_int_equal(model_sig_copy(&dst, &bsrc, &e), MWE_CONFIG);
-    assert_string_equal(e.msg,
-                        "signature.inputs[0].names[1]: expected a non-empty string of at most 256 bytes");
+    assert_string_equal(
+        e.msg, "signature.inputs[0].names[1]: expected a non-empty string of at most 256 bytes");
     static const char *const twice[] = {"a", "a"};
     bad = in[0];
     bad.names = twice;
@@ -357,7 +368,8 @@ static void test_copy(void **state)
     struct mw_tensor_spec two[2] = {in[0], in[0]};
     struct model_sig dup = {2, two, 0, NULL};
     assert_int_equal(model_sig_copy(&dst, &dup, &e), MWE_CONFIG);
-    assert_string_equal(e.msg, "signature.inputs[1].name: duplicate 'x' (also signature.inputs[0])");
+    assert_string_equal(e.msg,
+                        "signature.inputs[1].name: duplicate 'x' (also signature.inputs[0])");
     struct model_sig nul = {1, NULL, 0, NULL};
     assert_int_equal(model_sig_copy(&dst, &nul, &e), MWE_CONFIG);
     assert_string_equal(e.msg, "signature.inputs: 1 tensors declared but the list is NULL");
