@@ -16,6 +16,9 @@ static const struct route routes[] = {
     {HTTP_GET, "/api/v1/models/{name}", api_h_model, "read", "v1_model", false},
     {HTTP_POST, "/api/v1/models/{name}/predict", api_h_predict, "predict", "v1_model_predict", true},
     {HTTP_POST, "/api/v1/predict", api_h_predict, "predict", "v1_predict", true},
+    /* ---- Open Inference Protocol v2 (issue 3) ---- */
+    /* ---- SLA document (issue 6) ---- */
+    /* ---- metrics, OpenAPI, docs (issue 8) ---- */
     /* The Python template's routes, kept as aliases. */
     {HTTP_GET, "/api/health", api_h_template_health, NULL, "template_health", false},
     {HTTP_GET, "/api/health/", api_h_template_health, NULL, "template_health", false},
@@ -26,10 +29,16 @@ static const struct route routes[] = {
 static int on_begin(void *ctx, struct request *r)
 {
     /* Phases that need only the headers run here, in order; each either continues (0) or ends
-     * the request with an error. The route phase already ran in the transport. */
-    (void)ctx;
-    (void)r;
-    return 0;
+     * the request with an error (an MWE_* code, the response set with http_set_error). The route
+     * phase already ran in the transport. */
+    struct api *a = ctx;
+    int rc = 0;
+    (void)a;
+    /* ---- SLA: outage windows, global concurrency (issue 6) ---- */
+    /* ---- authenticate, authorize (issue 4) ---- */
+    /* ---- per-consumer rate limit (issue 6) ---- */
+    /* ---- audit fail-closed policy (issue 7) ---- */
+    return rc;
 }
 
 static int on_handle(void *ctx, struct request *r)
@@ -44,7 +53,11 @@ static void on_finish(void *ctx, struct request *r)
 
 static void on_complete(void *ctx, struct request *r, bool ok)
 {
-    (void)ctx;
+    struct api *a = ctx;
+    (void)a;
+    /* ---- audit record, security events (issue 7) ---- */
+    /* ---- metrics (issue 8) ---- */
+    /* ---- release limits (issue 6) ---- */
     if (r->app_data)
         model_call_release(r->app_data);
     r->app_data = NULL;

@@ -14,6 +14,11 @@ struct api {
     const struct config *cfg;
     struct registry *reg;
     struct http_app app;
+    /* ---- model repository reload (issue 3) ---- */
+    /* ---- authentication (issue 4) ---- */
+    /* ---- limits (issue 6) ---- */
+    /* ---- audit (issue 7) ---- */
+    /* ---- metrics, OpenAPI (issue 8) ---- */
 };
 
 /* Prepares the application for cfg and reg (both borrowed, must outlive the api). */

@@ -70,7 +70,13 @@ struct setting {
     X(DRAIN_TIMEOUT, drain_timeout_s, T_UINT, "10", 0, 3600, NULL, 0,                              \
       "seconds in-flight requests get to finish after SIGTERM")                                    \
     X(LOG_LEVEL, log_level, T_ENUM, "info", 0, 0, "error|warn|info|debug", 0,                      \
-      "operational log level (JSON lines on stderr)")
+      "operational log level (JSON lines on stderr)")                                              \
+    /* ---- model repository: versions, reload (issue 3) ---- */                                   \
+    /* ---- authentication and authorization (issue 4) ---- */                                     \
+    /* ---- transport security: TLS, proxies, CORS, abuse limits (issue 5) ---- */                 \
+    /* ---- SLA, rate limits, shared quotas (issue 6) ---- */                                      \
+    /* ---- audit trail, security events (issue 7) ---- */                                         \
+    /* ---- metrics, tracing, docs (issue 8) ---- */
 
 /* Each field must have the C type its setting type stores. */
 #define TYPE_OK_T_STRING(x) _Generic((x), char * : 1, default : 0)

@@ -39,6 +39,12 @@ struct config {
     unsigned drain_timeout_s;   /* MODELWRAP_DRAIN_TIMEOUT, 10 (seconds) */
     /* logs */
     int log_level;              /* MODELWRAP_LOG_LEVEL, "info": enum log_level */
+    /* ---- model repository: versions, reload (issue 3) ---- */
+    /* ---- authentication and authorization (issue 4) ---- */
+    /* ---- transport security: TLS, proxies, CORS, abuse limits (issue 5) ---- */
+    /* ---- SLA, rate limits, shared quotas (issue 6) ---- */
+    /* ---- audit trail, security events (issue 7) ---- */
+    /* ---- metrics, tracing, docs (issue 8) ---- */
     /* where the rest came from */
     char *env_file;             /* MODELWRAP_ENV_FILE, "./.env" (NULL: none); from env/flag only */
 };

@@ -142,6 +142,11 @@ int mw_random(void *out, size_t n);
 /* Constant-time comparison of two equal-length byte strings. */
 bool mw_ct_equal(const void *a, const void *b, size_t n);
 
+/* Parses a throughput such as "100/s", "6000/m", "2.5/s" or "50000/h" (a positive finite number,
+ * '/', and s|sec|second, m|min|minute, h|hour, d|day) into requests per second. 0 or MWE_CONFIG.
+ * Shared by the settings, the API key file and the limiter so they all read one syntax. */
+int rate_parse(const char *s, double *per_sec);
+
 #define MW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* MW_CORE_H */

@@ -3,6 +3,7 @@
  * comparison for secrets.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -72,4 +73,29 @@ bool mw_ct_equal(const void *a, const void *b, size_t n)
     for (i = 0; i < n; i++)
         acc = (unsigned char)(acc | (pa[i] ^ pb[i]));
     return acc == 0;
+}
+
+int rate_parse(const char *s, double *per_sec)
+{
+    static const struct {
+        const char *name;
+        double seconds;
+    } units[] = {{"s", 1},       {"sec", 1},     {"second", 1}, {"m", 60},     {"min", 60},
+                 {"minute", 60}, {"h", 3600},    {"hour", 3600}, {"d", 86400}, {"day", 86400}};
+    char *end = NULL;
+    double n;
+
+    if (!s || !(*s >= '0' && *s <= '9'))
+        return MWE_CONFIG;
+    errno = 0;
+    n = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '/' || !(n > 0) || n > 1e12)
+        return MWE_CONFIG;
+    for (size_t i = 0; i < MW_ARRAY_LEN(units); i++) {
+        if (strcmp(end + 1, units[i].name) == 0) {
+            *per_sec = n / units[i].seconds;
+            return 0;
+        }
+    }
+    return MWE_CONFIG;
 }

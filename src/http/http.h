@@ -55,6 +55,27 @@ void http_methods_str(unsigned methods, char *out, size_t cap);
 
 /* ---- the request ----------------------------------------------------------------------------- */
 
+enum principal_kind {
+    PRINCIPAL_NONE = 0, /* not authenticated (yet) */
+    PRINCIPAL_ANONYMOUS = 1, /* MODELWRAP_AUTH=none */
+    PRINCIPAL_API_KEY = 2,
+    PRINCIPAL_JWT = 3,
+    PRINCIPAL_MTLS = 4,
+};
+
+/* Who is calling: filled by the authenticate phase (src/auth), read by authorization, limits,
+ * audit and metrics. Plain data, embedded in the request; never holds a secret. */
+struct principal {
+    int kind;            /* enum principal_kind */
+    char id[128];        /* API key id, JWT sub, certificate subject */
+    char client_id[128]; /* JWT client_id / azp */
+    char key_id[64];     /* API key id, or the JWT's kid */
+    char name[128];      /* display: key owner, JWT name, certificate CN */
+    unsigned scopes;     /* SCOPE_* bits (src/auth/auth.h) */
+    double rate;         /* per-principal throughput override, requests/s; 0: the default */
+    unsigned burst;      /* per-principal burst override; 0: the default */
+};
+
 struct http_header {
     const char *name;  /* static or arena */
     const char *value; /* arena */
@@ -104,6 +125,15 @@ struct request {
     /* for the log phase */
     const char *model_name;
     const char *model_version;
+    const char *outcome; /* reason code of the decision, e.g. "auth.unknown_key" (static) */
+
+    /* identity (authenticate phase) */
+    struct principal principal;
+
+    /* ---- transport security: TLS, proxies, CORS (issue 5) ---- */
+    /* ---- SLA, rate limits (issue 6) ---- */
+    /* ---- audit trail (issue 7) ---- */
+    /* ---- metrics, tracing (issue 8) ---- */
 };
 
 /* Value of a request header (case-insensitive name), or {NULL, 0} when absent. */

@@ -129,12 +129,33 @@ static void test_clocks(void **state)
     assert_int_equal(out[10], 'T');
 }
 
+static void test_rate_parse(void **state)
+{
+    double r = 0;
+    (void)state;
+    assert_int_equal(rate_parse("100/s", &r), 0);
+    assert_true(r == 100.0);
+    assert_int_equal(rate_parse("6000/m", &r), 0);
+    assert_true(r == 100.0);
+    assert_int_equal(rate_parse("2.5/second", &r), 0);
+    assert_true(r == 2.5);
+    assert_int_equal(rate_parse("3600/hour", &r), 0);
+    assert_true(r == 1.0);
+    assert_int_equal(rate_parse("86400/d", &r), 0);
+    assert_true(r == 1.0);
+    const char *bad[] = {"", "/s", "100", "100/", "100/x", "0/s", "-1/s", "nan/s", "inf/s",
+                         "1e13/s", "100/s ", " 100/s", "100 /s", "100/S", "1e999/s", NULL};
+    for (size_t i = 0; bad[i]; i++)
+        assert_int_equal(rate_parse(bad[i], &r), MWE_CONFIG);
+    assert_int_equal(rate_parse(NULL, &r), MWE_CONFIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slice_eq), cmocka_unit_test(test_slice_eq_nocase),
         cmocka_unit_test(test_random),   cmocka_unit_test(test_ct_equal),
-        cmocka_unit_test(test_iso8601),  cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_iso8601),  cmocka_unit_test(test_clocks), cmocka_unit_test(test_rate_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
