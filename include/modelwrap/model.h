@@ -17,7 +17,7 @@ extern "C" {
 /* A host accepts a descriptor whose major equals its own and whose minor is any value; it reads
  * fields past those it knows only when desc->size says they are present. */
 #define MW_ABI_MAJOR 1
-#define MW_ABI_MINOR 0
+#define MW_ABI_MINOR 1
 
 /* The symbol the host looks up with dlsym(). */
 #define MW_ENTRY_SYMBOL "mw_model_entry"
@@ -39,6 +39,9 @@ enum mw_dtype {
     MW_FP32 = 10,
     MW_FP64 = 11,
     MW_BYTES = 12, /* elements are struct mw_bytes */
+    /* ABI 1.1 */
+    MW_FP16 = 13, /* IEEE 754 binary16, stored as its 2 raw bytes (uint16_t bits) */
+    MW_BF16 = 14, /* bfloat16: the high 16 bits of an FP32, stored as uint16_t bits */
 };
 
 /* One element of a BYTES tensor: not NUL-terminated. */
