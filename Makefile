@@ -1,6 +1,7 @@
 # modelwrap: the two commands of the README are `make run` and `make test`; both work from a
 # fresh clone on Debian 12 (they install what they need through scripts/install-deps.sh).
 .PHONY: all deps deps-test build run test unit integration asan asan-test fuzz-build fuzz bench clean
+.PHONY: web browser-deps promtool obs-test-deps
 
 JOBS ?= $(shell nproc)
 PY := /usr/bin/python3
@@ -16,10 +17,13 @@ deps:
 
 deps-test:
 	bash scripts/install-deps.sh test
+	$(MAKE) --no-print-directory obs-test-deps # issue 8
+	$(MAKE) --no-print-directory oidc-deps # issue 4: the OpenID provider of the auth tests
 
 build: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
+	$(MAKE) --no-print-directory web # issue 8: the /docs page's renderer
 
 # Serves the bundled default model (models/iris) on 127.0.0.1:8000.
 run: build
@@ -65,3 +69,37 @@ bench: build
 
 clean:
 	rm -rf build
+
+# ---- metrics, OpenAPI, docs (issue 8) ----
+# The /docs page's renderer (web/) and the browser test's tools (tests/browser/: playwright-core
+# driving Debian's chromium, swagger-parser), at the versions their committed package-lock.json
+# pin, reinstalled only when a lock file changes; promtool from Debian's prometheus package,
+# cached in build/tools/.
+WEB_STAMP := web/node_modules/.package-lock.json
+BROWSER_STAMP := tests/browser/node_modules/.package-lock.json
+
+web: $(WEB_STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund
+
+browser-deps: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
+
+promtool:
+	bash scripts/get-promtool.sh build/tools >/dev/null
+
+obs-test-deps: web browser-deps promtool
+
+# ---- authentication: a real OpenID provider for the tests (issue 4) ----
+# tests/oidc: npm oidc-provider at the version its committed package-lock.json pins, reinstalled
+# only when the lock file changes; tests/integration/test_auth_oidc.py starts it on loopback.
+.PHONY: oidc-deps
+OIDC_STAMP := tests/oidc/node_modules/.package-lock.json
+
+oidc-deps: $(OIDC_STAMP)
+
+$(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund

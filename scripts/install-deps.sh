@@ -17,11 +17,15 @@ test_pkgs=(
   python3-sklearn python3-xgboost
   curl openssl redis-server rsyslog nginx-light testssl.sh
   chromium
+  wrk tzdata  # issue 7: the audit load test; business hours in a named time zone
 )
 bench_pkgs=(wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools linux-perf)
 
 # Node.js: use the machine's own when it has one (its npm conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
+# ---- metrics, OpenAPI, docs (issue 8): the build installs the /docs page's renderer with npm
+# (web/package-lock.json); promtool comes from scripts/get-promtool.sh (apt-get download). ----
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || build_pkgs+=(nodejs npm)
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}") ;;

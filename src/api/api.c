@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "audit/audit.h" /* (issue 7) */
 
 static const struct route routes[] = {
     {HTTP_GET, "/", api_h_root, "read", "root", false},
@@ -17,8 +18,31 @@ static const struct route routes[] = {
     {HTTP_POST, "/api/v1/models/{name}/predict", api_h_predict, "predict", "v1_model_predict", true},
     {HTTP_POST, "/api/v1/predict", api_h_predict, "predict", "v1_predict", true},
     /* ---- Open Inference Protocol v2 (issue 3) ---- */
+    {HTTP_GET, "/v2", api_h_v2_server, "read", "v2_server", false},
+    {HTTP_GET, "/v2/", api_h_v2_server, "read", "v2_server", false},
+    {HTTP_GET, "/v2/health/live", api_h_v2_live, NULL, "v2_health_live", false},
+    {HTTP_GET, "/v2/health/ready", api_h_v2_ready, NULL, "v2_health_ready", false},
+    {HTTP_GET, "/v2/models/{name}", api_h_v2_model, "read", "v2_model", false},
+    {HTTP_GET, "/v2/models/{name}/versions/{version}", api_h_v2_model, "read", "v2_model", false},
+    {HTTP_GET, "/v2/models/{name}/ready", api_h_v2_model_ready, "read", "v2_model_ready", false},
+    {HTTP_GET, "/v2/models/{name}/versions/{version}/ready", api_h_v2_model_ready, "read",
+     "v2_model_ready", false},
+    {HTTP_POST, "/v2/models/{name}/infer", api_h_v2_infer, "predict", "v2_infer", true},
+    {HTTP_POST, "/v2/models/{name}/versions/{version}/infer", api_h_v2_infer, "predict",
+     "v2_infer", true},
+    {HTTP_POST, "/v2/repository/index", api_h_v2_repo_index, "admin", "v2_repository_index",
+     true},
+    {HTTP_POST, "/v2/repository/models/{name}/load", api_h_v2_repo_load, "admin",
+     "v2_repository_load", true},
+    {HTTP_POST, "/v2/repository/models/{name}/unload", api_h_v2_repo_unload, "admin",
+     "v2_repository_unload", true},
     /* ---- SLA document (issue 6) ---- */
+    {HTTP_GET, "/api/v1/sla", api_h_sla, NULL, "v1_sla", false},
     /* ---- metrics, OpenAPI, docs (issue 8) ---- */
+    {HTTP_GET, "/metrics", api_h_metrics, "metrics", "metrics", false},
+    {HTTP_GET, "/openapi.json", api_h_openapi, "read", "openapi", false},
+    {HTTP_GET, "/docs", api_h_docs, NULL, "docs", false},
+    {HTTP_GET, "/docs/{file}", api_h_docs_asset, NULL, "docs_asset", false},
     /* The Python template's routes, kept as aliases. */
     {HTTP_GET, "/api/health", api_h_template_health, NULL, "template_health", false},
     {HTTP_GET, "/api/health/", api_h_template_health, NULL, "template_health", false},
@@ -34,10 +58,27 @@ static int on_begin(void *ctx, struct request *r)
     struct api *a = ctx;
     int rc = 0;
     (void)a;
+    /* ---- tracing (issue 8): first, so that refused requests carry it too ---- */
+    api_trace_read(r, true);
     /* ---- SLA: outage windows, global concurrency (issue 6) ---- */
+    rc = api_sla_admit(a, r);
+    if (rc != 0)
+        return rc;
     /* ---- authenticate, authorize (issue 4) ---- */
+    rc = auth_begin(a->auth, r);
+    if (rc != 0)
+        return rc;
     /* ---- per-consumer rate limit (issue 6) ---- */
+    rc = api_limit_check(a, r);
+    if (rc != 0)
+        return rc;
     /* ---- audit fail-closed policy (issue 7) ---- */
+    if (a->audit != NULL && !audit_admit(a->audit)) {
+        r->outcome = "audit.unavailable";
+        http_set_error(r, MWE_OVERLOADED, "The audit trail is unavailable; retry later.");
+        http_header_add(r, "Retry-After", "1");
+        return MWE_OVERLOADED;
+    }
     return rc;
 }
 
@@ -51,24 +92,47 @@ static void on_finish(void *ctx, struct request *r)
     api_predict_finish(ctx, r);
 }
 
+static void log_request(const struct request *r, bool ok);
+
 static void on_complete(void *ctx, struct request *r, bool ok)
 {
     struct api *a = ctx;
     (void)a;
+    /* Trace headers of a request refused before `begin`, for the audit record and the log. */
+    api_trace_read(r, false);
     /* ---- audit record, security events (issue 7) ---- */
+    if (a->audit != NULL) {
+        /* The records in the request: the batch dimension of the model call's first input. */
+        const struct model_call *call = r->app_data;
+        uint64_t n_records = call != NULL && call->n_inputs > 0 && call->inputs != NULL &&
+                                     call->inputs[0].ndim > 0 && call->inputs[0].shape[0] > 0
+                                 ? (uint64_t)call->inputs[0].shape[0]
+                                 : 0;
+        audit_request(a->audit, r, ok, n_records);
+    }
     /* ---- metrics (issue 8) ---- */
+    api_obs_record(a, r);
     /* ---- release limits (issue 6) ---- */
+    api_limit_release(a, r);
     if (r->app_data)
         model_call_release(r->app_data);
     r->app_data = NULL;
-    if (!log_enabled(LOG_INFO))
-        return;
+    if (log_enabled(LOG_INFO))
+        log_request(r, ok);
+    /* ---- model registry snapshot (issue 3): last, once nothing above reads a model (the log
+     * line reads r->model_name, which the snapshot owns) ---- */
+    api_registry_put(a, r);
+}
+
+static void log_request(const struct request *r, bool ok)
+{
     long long us = (long long)((time_mono_ns() - r->t_start_ns) / 1000);
     log_kv(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", r->path,
            "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
            "#duration_us", us, "client", r->client_addr, "model", r->model_name,
            "code", r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
-           "#bytes_out", (long long)r->bytes_out, "aborted", ok ? NULL : "true", NULL);
+           "#bytes_out", (long long)r->bytes_out, "aborted", ok ? NULL : "true",
+           "traceparent", r->traceparent, "tracestate", r->tracestate, NULL);
 }
 
 void api_init(struct api *a, const struct config *cfg, struct registry *reg)
@@ -83,6 +147,10 @@ void api_init(struct api *a, const struct config *cfg, struct registry *reg)
     a->app.handle = on_handle;
     a->app.finish = on_finish;
     a->app.complete = on_complete;
+    /* ---- model registry snapshot (issue 3): the api holds reg's reference from now on ---- */
+    atomic_init(&a->registry, reg);
+    atomic_init(&a->registry_pins, 0);
+    pthread_mutex_init(&a->reload_lock, NULL);
 }
 
 static int dump_cb(const char *buffer, size_t size, void *data)

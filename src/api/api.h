@@ -6,6 +6,7 @@
 #ifndef MW_API_H
 #define MW_API_H
 
+#include "auth/auth.h" /* (issue 4) */
 #include "config/config.h"
 #include "http/http.h"
 #include "model/model.h"
@@ -14,11 +15,30 @@ struct api {
     const struct config *cfg;
     struct registry *reg;
     struct http_app app;
-    /* ---- model repository reload (issue 3) ---- */
+    /* ---- model repository reload (issue 3) ----
+     * `registry` is the current snapshot: request handlers take it with api_registry(a, r) (one
+     * reference per request, released at completion); other threads with api_registry_acquire.
+     * `reg` above is only for start-up code on the main thread (it follows reloads but holds no
+     * reference of its own: never read it from a request). */
+    _Atomic(struct registry *) registry;
+    atomic_long registry_pins;   /* readers between loading `registry` and retaining it */
+    pthread_mutex_t reload_lock; /* serialises reloads: SIGHUP and the repository API */
     /* ---- authentication (issue 4) ---- */
+    struct auth *auth; /* set by the caller after api_init (borrowed); NULL: scoped routes 500 */
     /* ---- limits (issue 6) ---- */
+    struct limiter *limiter; /* rate and concurrency limits; NULL until api_limits_init */
+    struct api_sla *sla;     /* the parsed SLA (outage windows, support hours); idem */
     /* ---- audit (issue 7) ---- */
+    struct audit *audit; /* the audit trail (borrowed; set by the caller after api_init) */
     /* ---- metrics, OpenAPI (issue 8) ---- */
+    struct metrics *metrics;    /* per-thread counters; NULL until api_obs_init */
+    struct http_server *server; /* the main listener (in-flight gauge); set by main, may be NULL */
+    char *openapi;              /* the OpenAPI document as JSON text, built at start-up */
+    size_t openapi_len;
+    char *openapi_key;          /* the models it describes; rebuilt when a reload changes them */
+    pthread_mutex_t openapi_lock; /* guards the three above after start-up */
+    bool obs_ready;             /* api_obs_init ran (the lock exists) */
+    struct api_docs *docs;      /* the /docs files, read at start-up; NULL: not installed */
 };
 
 /* Prepares the application for cfg and reg (both borrowed, must outlive the api). */
@@ -41,5 +61,139 @@ int api_h_predict(void *ctx, struct request *r);
 
 /* Completes an asynchronous predict on an I/O thread (called through http_app.finish). */
 void api_predict_finish(struct api *a, struct request *r);
+
+/* ---- model repository, Open Inference Protocol (issue 3) ---- */
+
+/* api_init takes over the caller's reference to reg (the first snapshot); api_fini releases the
+ * current one. Main thread, after the servers stopped. */
+void api_fini(struct api *a);
+/* The snapshot request r uses: the current one, retained on first use and released by the log
+ * phase (api_registry_put), so a request sees one snapshot from start to end. I/O thread. */
+struct registry *api_registry(struct api *a, struct request *r);
+void api_registry_put(struct api *a, struct request *r);
+/* A new reference to the current snapshot, without a lock (release with registry_release). Any
+ * thread. */
+struct registry *api_registry_acquire(struct api *a);
+/* Runs registry_reload(current, op, name) and publishes the result: new requests see it at once,
+ * requests in flight finish on the snapshot they started with, and models nobody uses any more
+ * are freed by the pool's reaper. Serialised with other reloads; runs the loads on the calling
+ * thread (SIGHUP: main; the repository API: the I/O thread of the admin request). Returns 0
+ * (e->code may still report a model a RESCAN refused: see registry_reload) or the error with
+ * nothing changed. */
+int api_reload(struct api *a, int op, const char *name, size_t len, struct mw_error *e);
+
+/* Runs the model call c (already r->app_data) inline, returning HTTP_DONE with c->status set, or
+ * queues it on the model's workers with the connection suspended, returning HTTP_ASYNC (the
+ * answer is then built by http_app.finish -> api_predict_finish). I/O thread. */
+int api_call_dispatch(struct request *r, struct model_call *c);
+/* The error response for a call that did not succeed (c->status != 0); invalid_input is the
+ * error a model's MW_ERR_INVALID_INPUT becomes (v1: MWE_INVALID_INPUT, V2: MWE_BAD_REQUEST). */
+void api_reply_call_error(struct request *r, const struct model_call *c, int invalid_input);
+/* Copies a model's name and version into r (request arena) for the log phase. */
+void api_set_model(struct request *r, const struct model *m);
+
+/* Open Inference Protocol handlers (v2.c, v2_repository.c). */
+int api_h_v2_server(void *ctx, struct request *r);
+int api_h_v2_live(void *ctx, struct request *r);
+int api_h_v2_ready(void *ctx, struct request *r);
+int api_h_v2_model(void *ctx, struct request *r);
+int api_h_v2_model_ready(void *ctx, struct request *r);
+int api_h_v2_infer(void *ctx, struct request *r);
+int api_h_v2_repo_index(void *ctx, struct request *r);
+int api_h_v2_repo_load(void *ctx, struct request *r);
+int api_h_v2_repo_unload(void *ctx, struct request *r);
+/* Builds a V2 inference's response once its call completed (api_predict_finish's V2 half). */
+void api_v2_finish(struct api *a, struct request *r);
+
+/* ---- transport security: JSON limits (issue 5) ---- */
+
+/* Checks a JSON request body against MODELWRAP_MAX_JSON_DEPTH and MODELWRAP_MAX_JSON_ELEMENTS
+ * BEFORE it is parsed (jansson has no depth or size option): one bounded pass over the n bytes at
+ * p (no NUL needed, never reads past n, no allocation). Elements are values: numbers, strings,
+ * literals, arrays and objects (an object member counts once, for its value). Call it right
+ * before json_loadb. 0, or MWE_INVALID_JSON (400) with e saying which limit was passed; bodies
+ * that are not JSON at all pass and are left to the parser. Any thread. */
+int json_limits_check(const char *p, size_t n, const struct config *cfg, struct mw_error *e);
+
+/* ---- SLA, limits (issue 6) ---- */
+
+/* Validates the SLA settings (outage windows, support hours, availability, contact) and builds
+ * the limiter (rate limit, Redis, concurrency) into a. Logs the limits in force. Main thread, after
+ * api_init. 0, or MWE_CONFIG / MWE_NOMEM with e naming the setting. */
+int api_limits_init(struct api *a, struct mw_error *e);
+/* Frees what api_limits_init built; after the HTTP servers stopped. Safe when never built. */
+void api_limits_fini(struct api *a);
+/* The same validation for check-config, without keeping anything. 0 or MWE_CONFIG with e. */
+int api_sla_check(const struct config *cfg, struct mw_error *e);
+/* Pipeline phases (on_begin / on_complete): outage windows and the concurrency limit before
+ * authentication, the per-consumer rate limit after it, and the release of the concurrency slot
+ * in the log phase. Each phase returns 0 to continue or an MWE_* error with r's response and
+ * r->outcome set. I/O thread. */
+int api_sla_admit(struct api *a, struct request *r);
+int api_limit_check(struct api *a, struct request *r);
+void api_limit_release(struct api *a, struct request *r);
+/* The SLA document that GET /api/v1/sla serves, as of now_s (Unix seconds). New reference; NULL
+ * when out of memory or before api_limits_init. Any thread. */
+json_t *api_sla_document(const struct api *a, int64_t now_s);
+/* The point of contact as an OpenAPI Contact object {name, email, url} (members that are set
+ * only), from the same settings as the SLA document. New reference; NULL when out of memory. */
+json_t *api_sla_contact(const struct config *cfg);
+int api_h_sla(void *ctx, struct request *r);
+
+/* ---- metrics, OpenAPI, docs, tracing (issue 8) ---- */
+
+/* Builds what observability needs once the models are loaded: the metrics (every loaded model
+ * registered, so its series show zeros before the first call), the OpenAPI document and the /docs
+ * files (MODELWRAP_DOCS_DIR; missing files are a warning and /docs answers 503). Logs the
+ * effective configuration. Main thread, after api_init. 0 or MWE_NOMEM / MWE_CONFIG with e. */
+int api_obs_init(struct api *a, struct mw_error *e);
+/* Frees what api_obs_init built; after the servers stopped. Safe on a zeroed part. */
+void api_obs_fini(struct api *a);
+/* The log phase's metrics for r (route, method, status, duration, reason code, model call). Called
+ * by on_complete before r->app_data (a struct model_call *) is released. I/O thread. */
+void api_obs_record(struct api *a, struct request *r);
+/* The application of the separate metrics listener (MODELWRAP_METRICS_PORT): GET /metrics only,
+ * no authentication. app is filled; a must outlive the listener. */
+void api_metrics_app(struct api *a, struct http_app *app);
+
+/* The OpenAPI 3.1 document of this server: paths from the route table (v1, template aliases, v2
+ * and the rest), each model's records and prediction schemas from its signature, the error
+ * schema, every status each route can answer, the security schemes (API key headers, bearer JWT,
+ * OpenID Connect discovery when MODELWRAP_JWT_ISSUER is set) and info (version, contact, SLA).
+ * New reference; NULL when out of memory. Any thread; reads cfg, reg and routes only. */
+json_t *api_openapi_build(const struct config *cfg, const struct registry *reg,
+                          const struct route *routes, size_t n_routes);
+/* Makes a->openapi (and a->openapi_key) describe reg's models, rebuilding only when they changed
+ * (a reload). Main thread at start-up, or with a->openapi_lock held. 0 or MWE_NOMEM (the previous
+ * document stays). */
+int api_openapi_update(struct api *a, const struct registry *reg);
+
+/* The /docs page and its renderer's files (swagger-ui-dist), read into memory. */
+struct api_docs;
+/* Reads dir/index.html, dir/docs-init.js and the renderer's files from
+ * dir/node_modules/swagger-ui-dist. NULL with e (MWE_CONFIG naming the missing file) when one is
+ * missing or larger than 16 MiB. Main thread. */
+struct api_docs *api_docs_load(const char *dir, struct mw_error *e);
+void api_docs_free(struct api_docs *d);
+/* Name i of the files served under /docs/ ("docs-init.js", ...); NULL past the last. */
+const char *api_docs_file_name(size_t i);
+
+/* W3C Trace Context. */
+#define API_TRACEPARENT_LEN 55
+#define API_TRACESTATE_MAX 512
+#define API_TRACESTATE_MAX_MEMBERS 32
+/* True for a version-00 traceparent (see trace.c); len bytes at s, no NUL needed. */
+bool api_traceparent_valid(const char *s, size_t len);
+/* True for a well-formed, bounded tracestate (see trace.c). */
+bool api_tracestate_valid(const char *s, size_t len);
+/* Reads r's traceparent/tracestate once into r->traceparent / r->tracestate (valid ones only)
+ * and, when echo, adds them to the response headers. I/O thread. */
+void api_trace_read(struct request *r, bool echo);
+
+/* Handlers (obs.c, openapi.c, docs.c). */
+int api_h_metrics(void *ctx, struct request *r);
+int api_h_openapi(void *ctx, struct request *r);
+int api_h_docs(void *ctx, struct request *r);
+int api_h_docs_asset(void *ctx, struct request *r);
 
 #endif /* MW_API_H */

@@ -8,55 +8,74 @@
 
 #include "api/api.h"
 
+/* GET /: the template's service info {"name","version"}. Route scope "read". I/O thread. */
 int api_h_root(void *ctx, struct request *r)
 {
     api_reply_json(r, 200, json_pack("{s:s, s:s}", "name", "modelwrap", "version", MW_VERSION));
     return HTTP_DONE;
 }
 
+/* GET /api/v1/health: {"is_alive", "ready"} (always 200). No scope. I/O thread. */
 int api_h_health(void *ctx, struct request *r)
 {
     struct api *a = ctx;
     api_reply_json(r, 200, json_pack("{s:b, s:b}", "is_alive", 1, "ready",
-                                     registry_ready(a->reg)));
+                                     registry_ready(api_registry(a, r))));
     return HTTP_DONE;
 }
 
+/* GET /api/v1/health/live: 200 {"is_alive": true}. No scope. I/O thread. */
 int api_h_health_live(void *ctx, struct request *r)
 {
     api_reply_json(r, 200, json_pack("{s:b}", "is_alive", 1));
     return HTTP_DONE;
 }
 
+/* GET /api/v1/health/ready: 200 or 503 {"ready"} from the request's registry snapshot. No
+ * scope. I/O thread. */
 int api_h_health_ready(void *ctx, struct request *r)
 {
     struct api *a = ctx;
-    bool ready = registry_ready(a->reg);
+    bool ready = registry_ready(api_registry(a, r));
     api_reply_json(r, ready ? 200 : 503, json_pack("{s:b}", "ready", ready));
     return HTTP_DONE;
 }
 
+/* GET /api/health[/]: the template's liveness probe. No scope. I/O thread. */
 int api_h_template_health(void *ctx, struct request *r)
 {
     return api_h_health_live(ctx, r);
 }
 
+/* GET /api/v1/models: {"models": [...]}, the newest version of each model. Route scope "read".
+ * I/O thread. */
 int api_h_models(void *ctx, struct request *r)
 {
-    struct api *a = ctx;
+    struct registry *reg = api_registry(ctx, r);
     json_t *list = json_array();
-    for (size_t i = 0; list && i < a->reg->n; i++)
-        json_array_append_new(list, model_describe(a->reg->models[i]));
+    for (size_t i = 0; list && i < reg->n; i++)
+        json_array_append_new(list, model_describe(reg->models[i]));
     api_reply_json(r, 200, list ? json_pack("{s:o}", "models", list) : NULL);
     return HTTP_DONE;
 }
 
-/* The model named by the route's {name}, or the default model. NULL after setting the error. */
+/* Copies a model's name and version into the request's arena for the log phase, which runs after
+ * the request's registry snapshot (and so the model) may be gone. Out of memory leaves them NULL.
+ * I/O thread. */
+void api_set_model(struct request *r, const struct model *m)
+{
+    r->model_name = arena_strndup(&r->arena, m->name, strlen(m->name));
+    r->model_version = arena_strndup(&r->arena, m->version, strlen(m->version));
+}
+
+/* The model named by the route's {name}, or the default model (their newest versions), from the
+ * request's snapshot. NULL after setting the error. */
 static struct model *route_model(struct api *a, struct request *r)
 {
+    struct registry *reg = api_registry(a, r);
     struct model *m;
     if (r->n_params > 0) {
-        m = registry_find(a->reg, r->params[0].ptr, r->params[0].len);
+        m = registry_find(reg, r->params[0].ptr, r->params[0].len);
         if (!m) {
             char msg[160];
             snprintf(msg, sizeof(msg), "No model named '%.*s'.",
@@ -64,19 +83,19 @@ static struct model *route_model(struct api *a, struct request *r)
             http_set_error(r, MWE_MODEL_NOT_FOUND, msg);
         }
     } else {
-        m = a->reg->default_model;
+        m = reg->default_model;
         if (!m)
             http_set_error(r, MWE_MODEL_NOT_FOUND,
                            "No default model: set MODELWRAP_DEFAULT_MODEL or use "
                            "/api/v1/models/{name}/predict.");
     }
-    if (m) {
-        r->model_name = m->name;
-        r->model_version = m->version;
-    }
+    if (m)
+        api_set_model(r, m);
     return m;
 }
 
+/* GET /api/v1/models/{name}: the newest version's description, or 404. Route scope "read". I/O
+ * thread. */
 int api_h_model(void *ctx, struct request *r)
 {
     struct model *m = route_model(ctx, r);
@@ -101,18 +120,13 @@ static bool is_json_content_type(struct slice ct)
     return true;
 }
 
-static void reply_from_call(struct request *r, struct model_call *c)
+/* The error answer of a call that failed, shared by v1 and V2 (see api.h); adds Retry-After to
+ * 503s. I/O thread. */
+void api_reply_call_error(struct request *r, const struct model_call *c, int invalid_input)
 {
     switch (c->status) {
-    case 0:
-        buf_reset(&r->resp);
-        if (records_encode(c, &r->resp) != 0)
-            http_set_error(r, MWE_NOMEM, NULL);
-        else
-            http_set_json(r, 200);
-        return;
     case MWE_INVALID_INPUT:
-        http_set_error(r, MWE_INVALID_INPUT, c->errmsg[0] ? c->errmsg : NULL);
+        http_set_error(r, invalid_input, c->errmsg[0] ? c->errmsg : NULL);
         return;
     case MWE_OVERLOADED:
         http_set_error(r, MWE_OVERLOADED, "The model's queue is full; retry later.");
@@ -131,6 +145,19 @@ static void reply_from_call(struct request *r, struct model_call *c)
     }
 }
 
+static void reply_from_call(struct request *r, struct model_call *c)
+{
+    if (c->status != 0) {
+        api_reply_call_error(r, c, MWE_INVALID_INPUT);
+        return;
+    }
+    buf_reset(&r->resp);
+    if (records_encode(c, &r->resp) != 0)
+        http_set_error(r, MWE_NOMEM, NULL);
+    else
+        http_set_json(r, 200);
+}
+
 static void on_call_done(struct model_call *c, void *ctx)
 {
     struct request *r = ctx;
@@ -138,6 +165,10 @@ static void on_call_done(struct model_call *c, void *ctx)
     http_resume(r);
 }
 
+/* POST /api/v1/models/{name}/predict, /api/v1/predict and the template's /api/predict[/]:
+ * records in, predictions out, on the newest version of the model (or the default model). 415,
+ * 400, 422 for the body; the call's own errors (api_reply_call_error). Route scope "predict".
+ * I/O thread; HTTP_ASYNC when the model runs on its workers. */
 int api_h_predict(void *ctx, struct request *r)
 {
     struct api *a = ctx;
@@ -156,6 +187,11 @@ int api_h_predict(void *ctx, struct request *r)
     }
     if (!is_json_content_type(http_header_get(r, "Content-Type"))) {
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE, NULL);
+        return HTTP_DONE;
+    }
+    /* (issue 5) depth and element limits, before jansson sees the body */
+    if (json_limits_check(r->body.ptr ? r->body.ptr : "", r->body.len, a->cfg, &e) != 0) {
+        http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
     }
     body = json_loadb(r->body.ptr ? r->body.ptr : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
@@ -180,12 +216,26 @@ int api_h_predict(void *ctx, struct request *r)
         http_set_error(r, rc, e.msg[0] ? e.msg : NULL);
         return HTTP_DONE;
     }
-    if (!m->sched) {
+    if (api_call_dispatch(r, c) == HTTP_ASYNC)
+        return HTTP_ASYNC;
+    reply_from_call(r, c);
+    return HTTP_DONE;
+}
+
+/*
+ * Runs c inline (HTTP_DONE, c->status set) or hands it to the model's workers with the connection
+ * suspended (HTTP_ASYNC; on_call_done resumes it and http_app.finish answers). The suspend comes
+ * before the hand-over: the worker may finish before submit returns. A refused submission is
+ * answered like a completed call. I/O thread.
+ */
+int api_call_dispatch(struct request *r, struct model_call *c)
+{
+    int rc;
+
+    if (!c->model->sched) {
         model_call_submit(c, NULL, NULL);
-        reply_from_call(r, c);
         return HTTP_DONE;
     }
-    /* Suspend before handing the call over: the worker may finish before submit returns. */
     atomic_store_explicit(&r->async_state, ASYNC_WAITING, memory_order_relaxed);
     http_suspend(r);
     rc = model_call_submit(c, on_call_done, r);
@@ -196,7 +246,13 @@ int api_h_predict(void *ctx, struct request *r)
     return HTTP_ASYNC;
 }
 
+/* http_app.finish: builds the answer of an asynchronous call once its worker resumed the
+ * connection, V2 (r->app_v2 set) or v1. I/O thread. */
 void api_predict_finish(struct api *a, struct request *r)
 {
+    if (r->app_v2 != NULL) {
+        api_v2_finish(a, r);
+        return;
+    }
     reply_from_call(r, r->app_data);
 }

@@ -15,6 +15,7 @@
 #include <xgboost/c_api.h>
 
 #include "api/api.h"
+#include "audit/audit.h" /* (issue 7) */
 #include "config/config.h"
 #include "core/core.h"
 #include "http/http.h"
@@ -28,6 +29,8 @@ static void usage(FILE *out)
             "usage: modelwrap [serve] [--flag value ...]\n"
             "       modelwrap check-config [--flag value ...]\n"
             "       modelwrap env-example      (prints .env.example: every setting, documented)\n"
+            "       modelwrap keys create|list|revoke ...   (API keys; `modelwrap keys help`)\n"
+            "       modelwrap openapi [--flag value ...]  (prints the OpenAPI document)\n"
             "       modelwrap version\n"
             "       modelwrap help\n\n"
             "Serves the models of a model repository over HTTP. Every setting is a flag, an\n"
@@ -77,6 +80,14 @@ static int cmd_serve(int argc, char **argv, int first)
     struct http_server *srv = NULL;
     struct model_opts defaults;
     struct api api;
+    /* ---- model repository (issue 3): the pool frees released models off the I/O threads ---- */
+    struct model_pool *pool = NULL;
+    struct repo_opts repo;
+    /* ---- metrics listener (issue 8): MODELWRAP_METRICS_PORT ---- */
+    struct http_server *msrv = NULL;
+    struct config mcfg;
+    struct http_app mapp;
+    struct audit *audit = NULL; /* issue 7 */
     sigset_t sigs;
     int sig = 0, ret = 1;
     uint64_t t0 = time_mono_ns();
@@ -96,8 +107,18 @@ static int cmd_serve(int argc, char **argv, int first)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* ---- audit trail (issue 7): before any other thread starts (it sets TZ once) ---- */
+    audit = audit_new(&cfg, &e);
+    if (!audit) {
+        log_msg(LOG_ERROR, "cannot start the audit trail", "error", e.msg, NULL);
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_config;
+    }
+
     model_defaults(&cfg, &defaults);
-    reg = registry_load(cfg.models_dir, cfg.default_model, &defaults, &e);
+    pool = model_pool_new(&e); /* issue 3 */
+    repo = (struct repo_opts){cfg.models_dir, cfg.default_model, &defaults, pool};
+    reg = pool ? registry_open(&repo, &e) : NULL;
     if (!reg) {
         log_msg(LOG_ERROR, "cannot load the model repository", "error", e.msg, NULL);
         fprintf(stderr, "modelwrap: %s\n", e.msg);
@@ -106,6 +127,43 @@ static int cmd_serve(int argc, char **argv, int first)
     log_models(reg);
 
     api_init(&api, &cfg, reg);
+    api.audit = audit; /* issue 7 */
+    /* ---- authentication (issue 4) ---- */
+    api.auth = auth_new(&cfg, &e);
+    if (!api.auth) {
+        log_msg(LOG_ERROR, "cannot set up authentication", "error", e.msg, NULL);
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_registry;
+    }
+    /* ---- SLA, limits (issue 6) ---- */
+    if (api_limits_init(&api, &e) != 0) {
+        log_msg(LOG_ERROR, "invalid SLA or limit settings", "error", e.msg, NULL);
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_registry;
+    }
+    /* ---- metrics, OpenAPI, docs, metrics listener (issue 8) ---- */
+    if (api_obs_init(&api, &e) != 0) {
+        log_msg(LOG_ERROR, "cannot prepare metrics and the OpenAPI document", "error", e.msg, NULL);
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_registry;
+    }
+    if (cfg.metrics_port != 0) {
+        /* A second, small listener with GET /metrics only and no authentication: the same
+         * address and transport settings on its own port, one thread. */
+        mcfg = cfg;
+        mcfg.port = cfg.metrics_port;
+        mcfg.threads = 1;
+        mcfg.io_model = IO_POOL;
+        api_metrics_app(&api, &mapp);
+        msrv = http_server_new(&mcfg, &mapp, &e);
+        if (!msrv) {
+            log_msg(LOG_ERROR, "cannot start the metrics listener", "error", e.msg, NULL);
+            fprintf(stderr, "modelwrap: MODELWRAP_METRICS_PORT: %s\n", e.msg);
+            goto out_registry;
+        }
+        log_kv(LOG_INFO, "metrics listening", "host", cfg.host, "#port",
+               (long long)http_server_port(msrv), NULL);
+    }
     srv = http_server_new(&cfg, &api.app, &e);
     if (!srv) {
         log_msg(LOG_ERROR, "cannot start the HTTP server", "error", e.msg, NULL);
@@ -115,6 +173,7 @@ static int cmd_serve(int argc, char **argv, int first)
     log_kv(LOG_INFO, "listening", "host", cfg.host, "#port", (long long)http_server_port(srv),
            "io_model", cfg.io_model == IO_POOL ? "pool" : "reuseport", "#startup_us",
            (long long)((time_mono_ns() - t0) / 1000), "version", MW_VERSION, NULL);
+    api.server = srv; /* issue 8: the in-flight gauge */
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
@@ -123,6 +182,18 @@ static int cmd_serve(int argc, char **argv, int first)
             log_msg(LOG_INFO, "SIGHUP received: reloading", NULL);
             /* ---- reload: models (issue 3), API keys (issue 4), TLS certificate (issue 5),
              * audit files (issue 7) ---- */
+            if (api_reload(&api, REPO_RESCAN, NULL, 0, &e) != 0) /* issue 3: all stay as they are */
+                log_msg(LOG_ERROR, "model repository not reloaded", "error", e.msg, NULL);
+            else if (e.code != 0) /* issue 3: refused models keep their loaded versions */
+                log_msg(LOG_WARN, "model repository reloaded, some models refused", "error", e.msg,
+                        NULL);
+            audit_reopen(audit); /* issue 7: rotated audit files */
+            auth_reload(api.auth); /* issue 4: key file, JWKS file, JWKS refetch */
+            if (http_server_reload_tls(srv, &e) != 0) /* issue 5: the old certificate stays */
+                log_msg(LOG_ERROR, "TLS certificate not reloaded", "error", e.msg, NULL);
+            if (msrv && http_server_reload_tls(msrv, &e) != 0) /* issue 5: metrics listener */
+                log_msg(LOG_ERROR, "TLS certificate of the metrics listener not reloaded",
+                        "error", e.msg, NULL);
             continue;
         }
         break;
@@ -135,23 +206,24 @@ static int cmd_serve(int argc, char **argv, int first)
            "#inflight", (long long)http_server_inflight(srv), NULL);
     http_server_quiesce(srv);
     bool drained = wait_drained(srv, time_mono_ns() + (uint64_t)cfg.drain_timeout_s * 1000000000ull);
-    for (size_t i = 0; i < reg->n; i++) {
-        struct model *m = reg->models[i];
-        if (m->sched) {
-            sched_free(m->sched);
-            m->sched = NULL;
-        }
-    }
+    model_pool_shutdown(pool); /* every live model, of any snapshot still in use (issue 3) */
     if (!drained)
         wait_drained(srv, time_mono_ns() + 1000000000ull);
     log_kv(LOG_INFO, "stopped", "drained", drained ? "true" : "false", "#inflight",
            (long long)http_server_inflight(srv), NULL);
+    audit_shutdown(audit); /* issue 7: the last records wait at most the flush timeout */
     http_server_free(srv);
     ret = 0;
 
 out_registry:
-    registry_free(reg);
+    http_server_free(msrv); /* issue 8; NULL when none */
+    api_obs_fini(&api);     /* issue 8; after the servers stopped */
+    auth_free(api.auth); /* issue 4; after the servers stopped */
+    api_limits_fini(&api); /* issue 6; after the servers stopped */
+    api_fini(&api); /* issue 3: the current snapshot (reg may have been replaced by reloads) */
 out_config:
+    model_pool_free(pool); /* issue 3: after the reaper freed every released model */
+    audit_free(audit); /* issue 7: after every server stopped: writes every queued record */
     config_fini(&cfg);
     return ret;
 }
@@ -169,6 +241,24 @@ static int cmd_check_config(int argc, char **argv, int first)
     }
     config_print(&cfg, stdout);
     log_set_level(LOG_WARN);
+    /* ---- authentication (issue 4) ---- */
+    if (auth_config_check(&cfg, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        config_fini(&cfg);
+        return 2;
+    }
+    /* ---- SLA, limits (issue 6) ---- */
+    if (api_sla_check(&cfg, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        config_fini(&cfg);
+        return 2;
+    }
+    /* ---- audit trail (issue 7) ---- */
+    if (audit_config_check(&cfg, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        config_fini(&cfg);
+        return 2;
+    }
     model_defaults(&cfg, &defaults);
     reg = registry_load(cfg.models_dir, cfg.default_model, &defaults, &e);
     if (!reg) {
@@ -183,6 +273,49 @@ static int cmd_check_config(int argc, char **argv, int first)
     registry_free(reg);
     config_fini(&cfg);
     return 0;
+}
+
+/* ---- openapi (issue 8) ---- */
+/* `modelwrap openapi [--flag value ...]`: loads the configuration and the models like `serve` and
+ * prints the OpenAPI document that GET /openapi.json would serve (indented JSON). */
+static int cmd_openapi(int argc, char **argv, int first)
+{
+    struct config cfg;
+    struct mw_error e = {0};
+    struct model_opts defaults;
+    struct repo_opts repo;
+    struct registry *reg;
+    struct api api;
+    json_t *doc;
+    int ret = 2;
+
+    if (config_load(&cfg, argc, argv, first, environ, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        return 2;
+    }
+    log_set_level(LOG_WARN);
+    model_defaults(&cfg, &defaults);
+    /* The repository as `serve` loads it (versions included); models freed inline. */
+    repo = (struct repo_opts){cfg.models_dir, cfg.default_model, &defaults, NULL};
+    reg = registry_open(&repo, &e);
+    if (!reg) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_config;
+    }
+    api_init(&api, &cfg, reg); /* takes over reg's reference; api_fini releases it */
+    doc = api_openapi_build(&cfg, reg, api.app.routes, api.app.n_routes);
+    if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
+        fflush(stdout) != 0) {
+        fprintf(stderr, "modelwrap: cannot write the OpenAPI document\n");
+        ret = 1;
+    } else {
+        ret = 0;
+    }
+    json_decref(doc);
+    api_fini(&api);
+out_config:
+    config_fini(&cfg);
+    return ret;
 }
 
 static int cmd_version(void)
@@ -212,6 +345,10 @@ int main(int argc, char **argv)
         return 0;
     }
     /* ---- subcommands: keys (issue 4), openapi (issue 8) ---- */
+    if (strcmp(cmd, "openapi") == 0)
+        return cmd_openapi(argc, argv, 2);
+    if (strcmp(cmd, "keys") == 0)
+        return auth_keys_cli(argc, argv, 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -73,10 +73,172 @@ struct setting {
       "operational log level (JSON lines on stderr)")                                              \
     /* ---- model repository: versions, reload (issue 3) ---- */                                   \
     /* ---- authentication and authorization (issue 4) ---- */                                     \
+    X(AUTH, auth, T_ENUM, "required", 0, 0, "required|none", 0,                                    \
+      "required: every route but liveness/readiness needs a credential; none: loopback only")      \
+    X(API_KEYS_FILE, api_keys_file, T_STRING, "./keys.json", 0, 0, NULL, F_EMPTY_OK,               \
+      "API key file (hashes only; `modelwrap keys` manages it); reloaded when it changes")         \
+    X(JWT_ISSUER, jwt_issuer, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                              \
+      "expected iss of JWT bearer tokens; enables them (JWKS by OpenID discovery by default)")     \
+    X(JWT_AUDIENCE, jwt_audience, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                          \
+      "audience that a JWT's aud must contain (required with MODELWRAP_JWT_ISSUER)")               \
+    X(JWKS_URI, jwks_uri, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                                  \
+      "URL of the issuer's JWKS (https; http only to loopback); unset: OpenID discovery")          \
+    X(JWKS_FILE, jwks_file, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                                \
+      "JWKS file with the verification keys, instead of fetching them; reloaded when it changes") \
+    X(JWT_MAX_LIFETIME, jwt_max_lifetime, T_UINT, "86400", 1, 86400, NULL, 0,                      \
+      "seconds a JWT may live (exp - iat, or exp - now); longer-lived tokens are refused")         \
+    X(JWT_LEEWAY, jwt_leeway, T_UINT, "60", 0, 300, NULL, 0,                                       \
+      "seconds of clock skew allowed on exp, nbf and iat")                                         \
+    X(JWT_ALGORITHMS, jwt_algorithms, T_STRING, "RS256,RS384,RS512,PS256,ES256,ES384,EdDSA", 0, 0, \
+      NULL, 0, "JWT signature algorithms accepted with the JWKS (none and HS256 never)")           \
+    X(JWT_HS256_SECRET_FILE, jwt_hs256_secret_file, T_STRING, NULL, 0, 0, NULL,                    \
+      F_EMPTY_OK | F_SECRET,                                                                       \
+      "file with a shared HS256 secret (32+ bytes); then HS256 only, never with a JWKS")           \
+    X(JWT_ROLES_CLAIM, jwt_roles_claim, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                    \
+      "JWT claim (dotted path, e.g. realm_access.roles) whose roles named like scopes grant them") \
+    X(JWKS_CACHE_TTL, jwks_cache_ttl, T_UINT, "3600", 1, 86400, NULL, 0,                           \
+      "seconds a fetched JWKS is used before it is fetched again")                                 \
+    X(JWKS_REFRESH_INTERVAL, jwks_refresh_interval, T_UINT, "30", 1, 3600, NULL, 0,                \
+      "minimum seconds between two JWKS fetches (unknown kid, retries after a failure)")           \
+    X(AUTH_FAILURE_LIMIT, auth_failure_limit, T_UINT, "20", 0, 1000000, NULL, 0,                   \
+      "authentication failures from one address within the window that block it; 0: never")       \
+    X(AUTH_FAILURE_WINDOW, auth_failure_window, T_UINT, "60", 1, 86400, NULL, 0,                   \
+      "seconds over which authentication failures are counted")                                   \
+    X(AUTH_BLOCK_TIME, auth_block_time, T_UINT, "300", 1, 86400, NULL, 0,                          \
+      "seconds a blocked address gets 429 auth.blocked")                                           \
     /* ---- transport security: TLS, proxies, CORS, abuse limits (issue 5) ---- */                 \
+    X(TLS_CERT, tls_cert, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                                  \
+      "PEM certificate (chain) file; with MODELWRAP_TLS_KEY serves HTTPS (TLS 1.2 and 1.3 only)")  \
+    X(TLS_KEY, tls_key, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                                    \
+      "PEM private key file (RSA or ECDSA) of MODELWRAP_TLS_CERT; both reload on SIGHUP")          \
+    X(TLS_CLIENT_CA, tls_client_ca, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                        \
+      "PEM CA certificates that sign client certificates; enables mutual TLS")                     \
+    X(TLS_CLIENT_AUTH, tls_client_auth, T_ENUM, "required", 0, 0, "required|optional", 0,          \
+      "with MODELWRAP_TLS_CLIENT_CA: required refuses handshakes without a valid client "          \
+      "certificate; optional lets them use API keys or tokens")                                    \
+    X(TLS_CLIENT_SCOPES, tls_client_scopes, T_STRING, "predict,read", 0, 0, NULL, 0,               \
+      "scopes of a verified client certificate, comma-separated (predict, read, admin, metrics)")  \
+    X(TLS_PRIORITIES, tls_priorities, T_STRING,                                                    \
+      "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-MAC-ALL:+AEAD:"  \
+      "%SERVER_PRECEDENCE",                                                                        \
+      0, 0, NULL, 0,                                                                               \
+      "GnuTLS priority string; the default allows TLS 1.2 and 1.3 with forward-secret AEAD "       \
+      "suites only; versions below TLS 1.2 are refused")                                           \
+    X(HSTS_MAX_AGE, hsts_max_age, T_UINT, "31536000", 0, 63072000, NULL, 0,                        \
+      "max-age of the Strict-Transport-Security header sent over HTTPS; 0: no header")             \
+    X(ALLOW_PLAINTEXT, allow_plaintext, T_BOOL, "false", 0, 0, NULL, 0,                            \
+      "allow plain HTTP on a non-loopback address (only behind a TLS-terminating gateway)")        \
+    X(TRUSTED_PROXIES, trusted_proxies, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                    \
+      "comma-separated IPv4/IPv6 addresses or CIDRs whose Forwarded, X-Forwarded-For and "         \
+      "X-Forwarded-Proto headers are believed")                                                    \
+    X(PROXY_HEADER, proxy_header, T_ENUM, "x-forwarded-for", 0, 0, "x-forwarded-for|forwarded", 0, \
+      "the header trusted proxies set: x-forwarded-for (with X-Forwarded-Proto) or forwarded "     \
+      "(RFC 7239); the other one is ignored")                                                      \
+    X(CORS_ORIGINS, cors_origins, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                          \
+      "comma-separated origins (scheme://host[:port]) allowed to call the API from a browser, "    \
+      "or *; unset: none")                                                                         \
+    X(CORS_CREDENTIALS, cors_credentials, T_BOOL, "false", 0, 0, NULL, 0,                          \
+      "answer CORS requests with Access-Control-Allow-Credentials (not with origin *)")            \
+    X(MAX_URI_BYTES, max_uri_bytes, T_SIZE, "8192", 256, 1048576, NULL, 0,                         \
+      "request URI size limit (path and query); longer get 414")                                   \
+    X(RECEIVE_TIMEOUT, receive_timeout_s, T_UINT, "30", 1, 3600, NULL, 0,                          \
+      "seconds a client gets to send a request's headers and body once it started (slowloris)")    \
+    X(MAX_JSON_DEPTH, max_json_depth, T_UINT, "32", 1, 1000, NULL, 0,                              \
+      "nesting depth of a JSON request body; deeper get 400")                                      \
+    X(MAX_JSON_ELEMENTS, max_json_elements, T_UINT, "1000000", 1, 100000000, NULL, 0,              \
+      "values (numbers, strings, arrays, objects...) in a JSON request body; more get 400")        \
     /* ---- SLA, rate limits, shared quotas (issue 6) ---- */                                      \
+    X(RATE_LIMIT, rate_limit, T_STRING, "100/s", 0, 0, NULL, 0,                                    \
+      "default throughput limit per consumer, published in the SLA: N/s, N/m, N/h or N/d "         \
+      "(N may have a fraction), or off; API keys may override it")                                 \
+    X(RATE_BURST, rate_burst, T_UINT, "100", 1, 1000000, NULL, 0,                                  \
+      "requests a consumer may send at once before the rate applies (the bucket size)")            \
+    X(RATE_TABLE_SIZE, rate_table_size, T_UINT, "65536", 64, 16777216, NULL, 0,                    \
+      "consumers the local limiter tracks at once (16 bytes each); idle ones make room first")     \
+    X(MAX_CONCURRENCY, max_concurrency, T_UINT, "0", 0, 1000000, NULL, 0,                          \
+      "API requests in progress at once in this process; more get 503; 0 = no limit")              \
+    X(REDIS_URL, redis_url, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK | F_SECRET,                     \
+      "Redis shared by the replicas for rate limits: redis://[[user]:password@]host[:port][/db] "  \
+      "or unix:///path; unset: limits are per process")                                            \
+    X(REDIS_FAILURE_MODE, redis_failure_mode, T_ENUM, "fail-open", 0, 0, "fail-open|fail-closed",  \
+      0,                                                                                           \
+      "when Redis does not answer: fail-open enforces the limit divided by "                       \
+      "MODELWRAP_REDIS_REPLICAS locally; fail-closed answers 503")                                 \
+    X(REDIS_REPLICAS, redis_replicas, T_UINT, "1", 1, 10000, NULL, 0,                              \
+      "replicas that share the Redis limits (the divisor of the fail-open local limit)")           \
+    X(REDIS_CONNECT_TIMEOUT_MS, redis_connect_timeout_ms, T_UINT, "200", 1, 60000, NULL, 0,        \
+      "milliseconds to connect to Redis before the failure mode applies")                          \
+    X(REDIS_TIMEOUT_MS, redis_timeout_ms, T_UINT, "50", 1, 60000, NULL, 0,                         \
+      "milliseconds Redis gets to answer one rate-limit decision before the failure mode applies") \
+    X(REDIS_PREFIX, redis_prefix, T_STRING, "modelwrap:rl:", 0, 0, NULL, 0,                        \
+      "prefix of the rate-limit keys in Redis (at most 128 bytes)")                                \
+    X(SLA_SUPPORT_HOURS, sla_support_hours, T_STRING, "Mon-Fri 09:00-17:00 UTC", 0, 0, NULL,       \
+      F_EMPTY_OK,                                                                                  \
+      "published support hours: weekly windows like Mon-Fri 09:00-17:00 UTC-05:00, separated "    \
+      "by semicolons")                                                                             \
+    X(SLA_AVAILABILITY, sla_availability, T_STRING, "99.9", 0, 0, NULL, 0,                        \
+      "published availability target, percent of each calendar month (0-100)")                     \
+    X(SLA_RESPONSE_TIME_MS, sla_response_time_ms, T_UINT, "500", 1, 3600000, NULL, 0,              \
+      "published response-time target: 99th percentile of predict requests, milliseconds")        \
+    X(SLA_OUTAGES, sla_outages, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                            \
+      "scheduled outage windows separated by semicolons, weekly like Sun 02:00-04:00 UTC or "      \
+      "dated like 2026-01-10T02:00Z/2026-01-10T06:00Z; the API answers 503 during them")           \
+    X(SLA_CONTACT_NAME, sla_contact_name, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                  \
+      "point of contact published in the SLA and the OpenAPI info.contact: name")                  \
+    X(SLA_CONTACT_EMAIL, sla_contact_email, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                \
+      "point of contact: email address")                                                           \
+    X(SLA_CONTACT_URL, sla_contact_url, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                    \
+      "point of contact: URL (http or https)")                                                     \
     /* ---- audit trail, security events (issue 7) ---- */                                         \
-    /* ---- metrics, tracing, docs (issue 8) ---- */
+    X(AUDIT_LOG, audit_log, T_STRING, "stdout", 0, 0, NULL, 0,                                     \
+      "audit sinks, comma-separated: a file path, stdout, syslog+tcp://HOST:PORT, "                \
+      "syslog+udp://HOST:PORT (RFC 5424; TCP with octet counting)")                                \
+    X(AUDIT_FORMAT, audit_format, T_ENUM, "json", 0, 0, "json|cef", 0,                             \
+      "audit record format: JSON lines or Common Event Format")                                    \
+    X(AUDIT_POLICY, audit_policy, T_ENUM, "block", 0, 0, "block|fail-closed", 0,                   \
+      "when the audit queue is full or a sink fails: block (requests wait for room) or "           \
+      "fail-closed (new requests get 503 until the sinks recover)")                                \
+    X(AUDIT_QUEUE_SIZE, audit_queue_size, T_UINT, "4096", 16, 1000000, NULL, 0,                    \
+      "audit records that may wait for the writer (about 2.5 KiB each)")                           \
+    X(AUDIT_FSYNC, audit_fsync, T_ENUM, "interval", 0, 0, "never|always|interval", 0,              \
+      "fdatasync of audit files: never, after every batch, or every "                             \
+      "MODELWRAP_AUDIT_FSYNC_INTERVAL_MS")                                                         \
+    X(AUDIT_FSYNC_INTERVAL_MS, audit_fsync_interval_ms, T_UINT, "1000", 1, 3600000, NULL, 0,       \
+      "milliseconds between fdatasyncs of an audit file with MODELWRAP_AUDIT_FSYNC=interval")      \
+    X(AUDIT_FLUSH_TIMEOUT, audit_flush_timeout_s, T_UINT, "10", 0, 3600, NULL, 0,                  \
+      "seconds the audit writer gets at shutdown to write every queued record")                    \
+    X(AUDIT_SECURITY_LOG, audit_security_log, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,              \
+      "extra sinks for security events only (same syntax as MODELWRAP_AUDIT_LOG); unset: "         \
+      "events go to the audit sinks only")                                                         \
+    X(AUDIT_BUSINESS_HOURS, audit_business_hours, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,          \
+      "business hours like Mon-Fri 08:00-18:00; Sat 10:00-14:00 (local time of "                   \
+      "MODELWRAP_AUDIT_TIMEZONE); use of the API outside them is a security event; unset: none")   \
+    X(AUDIT_TIMEZONE, audit_timezone, T_STRING, "UTC", 0, 0, NULL, 0,                              \
+      "time zone of the business hours: UTC or a tz database name like America/Toronto")           \
+    X(AUDIT_LARGE_REQUEST_BYTES, audit_large_request_bytes, T_SIZE, "524288", 0, 1073741824,       \
+      NULL, 0,                                                                                     \
+      "a request body at least this large is a security event; 0 = off")                           \
+    X(AUDIT_LARGE_REQUEST_RECORDS, audit_large_request_records, T_UINT, "1000", 0, 10000000,       \
+      NULL, 0,                                                                                     \
+      "a request with at least this many records is a security event; 0 = off")                    \
+    X(AUDIT_AUTH_FAILURES, audit_auth_failures, T_UINT, "10", 0, 1000000, NULL, 0,                 \
+      "authentication failures from one address or for one principal within "                      \
+      "MODELWRAP_AUDIT_BURST_WINDOW that make a security event; 0 = off")                          \
+    X(AUDIT_PROBE_404S, audit_probe_404s, T_UINT, "20", 0, 1000000, NULL, 0,                       \
+      "404 answers to one address within MODELWRAP_AUDIT_BURST_WINDOW that make a path "           \
+      "probing event; 0 = off")                                                                    \
+    X(AUDIT_BURST_WINDOW, audit_burst_window_s, T_UINT, "60", 1, 86400, NULL, 0,                   \
+      "seconds of the sliding window of the failure and 404 bursts")                               \
+    X(AUDIT_EVENT_DEDUP_WINDOW, audit_event_dedup_window_s, T_UINT, "300", 0, 86400, NULL, 0,      \
+      "seconds during which one event for one address or principal is reported once (with a "      \
+      "count); 0 = report each")                                                                   \
+    X(AUDIT_EVENTS_PER_MINUTE, audit_events_per_minute, T_UINT, "60", 1, 1000000, NULL, 0,         \
+      "security events written per minute at most; more are counted and summarised")               \
+    /* ---- metrics, tracing, docs (issue 8) ---- */                                            \
+    X(METRICS_PORT, metrics_port, T_PORT, "0", 0, 65535, NULL, 0,                                  \
+      "port of a second listener serving GET /metrics without authentication; 0 = none")           \
+    X(DOCS_DIR, docs_dir, T_STRING, "./web", 0, 0, NULL, F_EMPTY_OK,                               \
+      "folder of the /docs page: index.html and node_modules/swagger-ui-dist; empty: no /docs")
 
 /* Each field must have the C type its setting type stores. */
 #define TYPE_OK_T_STRING(x) _Generic((x), char * : 1, default : 0)
@@ -828,6 +990,46 @@ void config_fini(struct config *cfg)
 void config_print(const struct config *cfg, FILE *out)
 {
     table_print(settings, MW_ARRAY_LEN(settings), cfg, out);
+}
+
+/* ---- metrics, tracing, docs (issue 8) ---- */
+
+/* Position of each setting in the table, to pass its key and value to log_msg by name. */
+#define LOG_INDEX(NAME, field, type, def, min, max, values, flags, help) LOG_IDX_##NAME,
+enum { CONFIG_SETTINGS(LOG_INDEX) LOG_N_SETTINGS };
+#undef LOG_INDEX
+#define LOG_VALUE_MAX 1024 /* bytes of one value in the log line (the line is cut at 8 KiB) */
+
+/* See config.h. One line, so that a log pipeline sees the whole configuration at once. Borrows
+ * cfg; any thread. Out of memory: a line saying so instead. */
+void config_log(const struct config *cfg, int level)
+{
+    char keys[LOG_N_SETTINGS][64];
+    char(*vals)[LOG_VALUE_MAX] = NULL;
+    size_t i, j;
+
+    if (!log_enabled(level))
+        return;
+    vals = calloc(LOG_N_SETTINGS, sizeof(*vals));
+    if (vals == NULL) {
+        log_msg(level, "configuration", "error", "out of memory", NULL);
+        return;
+    }
+    for (i = 0; i < MW_ARRAY_LEN(settings); i++) {
+        const struct setting *s = &settings[i];
+        for (j = 0; s->name[j] != '\0' && j + 1 < sizeof(keys[i]); j++)
+            keys[i][j] = (s->name[j] >= 'A' && s->name[j] <= 'Z') ? (char)(s->name[j] - 'A' + 'a')
+                                                                 : s->name[j];
+        keys[i][j] = '\0';
+        setting_format(s, cfg, vals[i], sizeof(vals[i]));
+        if ((s->flags & F_SECRET) && vals[i][0] != '\0')
+            snprintf(vals[i], sizeof(vals[i]), "<redacted>");
+    }
+#define LOG_ARG(NAME, field, type, def, min, max, values, flags, help)                              \
+    keys[LOG_IDX_##NAME], vals[LOG_IDX_##NAME],
+    log_msg(level, "configuration", CONFIG_SETTINGS(LOG_ARG) NULL);
+#undef LOG_ARG
+    free(vals);
 }
 
 /* Writes the settings part of --help: one line per setting with its flag, value shape,

@@ -41,10 +41,80 @@ struct config {
     int log_level;              /* MODELWRAP_LOG_LEVEL, "info": enum log_level */
     /* ---- model repository: versions, reload (issue 3) ---- */
     /* ---- authentication and authorization (issue 4) ---- */
+    enum auth_mode auth;        /* MODELWRAP_AUTH, "required" | "none" (loopback only) */
+    char *api_keys_file;        /* MODELWRAP_API_KEYS_FILE, "./keys.json" (NULL: no API keys) */
+    char *jwt_issuer;           /* MODELWRAP_JWT_ISSUER, unset: no JWT bearer tokens */
+    char *jwt_audience;         /* MODELWRAP_JWT_AUDIENCE, unset */
+    char *jwks_uri;             /* MODELWRAP_JWKS_URI, unset: discovery from the issuer */
+    char *jwks_file;            /* MODELWRAP_JWKS_FILE, unset */
+    unsigned jwt_max_lifetime;  /* MODELWRAP_JWT_MAX_LIFETIME, 86400 (seconds, 1-86400) */
+    unsigned jwt_leeway;        /* MODELWRAP_JWT_LEEWAY, 60 (seconds of clock skew) */
+    char *jwt_algorithms;       /* MODELWRAP_JWT_ALGORITHMS, the asymmetric allow-list */
+    char *jwt_hs256_secret_file; /* MODELWRAP_JWT_HS256_SECRET_FILE, unset (a secret) */
+    char *jwt_roles_claim;      /* MODELWRAP_JWT_ROLES_CLAIM, unset: roles grant nothing */
+    unsigned jwks_cache_ttl;    /* MODELWRAP_JWKS_CACHE_TTL, 3600 (seconds) */
+    unsigned jwks_refresh_interval; /* MODELWRAP_JWKS_REFRESH_INTERVAL, 30 (seconds) */
+    unsigned auth_failure_limit;  /* MODELWRAP_AUTH_FAILURE_LIMIT, 20 (0: never block) */
+    unsigned auth_failure_window; /* MODELWRAP_AUTH_FAILURE_WINDOW, 60 (seconds) */
+    unsigned auth_block_time;     /* MODELWRAP_AUTH_BLOCK_TIME, 300 (seconds) */
     /* ---- transport security: TLS, proxies, CORS, abuse limits (issue 5) ---- */
+    char *tls_cert;             /* MODELWRAP_TLS_CERT, unset: plain HTTP */
+    char *tls_key;              /* MODELWRAP_TLS_KEY, unset */
+    char *tls_client_ca;        /* MODELWRAP_TLS_CLIENT_CA, unset: no mutual TLS */
+    enum tls_client_auth { TLS_CLIENT_REQUIRED = 0, TLS_CLIENT_OPTIONAL = 1 }
+        tls_client_auth;        /* MODELWRAP_TLS_CLIENT_AUTH, "required" | "optional" */
+    char *tls_client_scopes;    /* MODELWRAP_TLS_CLIENT_SCOPES, "predict,read" */
+    char *tls_priorities;       /* MODELWRAP_TLS_PRIORITIES, TLS 1.2+1.3, FS AEAD suites */
+    unsigned hsts_max_age;      /* MODELWRAP_HSTS_MAX_AGE, 31536000 (0: no HSTS header) */
+    bool allow_plaintext;       /* MODELWRAP_ALLOW_PLAINTEXT, false */
+    char *trusted_proxies;      /* MODELWRAP_TRUSTED_PROXIES, unset: believe no forwarding header */
+    enum proxy_header_mode { PROXY_HEADER_XFF = 0, PROXY_HEADER_FORWARDED = 1 }
+        proxy_header;           /* MODELWRAP_PROXY_HEADER, "x-forwarded-for" | "forwarded" */
+    char *cors_origins;         /* MODELWRAP_CORS_ORIGINS, unset: no CORS */
+    bool cors_credentials;      /* MODELWRAP_CORS_CREDENTIALS, false */
+    size_t max_uri_bytes;       /* MODELWRAP_MAX_URI_BYTES, 8192 (414 above) */
+    unsigned receive_timeout_s; /* MODELWRAP_RECEIVE_TIMEOUT, 30: headers + body deadline */
+    unsigned max_json_depth;    /* MODELWRAP_MAX_JSON_DEPTH, 32 */
+    unsigned max_json_elements; /* MODELWRAP_MAX_JSON_ELEMENTS, 1000000 */
     /* ---- SLA, rate limits, shared quotas (issue 6) ---- */
+    char *rate_limit;           /* MODELWRAP_RATE_LIMIT, "100/s" (rate_parse syntax) or "off" */
+    unsigned rate_burst;        /* MODELWRAP_RATE_BURST, 100 */
+    unsigned rate_table_size;   /* MODELWRAP_RATE_TABLE_SIZE, 65536 consumers tracked locally */
+    unsigned max_concurrency;   /* MODELWRAP_MAX_CONCURRENCY, 0 = no limit */
+    char *redis_url;            /* MODELWRAP_REDIS_URL, unset: limits are per process */
+    int redis_failure_mode;     /* MODELWRAP_REDIS_FAILURE_MODE, "fail-open" | "fail-closed" */
+    unsigned redis_replicas;    /* MODELWRAP_REDIS_REPLICAS, 1 */
+    unsigned redis_connect_timeout_ms; /* MODELWRAP_REDIS_CONNECT_TIMEOUT_MS, 200 */
+    unsigned redis_timeout_ms;  /* MODELWRAP_REDIS_TIMEOUT_MS, 50 */
+    char *redis_prefix;         /* MODELWRAP_REDIS_PREFIX, "modelwrap:rl:" */
+    char *sla_support_hours;    /* MODELWRAP_SLA_SUPPORT_HOURS, "Mon-Fri 09:00-17:00 UTC" */
+    char *sla_availability;     /* MODELWRAP_SLA_AVAILABILITY, "99.9" (percent) */
+    unsigned sla_response_time_ms; /* MODELWRAP_SLA_RESPONSE_TIME_MS, 500 (p99 target) */
+    char *sla_outages;          /* MODELWRAP_SLA_OUTAGES, unset: no scheduled outage */
+    char *sla_contact_name;     /* MODELWRAP_SLA_CONTACT_NAME, unset */
+    char *sla_contact_email;    /* MODELWRAP_SLA_CONTACT_EMAIL, unset */
+    char *sla_contact_url;      /* MODELWRAP_SLA_CONTACT_URL, unset */
     /* ---- audit trail, security events (issue 7) ---- */
+    char *audit_log;            /* MODELWRAP_AUDIT_LOG, "stdout": sinks, comma-separated */
+    int audit_format;           /* MODELWRAP_AUDIT_FORMAT, "json" | "cef": enum audit_format */
+    int audit_policy;           /* MODELWRAP_AUDIT_POLICY, "block" | "fail-closed" */
+    unsigned audit_queue_size;  /* MODELWRAP_AUDIT_QUEUE_SIZE, 4096 records */
+    int audit_fsync;            /* MODELWRAP_AUDIT_FSYNC, "never" | "always" | "interval" */
+    unsigned audit_fsync_interval_ms; /* MODELWRAP_AUDIT_FSYNC_INTERVAL_MS, 1000 */
+    unsigned audit_flush_timeout_s;   /* MODELWRAP_AUDIT_FLUSH_TIMEOUT, 10 (seconds) */
+    char *audit_security_log;   /* MODELWRAP_AUDIT_SECURITY_LOG, unset: no extra event sinks */
+    char *audit_business_hours; /* MODELWRAP_AUDIT_BUSINESS_HOURS, unset: no after-hours events */
+    char *audit_timezone;       /* MODELWRAP_AUDIT_TIMEZONE, "UTC" */
+    size_t audit_large_request_bytes;     /* MODELWRAP_AUDIT_LARGE_REQUEST_BYTES, 524288 (0: off) */
+    unsigned audit_large_request_records; /* MODELWRAP_AUDIT_LARGE_REQUEST_RECORDS, 1000 (0: off) */
+    unsigned audit_auth_failures;  /* MODELWRAP_AUDIT_AUTH_FAILURES, 10 per window (0: off) */
+    unsigned audit_probe_404s;     /* MODELWRAP_AUDIT_PROBE_404S, 20 per window (0: off) */
+    unsigned audit_burst_window_s; /* MODELWRAP_AUDIT_BURST_WINDOW, 60 (seconds) */
+    unsigned audit_event_dedup_window_s; /* MODELWRAP_AUDIT_EVENT_DEDUP_WINDOW, 300 (seconds) */
+    unsigned audit_events_per_minute;    /* MODELWRAP_AUDIT_EVENTS_PER_MINUTE, 60 */
     /* ---- metrics, tracing, docs (issue 8) ---- */
+    uint16_t metrics_port;      /* MODELWRAP_METRICS_PORT, 0: no separate metrics listener */
+    char *docs_dir;             /* MODELWRAP_DOCS_DIR, "./web" (NULL: no /docs) */
     /* where the rest came from */
     char *env_file;             /* MODELWRAP_ENV_FILE, "./.env" (NULL: none); from env/flag only */
 };
@@ -68,6 +138,11 @@ void config_print(const struct config *cfg, FILE *out);
 void config_print_help(FILE *out);
 /* Writes .env.example contents: a commented block per setting. */
 void config_print_env_example(FILE *out);
+/* ---- metrics, tracing, docs (issue 8) ---- */
+/* Writes the effective configuration as one operational log line at `level`, msg
+ * "configuration", one field per setting named like the setting in lower case ("max_body_bytes");
+ * secrets as "<redacted>" (config_print's redaction). Any thread. */
+void config_log(const struct config *cfg, int level);
 
 /* The .env parser, exposed for tests and the fuzzer. Parses `len` bytes of `text` (KEY=VALUE lines;
  * '#' comments; optional "export "; values optionally in single quotes (literal) or double quotes

@@ -37,7 +37,12 @@
     X(SHUTTING_DOWN, "shutting_down", 503, "The server is shutting down.")                        \
     X(DEADLINE, "deadline_exceeded", 504, "The model did not answer in time.")                    \
     X(CONFIG, "invalid_config", 500, "Invalid configuration.")                                    \
-    X(IO, "io_error", 500, "Input/output error.")
+    X(IO, "io_error", 500, "Input/output error.")                                                \
+    X(REQUEST_TIMEOUT, "request_timeout", 408, "The request was not received in time.")           \
+    X(ORIGIN_NOT_ALLOWED, "origin_not_allowed", 403, "This origin may not call the API.")      \
+    X(SCHEDULED_OUTAGE, "scheduled_outage", 503, "The API is in a scheduled outage window.")      \
+    X(RATE_LIMIT_UNAVAILABLE, "rate_limit_unavailable", 503,                                     \
+      "The rate-limit store is unavailable; retry later.")
 
 enum mw_err {
     MWE_OK = 0,

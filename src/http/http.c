@@ -1,8 +1,10 @@
 /*
  * libmicrohttpd glue: starts the daemons (one per thread with SO_REUSEPORT, or one daemon with an
- * internal thread pool), turns MHD's three-or-more access-handler calls into one struct request
- * that goes through the read and route phases, collects the body under the size limit, hands it
- * to the application, and queues the response on a later call so keep-alive works.
+ * internal thread pool; HTTPS when configured), turns MHD's three-or-more access-handler calls
+ * into one struct request that goes through the read and route phases (client address behind
+ * trusted proxies, CORS preflight, mutual TLS principal), collects the body under the size limit
+ * and the receive deadline, hands it to the application, and queues the response with the
+ * security headers on a later call so keep-alive works.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,7 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "http/http.h"
+#include "http/http_int.h"
 
 #define MAX_DAEMONS 256
 /* A body we will not use (an error is already decided) is read and dropped up to this many bytes,
@@ -31,7 +35,32 @@ struct http_server {
     atomic_long inflight;
     char id_prefix[17];
     atomic_ullong id_counter;
+    /* transport security (issue 5) */
+    struct guard *guard;        /* per-address limit, receive deadlines */
+    struct tls_ctx *tls;        /* NULL: plain HTTP */
+    struct proxy_list proxies;  /* MODELWRAP_TRUSTED_PROXIES */
+    struct cors cors;           /* MODELWRAP_CORS_ORIGINS */
+    char hsts[48];              /* Strict-Transport-Security value; "" for none */
+    atomic_ullong log_window_ns; /* rate limit of libmicrohttpd's messages */
+    atomic_uint log_lines;
+    atomic_uint log_dropped;
 };
+
+/* Our per-connection state (MHD's socket context), or NULL. */
+static struct http_conn *conn_state(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd keeps its connection as the GnuTLS session's user pointer; its socket context is
+ * our state. For the TLS callbacks (an I/O thread, during a handshake). NULL when unknown. */
+struct http_conn *http_conn_of_session(gnutls_session_t session)
+{
+    struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+    return conn ? conn_state(conn) : NULL;
+}
 
 static unsigned method_parse(const char *m)
 {
@@ -134,6 +163,43 @@ static void request_free(struct request *r)
     free(r);
 }
 
+static bool has_resp_header(const struct request *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The headers every response carries (item 5 of the transport issue), and CORS's. */
+static void security_headers(struct http_server *s, struct request *r, struct MHD_Response *resp)
+{
+    static const char csp[] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+                              "form-action 'none'";
+
+    if (!has_resp_header(r, "X-Content-Type-Options"))
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!has_resp_header(r, "Cache-Control"))
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->https && s->hsts[0])
+        MHD_add_response_header(resp, "Strict-Transport-Security", s->hsts);
+    if (r->content_type && strncasecmp(r->content_type, "text/html", 9) == 0 &&
+        !has_resp_header(r, "Content-Security-Policy"))
+        MHD_add_response_header(resp, "Content-Security-Policy", csp);
+    if (!s->cors.enabled)
+        return;
+    if (!s->cors.any)
+        MHD_add_response_header(resp, "Vary", "Origin");
+    if (r->origin.ptr) {
+        /* r->origin is MHD's NUL-terminated header value, an exact configured match. */
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+                                s->cors.any ? "*" : r->origin.ptr);
+        if (s->cors.credentials)
+            MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+    }
+}
+
 static void queue_response(struct http_server *s, struct request *r)
 {
     struct MHD_Connection *conn = r->conn;
@@ -161,16 +227,73 @@ static void queue_response(struct http_server *s, struct request *r)
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     for (size_t i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    security_headers(s, r, resp);
     r->bytes_out = len;
     MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     r->responded = true;
 }
 
+static enum MHD_Result collect_forwarding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         size_t key_len, const char *value, size_t value_len)
+{
+    proxy_headers_add(cls, key, key_len, value, value_len);
+    return MHD_YES;
+}
+
+/* The client address and scheme behind a trusted peer (Forwarded / X-Forwarded-*). */
+static void resolve_client(struct http_server *s, struct request *r, struct http_conn *c)
+{
+    struct proxy_headers h;
+    struct ipaddr client;
+    int proto = PROXY_PROTO_UNKNOWN;
+
+    h.n_forwarded = h.n_xff = h.n_xfp = 0;
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_forwarding, &h);
+    if (h.n_forwarded == 0 && h.n_xff == 0 && h.n_xfp == 0)
+        return;
+    proxy_resolve(&s->proxies, &c->peer, &h, (int)s->cfg->proxy_header, &client, &proto);
+    ipaddr_format(&client, r->client_addr, sizeof(r->client_addr));
+    if (proto == PROXY_PROTO_HTTPS)
+        r->https = true;
+    else if (proto == PROXY_PROTO_HTTP)
+        r->https = false;
+}
+
+/* CORS preflight (OPTIONS with Origin and Access-Control-Request-Method), answered before
+ * routing since routes do not list OPTIONS. True when the request was answered here. */
+static bool cors_preflight_begin(struct http_server *s, struct request *r)
+{
+    const struct route *rt = NULL;
+    struct slice params[HTTP_MAX_PARAMS];
+    size_t n_params = 0;
+    unsigned allowed = 0;
+    int rc;
+
+    if (r->method != HTTP_OPTIONS || !http_header_get(r, "Origin").ptr ||
+        !http_header_get(r, "Access-Control-Request-Method").ptr)
+        return false;
+    r->preflight = true;
+    if (!r->origin.ptr) {
+        http_set_error(r, MWE_ORIGIN_NOT_ALLOWED, NULL);
+        return true;
+    }
+    rc = router_match(s->app->routes, s->app->n_routes, 0, r->path, r->path_len, &rt, params,
+                      &n_params, &allowed);
+    if (rc != MWE_METHOD_NOT_ALLOWED) {
+        http_set_error(r, MWE_NOT_FOUND, NULL);
+        return true;
+    }
+    if (cors_preflight(&s->cors, r, allowed) != 0)
+        http_set_error(r, MWE_INTERNAL, NULL);
+    return true;
+}
+
 /* The read and route phases: everything that needs only the headers. */
 static void begin_request(struct http_server *s, struct request *r, struct MHD_Connection *conn,
                           const char *url, const char *method)
 {
+    struct http_conn *c = r->hconn;
     const struct config *cfg = s->cfg;
     const char *rid;
     size_t rid_len = 0;
@@ -184,7 +307,20 @@ static void begin_request(struct http_server *s, struct request *r, struct MHD_C
     r->method_str = method;
     r->path = url;
     r->path_len = strlen(url);
-    client_addr_text(conn, r->client_addr, sizeof(r->client_addr));
+    r->tls = s->tls != NULL;
+    r->https = r->tls;
+    if (c && c->peer_text[0])
+        memcpy(r->peer_addr, c->peer_text, sizeof(c->peer_text));
+    else
+        client_addr_text(conn, r->peer_addr, sizeof(r->peer_addr));
+    memcpy(r->client_addr, r->peer_addr, sizeof(r->client_addr));
+    if (c && c->trusted_peer)
+        resolve_client(s, r, c);
+    if (s->cors.enabled) { /* early, so that a browser can read every answer, errors too */
+        struct slice origin = http_header_get(r, "Origin");
+        if (origin.ptr && cors_allows(&s->cors, origin))
+            r->origin = origin;
+    }
 
     if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "X-Request-Id", 12, &rid,
                                       &rid_len) == MHD_YES) {
@@ -198,6 +334,20 @@ static void begin_request(struct http_server *s, struct request *r, struct MHD_C
         }
     } else {
         request_id_generate(s, r->id);
+    }
+
+    if (c && c->uri_len > cfg->max_uri_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "The request URI (%zu bytes) exceeds the limit of %zu bytes.",
+                 c->uri_len, cfg->max_uri_bytes);
+        http_set_error(r, MWE_URI_TOO_LONG, msg);
+        return;
+    }
+    if (c && c->client_verified) { /* mutual TLS: the principal, before authentication */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ci && ci->tls_session)
+            tls_conn_principal(s->tls, c, ci->tls_session, &r->principal);
     }
 
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, sum_header, &hs);
@@ -219,6 +369,8 @@ static void begin_request(struct http_server *s, struct request *r, struct MHD_C
         http_set_error(r, MWE_BAD_REQUEST, "Content-Length is malformed.");
         return;
     }
+    if (s->cors.enabled && cors_preflight_begin(s, r))
+        return;
 
     rc = router_match(s->app->routes, s->app->n_routes, r->method, r->path, r->path_len, &r->route,
                       r->params, &r->n_params, &allowed);
@@ -247,6 +399,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     struct request *r = *con_cls;
 
     if (!r) {
+        struct http_conn *c = conn_state(conn);
+        if (!c || c->refused)
+            return MHD_NO; /* over the per-address limit (already shut down), or out of memory */
+        guard_conn_phase(c, CONN_BODY);
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
@@ -255,6 +411,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         buf_init(&r->resp, SIZE_MAX / 2);
         r->conn = conn;
         r->server = s;
+        r->hconn = c;
         r->t_start_ns = time_mono_ns();
         *con_cls = r;
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
@@ -274,6 +431,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (r->responded)
             return MHD_YES;
         r->bytes_in += n;
+        if (guard_now_ns() > guard_deadline_ns(s->guard, r->hconn)) {
+            /* A body that trickles in (slowloris). libmicrohttpd 0.9.75 sends a queued response
+             * only once the whole body is in, so the connection is closed instead; the log phase
+             * records the 408. */
+            char msg[128];
+            snprintf(msg, sizeof(msg), "The request body was not received within %u seconds.",
+                     s->cfg->receive_timeout_s);
+            http_set_error(r, MWE_REQUEST_TIMEOUT, msg);
+            return MHD_NO;
+        }
         if (r->err) {
             /* An error is already decided: drop the body, up to a bound. */
             if (r->bytes_in > DISCARD_MAX)
@@ -295,6 +462,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     /* The final call, or the call after a resume. */
     if (r->responded)
         return MHD_YES;
+    guard_conn_phase(r->hconn, CONN_HANDLING);
     int st = atomic_load_explicit(&r->async_state, memory_order_acquire);
     if (st == ASYNC_WAITING)
         return MHD_YES;
@@ -303,7 +471,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         queue_response(s, r);
         return MHD_YES;
     }
-    if (!r->err && s->app->handle(s->app->ctx, r) == HTTP_ASYNC)
+    if (!r->err && !r->preflight && s->app->handle(s->app->ctx, r) == HTTP_ASYNC)
         return MHD_YES;
     queue_response(s, r);
     return MHD_YES;
@@ -314,7 +482,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *s = cls;
     struct request *r = *con_cls;
+    struct http_conn *c = conn_state(conn);
 
+    if (c) /* the next request's deadline starts with its request line */
+        guard_conn_idle(c);
     if (!r)
         return;
     *con_cls = NULL;
@@ -323,10 +494,81 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_release);
 }
 
+/* A request line arrived (before its headers): the receive deadline starts. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_conn *c = conn_state(conn);
+    if (c)
+        guard_conn_request(c, strlen(uri));
+    return NULL; /* on_access creates the request on its first call */
+}
+
+/* A connection was accepted (before any byte is read; for TLS before the handshake) or is about
+ * to be closed. Our per-connection state is MHD's socket context. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    struct http_conn *c;
+
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        c = *socket_context;
+        *socket_context = NULL;
+        if (!c)
+            return;
+        if (s->tls)
+            tls_conn_end(s->tls, c);
+        guard_conn_close(s->guard, c);
+        return;
+    }
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!fdi)
+        return;
+    c = guard_conn_open(s->guard, fdi->connect_fd, ai ? ai->client_addr : NULL);
+    *socket_context = c;
+    if (!c) {
+        shutdown(fdi->connect_fd, SHUT_RDWR);
+        return;
+    }
+    if (s->tls && !c->refused) {
+        const union MHD_ConnectionInfo *ti =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (!ti || !ti->tls_session || tls_conn_start(s->tls, c, ti->tls_session) != 0) {
+            c->refused = true;
+            shutdown(fdi->connect_fd, SHUT_RDWR);
+        }
+    }
+}
+
+/* libmicrohttpd's messages are mostly about clients (bad TLS handshakes, scanners): at most
+ * MHD_LOG_BURST lines per MHD_LOG_WINDOW_NS, then a count of what was dropped. */
+#define MHD_LOG_BURST 20u
+#define MHD_LOG_WINDOW_NS (10ull * 1000000000ull)
+
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
                                                               va_list ap)
 {
+    struct http_server *s = cls;
     char line[512];
+    if (s) {
+        unsigned long long now = time_mono_ns();
+        unsigned long long start = atomic_load(&s->log_window_ns);
+        if (now - start > MHD_LOG_WINDOW_NS &&
+            atomic_compare_exchange_strong(&s->log_window_ns, &start, now)) {
+            unsigned dropped = atomic_exchange(&s->log_dropped, 0);
+            atomic_store(&s->log_lines, 0);
+            if (dropped)
+                log_kv(LOG_WARN, "libmicrohttpd messages suppressed", "#count",
+                       (long long)dropped, NULL);
+        }
+        if (atomic_fetch_add(&s->log_lines, 1) >= MHD_LOG_BURST) {
+            atomic_fetch_add(&s->log_dropped, 1);
+            return;
+        }
+    }
     vsnprintf(line, sizeof(line), fmt, ap);
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -369,24 +611,88 @@ static struct MHD_Daemon *start_daemon(struct http_server *s, uint16_t port, uns
     if (v6)
         flags |= MHD_USE_IPv6;
     size_t mem_limit = cfg->max_header_bytes * 2 + 32 * 1024;
-    struct MHD_OptionItem opts[] = {
+    /* The per-address connection limit is the guard's (one count across every daemon, trusted
+     * proxies exempt), not MHD's per-daemon MHD_OPTION_PER_IP_CONNECTION_LIMIT. */
+    struct MHD_OptionItem opts[16] = {
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)conn_limit, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->max_connections_per_ip, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem_limit, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, pool ? 0 : 1, NULL},
         {pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)pool, NULL},
-        {MHD_OPTION_END, 0, NULL},
     };
+    size_t n = 7;
+    if (s->tls) {
+        flags |= MHD_USE_TLS;
+    }
+    opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /* libmicrohttpd 0.9.75 ignores the TLS pointer options inside MHD_OPTION_ARRAY: they are
+     * varargs here (each list ends early with MHD_OPTION_END when it does not apply). */
+    const char *ca = s->tls ? tls_client_ca_pem(s->tls) : NULL;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        flags, port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_ARRAY, opts,
+        s->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, tls_cert_callback(),
+        MHD_OPTION_HTTPS_PRIORITIES, s->tls ? tls_priorities(s->tls) : NULL,
+        ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, ca, MHD_OPTION_END);
     if (!d)
         mw_fail(e, MWE_IO, "cannot listen on %s port %u: %s", cfg->host, (unsigned)port,
                 errno ? strerror(errno) : "libmicrohttpd refused the options");
     return d;
+}
+
+/* The transport-security parts of the server: scopes of client certificates, trusted proxies,
+ * CORS, TLS (or the plaintext policy), HSTS and the connection guard. 0 or MWE_* with e. */
+static int security_init(struct http_server *s, struct mw_error *e)
+{
+    const struct config *cfg = s->cfg;
+    unsigned scopes = 0;
+    struct ipaddr host;
+    int rc;
+
+    rc = auth_scopes_parse(cfg->tls_client_scopes, &scopes, e);
+    if (rc != 0) {
+        char why[sizeof(e->msg)];
+        memcpy(why, e->msg, sizeof(why));
+        return mw_fail(e, MWE_CONFIG, "MODELWRAP_TLS_CLIENT_SCOPES: %s", why);
+    }
+    rc = proxy_list_parse(cfg->trusted_proxies, &s->proxies, e);
+    if (rc == 0)
+        rc = cors_init(&s->cors, cfg->cors_origins, cfg->cors_credentials, e);
+    if (rc == 0)
+        rc = tls_new(cfg, scopes, &s->tls, e);
+    if (rc != 0)
+        return rc;
+    if (!s->tls && ipaddr_parse(cfg->host, strlen(cfg->host), &host) &&
+        !ipaddr_is_loopback(&host)) {
+        if (!cfg->allow_plaintext)
+            return mw_fail(e, MWE_CONFIG,
+                           "refusing to serve plain HTTP on %s: set MODELWRAP_TLS_CERT and "
+                           "MODELWRAP_TLS_KEY, or MODELWRAP_ALLOW_PLAINTEXT=true when a "
+                           "TLS-terminating gateway is in front",
+                           cfg->host);
+        log_msg(LOG_WARN,
+                "serving plain HTTP on a non-loopback address (MODELWRAP_ALLOW_PLAINTEXT): only "
+                "safe behind a TLS-terminating gateway",
+                "host", cfg->host, NULL);
+    }
+    if (cfg->hsts_max_age > 0)
+        snprintf(s->hsts, sizeof(s->hsts), "max-age=%u", cfg->hsts_max_age);
+    s->guard = guard_new(cfg, &s->proxies, e);
+    return s->guard ? 0 : (e ? e->code : MWE_IO);
+}
+
+/* Frees what security_init built; after every daemon stopped. */
+static void security_fini(struct http_server *s)
+{
+    guard_free(s->guard);
+    s->guard = NULL;
+    tls_free(s->tls);
+    s->tls = NULL;
+    cors_fini(&s->cors);
+    proxy_list_fini(&s->proxies);
 }
 
 struct http_server *http_server_new(const struct config *cfg, const struct http_app *app,
@@ -409,6 +715,8 @@ struct http_server *http_server_new(const struct config *cfg, const struct http_
         memset(rnd, 0, sizeof(rnd));
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(s->id_prefix + 2 * i, 3, "%02x", rnd[i]);
+    if (security_init(s, e) != 0)
+        goto out_fail;
 
     if (cfg->io_model == IO_POOL) {
         s->daemons[0] = start_daemon(s, cfg->port, threads, cfg->max_connections, e);
@@ -439,6 +747,7 @@ struct http_server *http_server_new(const struct config *cfg, const struct http_
 out_fail:
     for (size_t i = 0; i < s->n_daemons; i++)
         MHD_stop_daemon(s->daemons[i]);
+    security_fini(s);
     free(s);
     return NULL;
 }
@@ -468,7 +777,14 @@ void http_server_free(struct http_server *s)
         return;
     for (size_t i = 0; i < s->n_daemons; i++)
         MHD_stop_daemon(s->daemons[i]);
+    security_fini(s);
     free(s);
+}
+
+/* See http.h. Main thread (SIGHUP). */
+int http_server_reload_tls(struct http_server *s, struct mw_error *e)
+{
+    return s->tls ? tls_reload(s->tls, e) : 0;
 }
 
 void http_suspend(struct request *r)
@@ -489,4 +805,27 @@ struct slice http_header_get(struct request *r, const char *name)
         MHD_YES)
         return (struct slice){NULL, 0};
     return (struct slice){v, len};
+}
+
+/* (issue 4) Query-string arguments, for the authentication phase (credentials refused there). */
+struct query_iter {
+    http_kv_fn fn;
+    void *ctx;
+};
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_len, const char *value, size_t value_len)
+{
+    struct query_iter *it = cls;
+    (void)kind;
+    return it->fn(it->ctx, (struct slice){key, key_len},
+                  (struct slice){value ? value : "", value ? value_len : 0})
+               ? MHD_YES
+               : MHD_NO;
+}
+
+void http_query_each(struct request *r, http_kv_fn fn, void *ctx)
+{
+    struct query_iter it = {fn, ctx};
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_arg, &it);
 }

@@ -130,14 +130,36 @@ struct request {
     /* identity (authenticate phase) */
     struct principal principal;
 
+    /* ---- model registry snapshot, Open Inference Protocol (issue 3) ---- */
+    void *app_registry; /* the application's reference to the model registry snapshot this
+                         * request uses (taken by the first handler that needs it, released by
+                         * `complete`) */
+    void *app_v2;       /* a V2 inference's decoded request (in `arena`), NULL otherwise */
+
     /* ---- transport security: TLS, proxies, CORS (issue 5) ---- */
+    char peer_addr[64];  /* the direct peer; client_addr is the first untrusted hop */
+    bool tls;            /* this connection is TLS (in-process HTTPS) */
+    bool https;          /* the client's scheme is https: TLS here, or a trusted proxy says so */
+    struct slice origin; /* Origin allowed by MODELWRAP_CORS_ORIGINS (else {NULL, 0}; MHD's) */
+    bool preflight;      /* a CORS preflight, answered by the transport (no route, no begin) */
+    struct http_conn *hconn; /* per-connection state (http.c only) */
     /* ---- SLA, rate limits (issue 6) ---- */
+    bool limit_slot; /* holds a global concurrency slot (given back by the log phase) */
     /* ---- audit trail (issue 7) ---- */
     /* ---- metrics, tracing (issue 8) ---- */
+    /* W3C Trace Context of the request (src/api/trace.c): the headers as received when valid,
+     * NULL when absent or invalid (then not propagated: none is invented). Arena strings. */
+    const char *traceparent;
+    const char *tracestate;
+    bool trace_read; /* the headers were looked at (api_trace_read is idempotent) */
 };
 
 /* Value of a request header (case-insensitive name), or {NULL, 0} when absent. */
 struct slice http_header_get(struct request *r, const char *name);
+/* (issue 4) Calls fn(ctx, name, value) for each query-string argument (unescaped, owned by MHD,
+ * valid until the request ends) until fn returns false. I/O thread of the request. */
+typedef bool (*http_kv_fn)(void *ctx, struct slice name, struct slice value);
+void http_query_each(struct request *r, http_kv_fn fn, void *ctx);
 /* Adds a response header; value copied into the arena. 0 or MWE_NOMEM / MWE_INTERNAL (full). */
 int http_header_add(struct request *r, const char *name, const char *value);
 /* Sets a JSON response: status and the body already appended to r->resp. */
@@ -188,5 +210,13 @@ void http_server_quiesce(struct http_server *s);
 long http_server_inflight(const struct http_server *s);
 /* Stops every daemon and frees. No connection may be suspended without a pending resume. */
 void http_server_free(struct http_server *s);
+
+/* ---- transport security (issue 5) ---- */
+
+/* SIGHUP: re-reads MODELWRAP_TLS_CERT and MODELWRAP_TLS_KEY and, when they are a valid pair,
+ * swaps them in atomically: new handshakes get the new certificate, open connections keep theirs.
+ * Main thread. 0 (also when TLS is off), or MWE_CONFIG with e naming the problem; the server
+ * then keeps the certificate it had. */
+int http_server_reload_tls(struct http_server *s, struct mw_error *e);
 
 #endif /* MW_HTTP_H */

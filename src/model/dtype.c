@@ -1,7 +1,9 @@
 /*
- * Element types: the Open Inference Protocol names ("FP32", "BYTES", ...) of enum mw_dtype and the
- * size of one element. One table, indexed by the enum value (the ABI fixes the values forever).
+ * Element types: the Open Inference Protocol names ("FP32", "BYTES", ...) of enum mw_dtype, the
+ * size of one element, the lossless conversions a request may rely on, and FP16/BF16 <-> float.
+ * One table, indexed by the enum value (the ABI fixes the values forever).
  */
+#include <math.h>
 #include <string.h>
 
 #include "model/model.h"
@@ -25,6 +27,8 @@ static const struct dtype_info dtypes[] = {
     [MW_FP32] = {"FP32", 4},
     [MW_FP64] = {"FP64", 8},
     [MW_BYTES] = {"BYTES", sizeof(struct mw_bytes)},
+    [MW_FP16] = {"FP16", 2},
+    [MW_BF16] = {"BF16", 2},
 };
 
 static bool dtype_valid(int dtype)
@@ -34,8 +38,8 @@ static bool dtype_valid(int dtype)
 
 /*
  * The enum value of an Open Inference Protocol type name: exact, case-sensitive match of `len`
- * bytes of s (a slice: need not be NUL-terminated; s may be NULL when len is 0). FP16 and BF16
- * are not in the ABI. Returns MW_DTYPE_INVALID for anything unknown. Any thread.
+ * bytes of s (a slice: need not be NUL-terminated; s may be NULL when len is 0). Returns
+ * MW_DTYPE_INVALID for anything unknown. Any thread.
  */
 int dtype_parse(const char *s, size_t len)
 {
@@ -64,4 +68,171 @@ const char *dtype_name(int dtype)
 size_t dtype_size(int dtype)
 {
     return dtype_valid(dtype) ? dtypes[dtype].size : 0;
+}
+
+/* Bits of an integer dtype and whether it is signed; false for anything else. */
+static bool int_bits(int dtype, unsigned *bits, bool *is_signed)
+{
+    switch (dtype) {
+    case MW_UINT8:
+    case MW_INT8:
+        *bits = 8;
+        break;
+    case MW_UINT16:
+    case MW_INT16:
+        *bits = 16;
+        break;
+    case MW_UINT32:
+    case MW_INT32:
+        *bits = 32;
+        break;
+    case MW_UINT64:
+    case MW_INT64:
+        *bits = 64;
+        break;
+    default:
+        return false;
+    }
+    *is_signed = dtype >= MW_INT8 && dtype <= MW_INT64;
+    return true;
+}
+
+/*
+ * True when every value of dtype `from` has an exact value of dtype `to`, as docs/v2.md lists
+ * them: the same dtype; FP16/BF16 -> FP32/FP64; FP32 -> FP64; a narrower integer -> a wider one of
+ * the same signedness; an unsigned integer -> a wider signed one. Any thread.
+ */
+bool dtype_lossless(int from, int to)
+{
+    unsigned fb = 0, tb = 0;
+    bool fs = false, ts = false;
+
+    if (!dtype_valid(from) || !dtype_valid(to))
+        return false;
+    if (from == to)
+        return true;
+    if ((from == MW_FP16 || from == MW_BF16) && (to == MW_FP32 || to == MW_FP64))
+        return true;
+    if (from == MW_FP32 && to == MW_FP64)
+        return true;
+    if (!int_bits(from, &fb, &fs) || !int_bits(to, &tb, &ts))
+        return false;
+    if (fs == ts)
+        return fb < tb;
+    return !fs && ts && fb < tb;
+}
+
+/*
+ * True for the dtypes that hold numbers (integers and floating point, not BOOL or BYTES).
+ * Any thread.
+ */
+bool dtype_is_number(int dtype)
+{
+    return (dtype >= MW_UINT8 && dtype <= MW_FP64) || dtype == MW_FP16 || dtype == MW_BF16;
+}
+
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+
+    memcpy(&u, &f, sizeof(u));
+    return u;
+}
+
+static float bits_float(uint32_t u)
+{
+    float f;
+
+    memcpy(&f, &u, sizeof(f));
+    return f;
+}
+
+/*
+ * The value of IEEE 754 binary16 bits h as a float (exact: every FP16 value is an FP32 value;
+ * infinities and NaN included). Any thread.
+ */
+float dtype_fp16_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t mant = h & 0x3ffu;
+    float f;
+
+    if (exp == 0x1f) {
+        f = bits_float(sign | 0x7f800000u | (mant << 13));
+    } else if (exp != 0) {
+        f = bits_float(sign | ((exp + 112u) << 23) | (mant << 13));
+    } else {
+        /* zero or subnormal: mant * 2^-24, exact in float */
+        f = ldexpf((float)mant, -24);
+        if (sign != 0)
+            f = -f;
+    }
+    return f;
+}
+
+/* The value of bfloat16 bits h as a float (exact: they are the high half of an FP32). */
+float dtype_bf16_to_float(uint16_t h)
+{
+    return bits_float((uint32_t)h << 16);
+}
+
+/*
+ * The FP16 bits of d when d is exactly an FP16 value (zero, normal, subnormal; +-0 keep their
+ * sign); false otherwise (not finite, out of range, or needs rounding). Any thread.
+ */
+bool dtype_fp16_from_double(double d, uint16_t *out)
+{
+    float f = (float)d;
+    uint32_t u, sign, mant, full;
+    int exp;
+    unsigned shift;
+
+    if (!isfinite(d) || (double)f != d)
+        return false;
+    u = float_bits(f);
+    sign = (u >> 16) & 0x8000u;
+    if ((u & 0x7fffffffu) == 0) {
+        *out = (uint16_t)sign;
+        return true;
+    }
+    if (((u >> 23) & 0xffu) == 0)
+        return false; /* an FP32 subnormal is far below FP16's smallest value */
+    exp = (int)((u >> 23) & 0xffu) - 127;
+    mant = u & 0x7fffffu;
+    if (exp > 15)
+        return false;
+    if (exp >= -14) {
+        if ((mant & 0x1fffu) != 0)
+            return false;
+        *out = (uint16_t)(sign | ((uint32_t)(exp + 15) << 10) | (mant >> 13));
+        return true;
+    }
+    if (exp < -24)
+        return false;
+    /* FP16 subnormal: m * 2^-24 with m < 1024 */
+    full = mant | 0x800000u;
+    shift = (unsigned)(-1 - exp);
+    if ((full & ((1u << shift) - 1u)) != 0)
+        return false;
+    *out = (uint16_t)(sign | (full >> shift));
+    return true;
+}
+
+/*
+ * The bfloat16 bits of d when d is exactly a bfloat16 value; false otherwise (not finite, or its
+ * FP32 form has any of the low 16 bits set). Any thread.
+ */
+bool dtype_bf16_from_double(double d, uint16_t *out)
+{
+    float f = (float)d;
+    uint32_t u;
+
+    if (!isfinite(d) || (double)f != d || !isfinite(f))
+        return false;
+    u = float_bits(f);
+    if ((u & 0xffffu) != 0)
+        return false;
+    *out = (uint16_t)(u >> 16);
+    return true;
 }

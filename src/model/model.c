@@ -1,7 +1,7 @@
 /*
- * Models and the model repository: loads <dir>/model.json (name, version, backend, signature,
- * scheduling options), hands the rest to the backend, starts the model's scheduler; loads every
- * model folder of the repository into a registry sorted by name, and picks the default model.
+ * Models: loads <dir>/model.json (name, version, backend, signature, scheduling options), hands the
+ * rest to the backend and starts the model's scheduler; reference counting and shutdown of a
+ * model; its public description. The repository (versions, snapshots, reload) is repo.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,10 +13,8 @@
 #include <unistd.h>
 
 #include "model/model.h"
+#include "model/model_int.h"
 
-#define MODEL_JSON_MAX ((size_t)1 << 20) /* bytes of model.json */
-#define MODEL_NAME_MAX 64                /* name and version: [A-Za-z0-9_.-]{1,64} */
-#define REGISTRY_MAX_MODELS 1024
 #define BACKENDS_ACCEPTED "xgboost, plugin"
 
 static const struct model_opts builtin_defaults = {
@@ -48,8 +46,8 @@ out:
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-/* "a/b" as a new string (trailing slashes of a dropped); NULL when out of memory. */
-static char *path_join(const char *a, const char *b)
+/* "a/b" as a new string (trailing slashes of a dropped); NULL when out of memory. Any thread. */
+char *model_path_join(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     char *p = NULL;
@@ -69,8 +67,9 @@ out:
     return p;
 }
 
-/* [A-Za-z0-9_.-]{1,64}, and neither "." nor ".." (they would read as path segments in URLs). */
-static bool name_ok(const char *s, size_t len)
+/* [A-Za-z0-9_.-]{1,64}, and neither "." nor ".." (they would read as path segments in URLs).
+ * s is a slice (len bytes). Any thread. */
+bool model_name_ok(const char *s, size_t len)
 {
     bool ok = false;
 
@@ -89,8 +88,9 @@ out:
     return ok;
 }
 
-/* Reads the whole regular file at path, at most MODEL_JSON_MAX bytes, into a new buffer. */
-static int read_file(const char *path, char **out, size_t *out_len, struct mw_error *e)
+/* Reads the whole regular file at path, at most MODEL_JSON_MAX bytes, into a new buffer that the
+ * caller frees. 0, or MWE_CONFIG / MWE_NOMEM with e naming the path. Any thread. */
+int model_read_file(const char *path, char **out, size_t *out_len, struct mw_error *e)
 {
     struct stat st;
     char *buf = NULL, *grown;
@@ -157,15 +157,16 @@ out:
     return rc;
 }
 
-/* An optional member matching name_ok into *out (a new string); absent: a copy of dflt. */
-static int read_name(const json_t *root, const char *key, const char *dflt, char **out,
-                     const char *path, struct mw_error *e)
+/* An optional member matching model_name_ok into *out (a new string the caller frees); absent: a
+ * copy of dflt. 0, or MWE_CONFIG / MWE_NOMEM with e naming path and key. Any thread. */
+int model_read_name(const json_t *root, const char *key, const char *dflt, char **out,
+                    const char *path, struct mw_error *e)
 {
     const json_t *v = json_object_get(root, key);
     int rc = 0;
 
     if (v != NULL &&
-        (!json_is_string(v) || !name_ok(json_string_value(v), json_string_length(v)))) {
+        (!json_is_string(v) || !model_name_ok(json_string_value(v), json_string_length(v)))) {
         rc = mw_fail(e, MWE_CONFIG,
                      "%s: \"%s\": expected a string of 1 to %d characters from [A-Za-z0-9_.-]",
                      path, key, MODEL_NAME_MAX);
@@ -199,8 +200,94 @@ out:
     return rc;
 }
 
-/* The folder name of dir (its last path segment) as a new string. */
-static char *folder_name(const char *dir)
+/* ---- dynamic batching (issue 9) ---------------------------------------------------------------
+ * "dynamic_batching": {"max_batch_size": N, "max_queue_delay_us": D, "preferred_batch_size": [..]}
+ * (Triton's names). Off unless present; needs "workers" >= 1 (MW_FLAG_BATCH is checked by
+ * sched_new once the backend has loaded). docs/batching.md. */
+static int read_batching(const json_t *root, struct batch_opts *o, unsigned workers,
+                         const char *path, struct mw_error *e)
+{
+    const json_t *db = json_object_get(root, "dynamic_batching"), *pref, *v;
+    const char *key;
+    size_t i;
+    int rc = 0;
+
+    o->max = 0;
+    o->delay_us = 0;
+    o->n_preferred = 0;
+    if (db == NULL)
+        goto out;
+    if (!json_is_object(db)) {
+        rc = mw_fail(e, MWE_CONFIG, "%s: \"dynamic_batching\": expected an object", path);
+        goto out;
+    }
+    json_object_foreach((json_t *)db, key, v) {
+        if (strcmp(key, "max_batch_size") != 0 && strcmp(key, "max_queue_delay_us") != 0 &&
+            strcmp(key, "preferred_batch_size") != 0) {
+            rc = mw_fail(e, MWE_CONFIG,
+                         "%s: \"dynamic_batching\": unknown member '%.64s' (accepted: "
+                         "max_batch_size, max_queue_delay_us, preferred_batch_size)",
+                         path, key);
+            goto out;
+        }
+    }
+    if (json_object_get(db, "max_batch_size") == NULL) {
+        rc = mw_fail(e, MWE_CONFIG, "%s: \"dynamic_batching\": \"max_batch_size\" is required",
+                     path);
+        goto out;
+    }
+    if (read_opt(db, "max_batch_size", 1, BATCH_MAX_ROWS, &o->max, path, e) != 0) {
+        rc = mw_fail(e, MWE_CONFIG,
+                     "%s: \"dynamic_batching\": \"max_batch_size\": expected an integer from 1 "
+                     "to %d",
+                     path, BATCH_MAX_ROWS);
+        goto out;
+    }
+    if (read_opt(db, "max_queue_delay_us", 0, BATCH_MAX_DELAY_US, &o->delay_us, path, e) != 0) {
+        rc = mw_fail(e, MWE_CONFIG,
+                     "%s: \"dynamic_batching\": \"max_queue_delay_us\": expected an integer "
+                     "from 0 to %d",
+                     path, BATCH_MAX_DELAY_US);
+        goto out;
+    }
+    if (workers == 0) {
+        rc = mw_fail(e, MWE_CONFIG,
+                     "%s: \"dynamic_batching\" needs \"workers\" of 1 or more (calls run inline "
+                     "without workers)",
+                     path);
+        goto out;
+    }
+    pref = json_object_get(db, "preferred_batch_size");
+    if (pref == NULL)
+        goto out;
+    if (!json_is_array(pref) || json_array_size(pref) > BATCH_MAX_PREFERRED) {
+        rc = mw_fail(e, MWE_CONFIG,
+                     "%s: \"dynamic_batching\": \"preferred_batch_size\": expected an array of "
+                     "at most %d integers",
+                     path, BATCH_MAX_PREFERRED);
+        goto out;
+    }
+    json_array_foreach(pref, i, v) {
+        json_int_t x = json_is_integer(v) ? json_integer_value(v) : 0;
+
+        if (x < 1 || x > (json_int_t)o->max ||
+            (i > 0 && (unsigned)x <= o->preferred[i - 1])) {
+            rc = mw_fail(e, MWE_CONFIG,
+                         "%s: \"dynamic_batching\": \"preferred_batch_size\"[%zu]: expected "
+                         "increasing integers from 1 to max_batch_size (%u)",
+                         path, i, o->max);
+            goto out;
+        }
+        o->preferred[i] = (unsigned)x;
+        o->n_preferred = (unsigned)i + 1;
+    }
+out:
+    return rc;
+}
+
+/* The folder name of dir (its last path segment) as a new string the caller frees; NULL when out
+ * of memory. Any thread. */
+char *model_folder_name(const char *dir)
 {
     size_t end = strlen(dir), start;
 
@@ -224,8 +311,22 @@ static void model_release_fields(struct model *m)
     free(m);
 }
 
-/* Reads model.json's own members into m (everything except the backend's). */
+/* A versioned model's name or version from model.json must be the one the layout gives. */
+static int check_expected(const char *got, const char *want, const char *key, const char *path,
+                          struct mw_error *e)
+{
+    int rc = 0;
+
+    if (want != NULL && strcmp(got, want) != 0)
+        rc = mw_fail(e, MWE_CONFIG, "%s: \"%s\" is '%s' but the model folder makes it '%s'", path,
+                     key, got, want);
+    return rc;
+}
+
+/* Reads model.json's own members into m (everything except the backend's). want_name and
+ * want_version are the versioned layout's (NULL: the flat layout's folder name and "1"). */
 static int read_model_json(struct model *m, const json_t *root, const char *dir,
+                           const char *want_name, const char *want_version,
                            const struct model_opts *defaults, const char *path, struct mw_error *e)
 {
     const json_t *backend, *desc, *sig;
@@ -233,24 +334,36 @@ static int read_model_json(struct model *m, const json_t *root, const char *dir,
     char *folder = NULL;
     int rc = 0;
 
-    folder = folder_name(dir);
+    folder = want_name != NULL ? strdup(want_name) : model_folder_name(dir);
     if (folder == NULL) {
         rc = mw_fail(e, MWE_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    if (json_object_get(root, "name") == NULL && !name_ok(folder, strlen(folder))) {
+    if (json_object_get(root, "name") == NULL && !model_name_ok(folder, strlen(folder))) {
         rc = mw_fail(e, MWE_CONFIG,
                      "%s: the folder name '%.64s' is not a valid model name (1 to %d characters "
                      "from [A-Za-z0-9_.-]): set \"name\"",
                      path, folder, MODEL_NAME_MAX);
         goto out;
     }
-    rc = read_name(root, "name", folder, &m->name, path, e);
+    rc = model_read_name(root, "name", folder, &m->name, path, e);
+    if (rc == 0)
+        rc = check_expected(m->name, want_name, "name", path, e);
     if (rc != 0)
         goto out;
-    rc = read_name(root, "version", "1", &m->version, path, e);
+    rc = model_read_name(root, "version", want_version != NULL ? want_version : "1", &m->version,
+                         path, e);
+    if (rc == 0)
+        rc = check_expected(m->version, want_version, "version", path, e);
     if (rc != 0)
         goto out;
+    if (want_version != NULL && json_object_get(root, "version_policy") != NULL) {
+        rc = mw_fail(e, MWE_CONFIG,
+                     "%s: \"version_policy\" belongs in the model's own folder (%s/../model.json), "
+                     "not in a version's",
+                     path, dir);
+        goto out;
+    }
 
     backend = json_object_get(root, "backend");
     if (backend == NULL) {
@@ -286,6 +399,9 @@ static int read_model_json(struct model *m, const json_t *root, const char *dir,
         rc = read_opt(root, "timeout_ms", 1, 3600000, &m->opts.timeout_ms, path, e);
     if (rc == 0)
         rc = read_opt(root, "max_records", 1, 10000000, &m->opts.max_records, path, e);
+    /* ---- dynamic batching (issue 9) ---- */
+    if (rc == 0)
+        rc = read_batching(root, &m->batch, m->opts.workers, path, e);
     if (rc != 0)
         goto out;
 
@@ -304,14 +420,9 @@ out:
 
 /* ---- models ---------------------------------------------------------------------------------- */
 
-/*
- * Loads the model in folder dir from dir/model.json (at most 1 MiB): its own members, options from
- * defaults (NULL: built-in) overridden by the file, then the backend's load, then the scheduler
- * when opts.workers > 0. Returns the ready model (free with model_free), or NULL with e naming the
- * file and the problem (the backend's own error is passed on as it is), and nothing left behind.
- * A failing backend load must have released what it allocated. Main thread (start-up, reload).
- */
-struct model *model_load(const char *dir, const struct model_opts *defaults, struct mw_error *e)
+/* model_load and model_load_version: want_name / want_version NULL for the flat layout. */
+static struct model *load_model(const char *dir, const char *want_name, const char *want_version,
+                                const struct model_opts *defaults, struct mw_error *e)
 {
     struct model *m = NULL;
     char *path = NULL, *text = NULL;
@@ -325,12 +436,12 @@ struct model *model_load(const char *dir, const struct model_opts *defaults, str
         mw_fail(e, MWE_CONFIG, "model folder: empty path");
         goto out;
     }
-    path = path_join(dir, "model.json");
+    path = model_path_join(dir, "model.json");
     if (path == NULL) {
         mw_fail(e, MWE_NOMEM, "%s: out of memory", dir);
         goto out;
     }
-    if (read_file(path, &text, &len, e) != 0)
+    if (model_read_file(path, &text, &len, e) != 0)
         goto out;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -348,12 +459,13 @@ struct model *model_load(const char *dir, const struct model_opts *defaults, str
         goto out;
     }
     atomic_init(&m->ready, false);
+    atomic_init(&m->refs, 1);
     m->dir = strdup(dir);
     if (m->dir == NULL) {
         mw_fail(e, MWE_NOMEM, "%s: out of memory", path);
         goto out_fail;
     }
-    if (read_model_json(m, root, dir, defaults, path, e) != 0)
+    if (read_model_json(m, root, dir, want_name, want_version, defaults, path, e) != 0)
         goto out_fail;
     if (m->ops->load == NULL) {
         mw_fail(e, MWE_CONFIG, "%s: the %s backend cannot load models", path, m->ops->name);
@@ -406,15 +518,51 @@ out:
 }
 
 /*
+ * Loads the model in folder dir from dir/model.json (at most 1 MiB): its own members, options from
+ * defaults (NULL: built-in) overridden by the file, then the backend's load, then the scheduler
+ * when opts.workers > 0. Returns the ready model with one reference (model_release, or model_free
+ * when it was never shared), or NULL with e naming the file and the problem (the backend's own
+ * error is passed on as it is), and nothing left behind. A failing backend load must have released
+ * what it allocated. Main thread, or the thread running a reload.
+ */
+struct model *model_load(const char *dir, const struct model_opts *defaults, struct mw_error *e)
+{
+    return load_model(dir, NULL, NULL, defaults, e);
+}
+
+/*
+ * model_load for <repository>/<name>/<version>/: the model is called `name` and is version
+ * `version` (both must pass model_name_ok); model.json may repeat them but not contradict them,
+ * and may not hold "version_policy". Same ownership, errors and thread as model_load.
+ */
+struct model *model_load_version(const char *dir, const char *name, const char *version,
+                                 const struct model_opts *defaults, struct mw_error *e)
+{
+    struct model *m = NULL;
+
+    if (name == NULL || version == NULL || !model_name_ok(name, strlen(name)) ||
+        !model_name_ok(version, strlen(version))) {
+        mw_fail(e, MWE_CONFIG, "%s: invalid model name or version", dir ? dir : "(null)");
+        goto out;
+    }
+    m = load_model(dir, name, version, defaults, e);
+out:
+    return m;
+}
+
+/*
  * Marks m not ready, stops its scheduler (queued calls still run or expire; blocks until running
- * calls return), frees the backend's state and everything m owns. Calls of m that requesters still
- * hold stay valid (they never touch the model after their done). NULL-safe. Main thread, once no
- * new call can reach m.
+ * calls return), frees the backend's state and everything m owns, whatever its reference count.
+ * Calls of m that requesters still hold stay valid (they never touch the model after their done).
+ * NULL-safe. Any thread but m's own workers, once no new call can reach m (the pool's reaper for
+ * shared models).
  */
 void model_free(struct model *m)
 {
     if (m == NULL)
         goto out;
+    if (m->pool != NULL)
+        model_pool_unlink(m);
     atomic_store(&m->ready, false);
     sched_free(m->sched);
     m->sched = NULL;
@@ -424,6 +572,38 @@ void model_free(struct model *m)
     model_release_fields(m);
 out:
     return;
+}
+
+/* Takes one more reference on m. Any thread (atomic). */
+void model_retain(struct model *m)
+{
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+}
+
+/*
+ * Drops one reference; the last one frees m: queued to the pool's reaper thread when m belongs to
+ * a pool (never blocks), model_free inline otherwise. NULL-safe. Any thread (atomic).
+ */
+void model_release(struct model *m)
+{
+    if (m == NULL || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (m->pool != NULL)
+        model_pool_retire(m);
+    else
+        model_free(m);
+}
+
+/*
+ * Marks m not ready and stops its scheduler for good: queued calls run or expire (their
+ * requesters get an answer), later submissions get MWE_SHUTTING_DOWN. m itself stays valid until
+ * its last release. Main thread, holding a reference (graceful shutdown).
+ */
+void model_shutdown(struct model *m)
+{
+    atomic_store(&m->ready, false);
+    if (m->sched != NULL)
+        sched_shutdown(m->sched);
 }
 
 static json_t *strings_json(size_t n, const char *const *list)
@@ -493,227 +673,32 @@ out:
     return o;
 }
 
-/* ---- registry -------------------------------------------------------------------------------- */
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int cmp_model(const void *a, const void *b)
-{
-    return strcmp((*(struct model *const *)a)->name, (*(struct model *const *)b)->name);
-}
-
-/* The sorted names of dir's sub-folders that hold a model.json (hidden ones skipped). */
-static int list_model_dirs(const char *dir, char ***out, size_t *out_n, struct mw_error *e)
-{
-    char **names = NULL, *sub = NULL, *mj = NULL;
-    size_t n = 0;
-    struct dirent *de;
-    struct stat st;
-    DIR *d;
-    int rc = 0;
-
-    d = opendir(dir);
-    if (d == NULL) {
-        rc = mw_fail(e, MWE_CONFIG, "%s: cannot open the model folder: %s", dir, strerror(errno));
-        goto out;
-    }
-    names = calloc(REGISTRY_MAX_MODELS, sizeof(*names));
-    if (names == NULL)
-        goto out_nomem;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        sub = path_join(dir, de->d_name);
-        mj = sub != NULL ? path_join(sub, "model.json") : NULL;
-        if (mj == NULL)
-            goto out_nomem;
-        if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && stat(mj, &st) == 0) {
-            if (n == REGISTRY_MAX_MODELS) {
-                rc = mw_fail(e, MWE_CONFIG, "%s: more than %d model folders", dir,
-                             REGISTRY_MAX_MODELS);
-                goto out_free;
-            }
-            names[n] = strdup(de->d_name);
-            if (names[n] == NULL)
-                goto out_nomem;
-            n++;
-        }
-        free(sub);
-        free(mj);
-        sub = mj = NULL;
-    }
-    qsort(names, n, sizeof(*names), cmp_str);
-    *out = names;
-    *out_n = n;
-    names = NULL;
-    goto out_free;
-
-out_nomem:
-    rc = mw_fail(e, MWE_NOMEM, "%s: out of memory", dir);
-out_free:
-    free(sub);
-    free(mj);
-    if (names != NULL) {
-        for (size_t i = 0; i < n; i++)
-            free(names[i]);
-        free(names);
-    }
-    closedir(d);
-out:
-    return rc;
-}
-
-/* "a, b, c" (truncated with "...") of the loaded model names, for an error message. */
-static void loaded_names(const struct registry *r, char *out, size_t cap)
-{
-    size_t used = 0;
-    int k;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < r->n; i++) {
-        k = snprintf(out + used, cap - used, "%s%s", i == 0 ? "" : ", ", r->models[i]->name);
-        if (k < 0 || (size_t)k >= cap - used) {
-            if (cap > 4)
-                memcpy(out + cap - 4, "...", 4);
-            break;
-        }
-        used += (size_t)k;
-    }
-}
-
 /*
- * Loads every immediate sub-folder of dir (sorted by name; names starting with '.' skipped) that
- * holds a model.json, with defaults (NULL: built-in) for options the files leave out. The default
- * model is default_name when given (an error if no model has that name), else the only model,
- * else the one named "iris", else none. Returns the registry (free with registry_free), or NULL on
- * the first failure with e naming the folder or file and the problem; nothing stays loaded then.
- * Main thread (start-up, reload).
+ * Reads and parses the JSON object at path with model_load's messages ("<path>: <text> at line L
+ * column C", "<path>: expected a JSON object", and model_read_file's). New reference the caller
+ * decrefs, or NULL with e. Any thread.
  */
-struct registry *registry_load(const char *dir, const char *default_name,
-                               const struct model_opts *defaults, struct mw_error *e)
+json_t *model_read_json(const char *path, struct mw_error *e)
 {
-    struct registry *r = NULL;
-    char **names = NULL, *sub;
-    char list[160];
-    size_t n = 0;
+    json_t *root = NULL;
+    json_error_t jerr;
+    char *text = NULL;
+    size_t len = 0;
 
-    if (dir == NULL || dir[0] == '\0') {
-        mw_fail(e, MWE_CONFIG, "model folder: empty path");
+    if (model_read_file(path, &text, &len, e) != 0)
+        goto out;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        mw_fail(e, MWE_CONFIG, "%s: %s at line %d column %d", path, jerr.text, jerr.line,
+                jerr.column);
         goto out;
     }
-    if (list_model_dirs(dir, &names, &n, e) != 0)
-        goto out;
-    if (n == 0) {
-        mw_fail(e, MWE_CONFIG, "%s: no model found (expected %s/<name>/model.json)", dir, dir);
-        goto out;
-    }
-    r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->models = calloc(n, sizeof(*r->models))) == NULL) {
-        mw_fail(e, MWE_NOMEM, "%s: out of memory", dir);
-        goto out_fail;
-    }
-    for (size_t i = 0; i < n; i++) {
-        sub = path_join(dir, names[i]);
-        if (sub == NULL) {
-            mw_fail(e, MWE_NOMEM, "%s: out of memory", dir);
-            goto out_fail;
-        }
-        r->models[i] = model_load(sub, defaults, e);
-        free(sub);
-        if (r->models[i] == NULL)
-            goto out_fail;
-        r->n++;
-    }
-    qsort(r->models, r->n, sizeof(*r->models), cmp_model);
-    for (size_t i = 1; i < r->n; i++) {
-        if (strcmp(r->models[i - 1]->name, r->models[i]->name) == 0) {
-            mw_fail(e, MWE_CONFIG, "%s: two models named '%s' (in %s and %s)", dir,
-                    r->models[i]->name, r->models[i - 1]->dir, r->models[i]->dir);
-            goto out_fail;
-        }
-    }
-    if (default_name != NULL && default_name[0] != '\0') {
-        r->default_model = registry_find(r, default_name, strlen(default_name));
-        if (r->default_model == NULL) {
-            loaded_names(r, list, sizeof(list));
-            mw_fail(e, MWE_CONFIG, "MODELWRAP_DEFAULT_MODEL: no model named '%.64s' (loaded: %s)",
-                    default_name, list);
-            goto out_fail;
-        }
-    } else if (r->n == 1) {
-        r->default_model = r->models[0];
-    } else {
-        r->default_model = registry_find(r, "iris", 4);
-    }
-    goto out;
-
-out_fail:
-    registry_free(r);
-    r = NULL;
-out:
-    if (names != NULL) {
-        for (size_t i = 0; i < n; i++)
-            free(names[i]);
-        free(names);
-    }
-    return r;
-}
-
-/* Frees every model (stopping their schedulers) and r. NULL-safe. Main thread, once no request
- * can reach r any more. */
-void registry_free(struct registry *r)
-{
-    if (r == NULL)
-        goto out;
-    for (size_t i = 0; r->models != NULL && i < r->n; i++)
-        model_free(r->models[i]);
-    free(r->models);
-    free(r);
-out:
-    return;
-}
-
-/*
- * The model whose name is the len bytes at name (a slice, not NUL-terminated), by binary search;
- * NULL when there is none. The model is borrowed from r. Any thread.
- */
-struct model *registry_find(const struct registry *r, const char *name, size_t len)
-{
-    struct model *found = NULL;
-    size_t lo = 0, hi, mid, mlen;
-    int c;
-
-    if (r == NULL || (name == NULL && len > 0))
-        goto out;
-    hi = r->n;
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        mlen = strlen(r->models[mid]->name);
-        c = len > 0 ? memcmp(name, r->models[mid]->name, len < mlen ? len : mlen) : 0;
-        if (c == 0)
-            c = (len > mlen) - (len < mlen);
-        if (c == 0) {
-            found = r->models[mid];
-            goto out;
-        }
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    if (!json_is_object(root)) {
+        mw_fail(e, MWE_CONFIG, "%s: expected a JSON object", path);
+        json_decref(root);
+        root = NULL;
     }
 out:
-    return found;
-}
-
-/* True when every model of r is ready (false for NULL). Any thread. */
-bool registry_ready(const struct registry *r)
-{
-    bool ready = r != NULL && r->n > 0;
-
-    for (size_t i = 0; ready && i < r->n; i++)
-        ready = atomic_load(&r->models[i]->ready);
-    return ready;
+    free(text);
+    return root;
 }

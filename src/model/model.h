@@ -18,6 +18,7 @@
 
 struct model;
 struct model_call;
+struct model_pool;
 struct sched;
 
 /* ---- signatures ------------------------------------------------------------------------------ */
@@ -35,6 +36,16 @@ int dtype_parse(const char *s, size_t len);
 const char *dtype_name(int dtype);
 /* Bytes per element; sizeof(struct mw_bytes) for MW_BYTES; 0 when invalid. */
 size_t dtype_size(int dtype);
+/* True when every value of `from` is exactly a value of `to` (docs/v2.md lists the pairs). */
+bool dtype_lossless(int from, int to);
+/* True for integer and floating-point dtypes (not BOOL, not BYTES). */
+bool dtype_is_number(int dtype);
+/* FP16 / BF16 bits <-> float. The _from_double forms succeed only when d is exactly representable
+ * (finite, in range, no rounding), writing the bits to *out. */
+float dtype_fp16_to_float(uint16_t h);
+float dtype_bf16_to_float(uint16_t h);
+bool dtype_fp16_from_double(double d, uint16_t *out);
+bool dtype_bf16_from_double(double d, uint16_t *out);
 
 /* Parses model.json's "signature" member ({"inputs":[...], "outputs":[...]}, each spec
  * {"name","datatype","shape",["names"],["labels"]}) into sig. Returns 0 or MWE_CONFIG with e. */
@@ -69,11 +80,24 @@ const struct backend_ops *backend_find(const char *name);
 
 /* ---- models ---------------------------------------------------------------------------------- */
 
+#define BATCH_MAX_ROWS 4096     /* the largest max_batch_size a model.json may ask */
+#define BATCH_MAX_DELAY_US 1000000 /* the largest max_queue_delay_us */
+#define BATCH_MAX_PREFERRED 16  /* entries of preferred_batch_size */
+
 struct model_opts {
     unsigned workers;     /* 0: run inline on the I/O thread; else worker threads */
     unsigned queue_size;  /* calls waiting beyond this are refused with MWE_OVERLOADED */
     unsigned timeout_ms;  /* deadline of a queued call; MWE_DEADLINE after it */
     unsigned max_records; /* records per native predict request */
+};
+
+/* ---- dynamic batching (issue 9): model.json's "dynamic_batching" (docs/batching.md). Per model
+ * only (no server-wide default), so it lives beside struct model_opts rather than in it. */
+struct batch_opts {
+    unsigned max;          /* max_batch_size in rows; 0: batching off (the default) */
+    unsigned delay_us;     /* max_queue_delay_us from the oldest call's enqueue time */
+    unsigned n_preferred;  /* preferred_batch_size entries, increasing, each <= max */
+    unsigned preferred[BATCH_MAX_PREFERRED];
 };
 
 struct model {
@@ -90,12 +114,37 @@ struct model {
     struct sched *sched; /* NULL when opts.workers == 0 */
     pthread_mutex_t run_lock; /* serialises run() when not MW_FLAG_THREAD_SAFE */
     atomic_bool ready;
+    /* ---- versions, reference counting, reload (issue 3) ---- */
+    atomic_int refs;          /* model_retain / model_release; 1 when model_load returns */
+    uint64_t fingerprint;     /* of its folder's files when loaded (repo.c): reloads share a model
+                               * whose folder did not change */
+    struct model_pool *pool;  /* set by the repository; NULL: the last release frees inline */
+    struct model *pool_prev, *pool_next; /* the pool's list of live models (pool lock) */
+    struct model *dead_next;  /* the pool's queue of models to free (pool lock) */
+    /* ---- dynamic batching (issue 9) ---- */
+    struct batch_opts batch; /* read from model.json; checked by sched_new */
 };
 
 /* Loads one model from dir/model.json. NULL on failure with e naming the file and the problem. */
 struct model *model_load(const char *dir, const struct model_opts *defaults, struct mw_error *e);
-/* Stops the scheduler (finishing queued calls) and frees everything. */
+/* Stops the scheduler (finishing queued calls) and frees everything, whatever the reference
+ * count (use model_release for shared models). */
 void model_free(struct model *m);
+/* The versioned layout's model_load: the model is `name` version `version` whatever the folder is
+ * called; model.json's "name" and "version", when present, must say the same, and
+ * "version_policy" belongs to the model's folder, not to a version's. */
+struct model *model_load_version(const char *dir, const char *name, const char *version,
+                                 const struct model_opts *defaults, struct mw_error *e);
+/* Reference counting: a registry snapshot holds one reference on each of its models, so a model
+ * shared by two snapshots lives until both are gone. The last release frees the model: on the
+ * pool's reaper thread when m->pool is set (stopping a scheduler joins threads and may wait for a
+ * running call: never on an I/O thread), inline otherwise. Any thread. */
+void model_retain(struct model *m);
+void model_release(struct model *m);
+/* Graceful shutdown: marks m not ready and stops its scheduler (queued calls still run or expire,
+ * every waiting requester gets its answer; later submissions get MWE_SHUTTING_DOWN). The model
+ * stays valid until its last release. Main thread, holding a reference. */
+void model_shutdown(struct model *m);
 /* The model's public description: {"name","version","platform","description","ready",
  * "inputs":[{"name","datatype","shape",["names"]}], "outputs":[{..., ["labels"]}]}. New reference;
  * NULL when out of memory. */
@@ -128,6 +177,11 @@ struct model_call {
     call_done_fn done;
     void *done_ctx;
     struct model_call *next;
+    /* ---- dynamic batching (issue 9): set by the worker before the run, read after done ----
+     * batched: the call ran as part of a merged backend run; batch_rows: that run's rows on the
+     * batch's first call (the one that reports it to the batch-size metric), 0 on the others. */
+    bool batched;
+    uint64_t batch_rows;
 };
 
 /* A new call with one reference and n_inputs zeroed input tensors; NULL when out of memory.
@@ -157,8 +211,31 @@ int model_call_submit(struct model_call *c, call_done_fn done, void *ctx);
 struct sched *sched_new(struct model *m, struct mw_error *e);
 /* Refuses new calls, runs or expires every queued call, joins the threads, frees. */
 void sched_free(struct sched *s);
+/* sched_free without the free: afterwards submissions get MWE_SHUTTING_DOWN and s stays valid
+ * until sched_free. Idempotent; not concurrently with sched_free (hold a model reference). */
+void sched_shutdown(struct sched *s);
 int sched_submit(struct sched *s, struct model_call *c);
 size_t sched_pending(const struct sched *s);
+
+/* ---- dynamic batching (batch.c, issue 9) ------------------------------------------------------
+ * Merging the inputs of calls of one MW_FLAG_BATCH model along dimension 0 into one call, and
+ * splitting its outputs back. */
+
+/* Rows of c (inputs[0].shape[0]); -1 when c cannot take part in a batch (no input, an input
+ * without a batch dimension, or inputs whose batch dimensions differ). */
+int64_t batch_rows_of(const struct model_call *c);
+/* True when b's inputs can be concatenated to a's: same count, dtypes, ndim and non-batch dims. */
+bool batch_compatible(const struct model_call *a, const struct model_call *b);
+/* A new call (one reference, unbounded arena) of calls[0]'s model whose every input is the
+ * concatenation along dim 0 of the calls' (n >= 1, pairwise batch_compatible, borrowed: BYTES
+ * elements point into their arenas, so they must outlive the merged call's run). NULL when out of
+ * memory or on bad arguments. Any thread. */
+struct model_call *batch_merge(struct model_call *const *calls, size_t n);
+/* Copies rows [offset, offset + rows of c) of every output of the completed merged call into c's
+ * outputs (allocated with model_call_output; BYTES elements copied into c's arena). 0,
+ * MWE_MODEL_FAILED when the merged outputs do not have the batch's rows, MWE_NOMEM when c's
+ * arena refuses. Thread: the worker holding both calls. */
+int batch_split(const struct model_call *merged, struct model_call *c, int64_t offset);
 
 /* ---- registry -------------------------------------------------------------------------------- */
 
@@ -166,16 +243,110 @@ struct registry {
     size_t n;
     struct model **models; /* sorted by name */
     struct model *default_model; /* may be NULL when there is none */
+    /* ---- versions, snapshots, reload (issue 3) ----
+     * A registry is an immutable snapshot once built: models[i] is the newest loaded version of
+     * its model (what unversioned requests and the v1 API use) and versions[i] lists every loaded
+     * version of it, newest first (versions[i].v[0] == models[i]). Reference-counted: readers
+     * retain it for the duration of a request; a reload builds a new one that shares every
+     * unchanged model. */
+    struct registry_versions *versions; /* n entries */
+    size_t n_states;
+    struct model_state *states; /* what the repository index reports as not served, and why */
+    size_t n_unloaded;
+    char **unloaded; /* names unloaded through the repository API, sorted: reloads skip them */
+    atomic_int refs;
+    /* how it was loaded, for the next reload */
+    char *dir;
+    char *default_name;          /* NULL: the only model, else "iris" */
+    struct model_opts defaults;
+    bool has_defaults;
+    struct model_pool *pool;
 };
 
-/* Loads every models/<name>/model.json under dir. default_name selects the default model (NULL:
- * the only model, else "iris"). NULL on the first failure with e naming the file and problem;
- * nothing stays loaded then. */
+struct registry_versions {
+    size_t n;
+    struct model **v; /* newest first */
+};
+
+/* A model (or one version of it) the repository has but the snapshot does not serve. */
+struct model_state {
+    char *name;
+    char *version; /* NULL: the whole model */
+    char *reason;  /* "unloaded", or the error that refused it */
+};
+
+/* Loads every model of the repository dir (models/<name>/model.json and, since issue 3, the
+ * versioned layout below) without a pool: registry_open with pool NULL. default_name selects the
+ * default model (NULL: the only model, else "iris"). NULL on the first failure with e naming the
+ * file and problem; nothing stays loaded then. */
 struct registry *registry_load(const char *dir, const char *default_name,
                                const struct model_opts *defaults, struct mw_error *e);
+/* Drops one reference (registry_release): the last frees the snapshot and releases its models. */
 void registry_free(struct registry *r);
+/* The newest loaded version of the model named by the len bytes at name; NULL when none. */
 struct model *registry_find(const struct registry *r, const char *name, size_t len);
 bool registry_ready(const struct registry *r);
+
+/* ---- model repository: versions, snapshots, reload (repo.c, issue 3) ----------------------------
+ * Layout: <dir>/<model>/model.json (one version: model.json's "version", default "1") and/or
+ * <dir>/<model>/<version>/model.json (one folder per version). <dir>/<model>/model.json without a
+ * "backend" next to version folders only holds model-level settings: "name", "description" and
+ * "version_policy" ({"latest": N} (default 1), {"all": {}}, {"specific": ["1", "3"]}; Triton's
+ * {"latest": {"num_versions": N}} and {"specific": {"versions": [1, 3]}} too). docs/v2.md. */
+
+struct repo_opts {
+    const char *dir;                   /* the repository folder */
+    const char *default_name;          /* NULL or "": the only model, else "iris" */
+    const struct model_opts *defaults; /* NULL: built-in */
+    struct model_pool *pool;           /* NULL: models are freed inline by their last release */
+};
+
+enum repo_op {
+    REPO_RESCAN = 0, /* SIGHUP: every model of the repository (but the unloaded ones) */
+    REPO_LOAD = 1,   /* load or reload one model (forced), the others stay as they are */
+    REPO_UNLOAD = 2, /* stop serving one model until it is loaded again */
+};
+
+/* Start-up: loads the repository; NULL on the first problem with e naming the file (nothing stays
+ * loaded). One reference; release with registry_release. Main thread. */
+struct registry *registry_open(const struct repo_opts *o, struct mw_error *e);
+/* A new snapshot from cur (borrowed, unchanged) and the repository as it is now, for op on the
+ * model `name` (len bytes; ignored for REPO_RESCAN). Unchanged models are shared with cur.
+ * REPO_RESCAN: a model whose new state fails to load keeps the versions cur has (logged, and
+ * reported by registry_index); e->code is then set to the first such error although a snapshot
+ * is returned (0 when everything loaded). NULL with e when nothing can change: the repository
+ * cannot be read or holds no model (RESCAN), the model is unknown (MWE_MODEL_NOT_FOUND) or fails to
+ * load (REPO_LOAD; MWE_CONFIG / MWE_NOMEM). Runs loads: the caller's thread (main, or the I/O
+ * thread of an admin request), serialised by the caller. */
+struct registry *registry_reload(struct registry *cur, int op, const char *name, size_t len,
+                                 struct mw_error *e);
+/* Reference counting of snapshots (any thread; the last release frees the registry and releases
+ * its models). registry_free is registry_release. */
+void registry_retain(struct registry *r);
+void registry_release(struct registry *r);
+/* Version `version` (vlen bytes) of model `name`; NULL when not loaded. Any thread. */
+struct model *registry_find_version(const struct registry *r, const char *name, size_t len,
+                                    const char *version, size_t vlen);
+/* Every loaded version of model `name`, newest first; NULL when not loaded. Any thread. */
+const struct registry_versions *registry_versions_of(const struct registry *r, const char *name,
+                                                     size_t len);
+/* The repository extension's index: [{"name","version","state":"READY"|"UNAVAILABLE","reason"}]:
+ * the loaded versions, the states of r and the models of the repository folder that r does not
+ * know (read now); ready_only keeps the READY ones. New reference, NULL when out of memory. */
+json_t *registry_index(const struct registry *r, bool ready_only);
+
+/* The pool of live models: it frees released models on its own reaper thread and stops every
+ * live model's scheduler at shutdown. */
+struct model_pool *model_pool_new(struct mw_error *e);
+/* model_shutdown on every live model. Main thread (graceful shutdown, after the drain). */
+void model_pool_shutdown(struct model_pool *p);
+/* Waits until the reaper has freed every model released so far. Any thread but the reaper. */
+void model_pool_flush(struct model_pool *p);
+/* Live models (loaded and not yet freed). Any thread. */
+size_t model_pool_live(struct model_pool *p);
+/* Frees what was released, stops the reaper, detaches models still referenced (their last
+ * release then frees them inline) and frees p. NULL-safe. Main thread, at exit. */
+void model_pool_free(struct model_pool *p);
 
 /* ---- records codec (records.c): the native API's JSON ------------------------------------------
  * A model is record-shaped when its inputs are either one [-1, F] numeric tensor with F names (a
@@ -188,5 +359,70 @@ bool registry_ready(const struct registry *r);
 int records_decode(struct model_call *c, const json_t *body, unsigned max_records, struct mw_error *e);
 /* Appends {"model":..., "model_version":..., "predictions":[...]} for a completed call. */
 int records_encode(const struct model_call *c, struct buf *out);
+
+/* ---- Open Inference Protocol tensors (tensor_json.c, binary.c; issue 3) -------------------------
+ * The V2 inference request and response bodies: JSON tensors, and the binary tensor data extension
+ * (a JSON header of Inference-Header-Content-Length bytes, then raw little-endian tensors). */
+
+/* One output of the response, in response order. */
+struct v2_output {
+    size_t index; /* in model->sig.outputs */
+    bool binary;  /* sent as binary data after the JSON header */
+};
+
+/* What a decoded request asks of the response. Its memory comes from the arena given to the
+ * decoder (the request's), never from the call's. */
+struct v2_request {
+    const char *id; /* the request's "id" (NUL-terminated copy; may hold NULs: use id_len) */
+    size_t id_len;
+    bool has_id;
+    const char *parameters; /* JSON text of the request's "parameters" minus the binary extension's,
+                             * echoed in the response; NULL when there are none */
+    size_t n_outputs;
+    struct v2_output *outputs;
+};
+
+/* Decodes a V2 inference request: the JSON header (json_len bytes, not NUL-terminated) and the
+ * binary part that followed it (bin_len bytes; NULL/0 for a JSON-only body) into c's inputs
+ * (converted to the model's dtypes, in c's arena; the body may be freed after) and req (in meta).
+ * Checks names, datatypes and conversions, shapes against the signature (without overflow), data
+ * counts, the batch dimension (1..max_batch, equal across inputs for MW_FLAG_BATCH models), every
+ * binary length against the bytes present, and the requested outputs. Returns 0, MWE_INVALID_JSON
+ * or MWE_BAD_REQUEST with e->msg naming the place ("inputs[0].shape[1]: ..."), or MWE_NOMEM.
+ * Thread: the request's, before c is submitted. */
+int tensor_decode_request(struct model_call *c, struct arena *meta, const char *json,
+                          size_t json_len, const uint8_t *bin, size_t bin_len, unsigned max_batch,
+                          struct v2_request *req, struct mw_error *e);
+/* A raw binary request (Inference-Header-Content-Length: 0): the whole body is the one input's
+ * data; its shape is deduced from the byte count (batch 1 for MW_FLAG_BATCH models; at most one
+ * other variable dimension; a BYTES input is one element, the body). Every output is binary. */
+int tensor_decode_raw(struct model_call *c, struct arena *meta, const uint8_t *body, size_t len,
+                      struct v2_request *req, struct mw_error *e);
+/* Appends the response of a completed call: the JSON object, then the binary outputs in order.
+ * *header_len gets the JSON object's length and *binary whether binary data follows. On error out
+ * is left as it was: MWE_BAD_REQUEST (a BYTES output that is not UTF-8 asked as JSON),
+ * MWE_MODEL_FAILED (outputs inconsistent with the signature), MWE_NOMEM / MWE_BODY_TOO_LARGE.
+ * Thread: any holding the call, after it completed. */
+int tensor_encode_response(const struct model_call *c, const struct v2_request *req,
+                           struct buf *out, size_t *header_len, bool *binary, struct mw_error *e);
+
+/* The binary tensor data extension (binary.c). */
+/* Parses Inference-Header-Content-Length (decimal digits) against a body of body_len bytes: 0 and
+ * *out, or MWE_BAD_REQUEST with e. */
+int binary_header_length(struct slice value, size_t body_len, size_t *out, struct mw_error *e);
+/* Reads `count` BYTES elements (4-byte little-endian length, then the bytes) that must fill
+ * data[0..len) exactly, copying the bytes into a; elems gets count entries. 0, MWE_BAD_REQUEST
+ * (where names the input) or MWE_NOMEM. */
+int binary_read_bytes(const uint8_t *data, size_t len, size_t count, struct mw_bytes *elems,
+                      struct arena *a, const char *where, struct mw_error *e);
+/* Converts `count` little-endian elements of dtype `from` at src into dst (dtype `to`, host
+ * order). The pair must be dtype_lossless (not BYTES). */
+void binary_convert(const uint8_t *src, int from, void *dst, int to, size_t count);
+/* Bytes the binary form of `count` elements of t takes (BYTES: 4 + length each); SIZE_MAX when
+ * it would overflow or an element is longer than 4 GiB - 1. */
+size_t binary_size(const struct mw_tensor *t, size_t count);
+/* Appends the binary form of the first `count` elements of t to out. 0, MWE_NOMEM or
+ * MWE_BODY_TOO_LARGE (out unchanged then). */
+int binary_write(struct buf *out, const struct mw_tensor *t, size_t count);
 
 #endif /* MW_MODEL_H */

@@ -607,6 +607,12 @@ static int put_scalar(struct buf *out, const struct mw_tensor *t, size_t idx)
     case MW_FP64:
         fmt_fp64(num, ((const double *)d)[idx]);
         break;
+    case MW_FP16:
+        fmt_fp32(num, dtype_fp16_to_float(((const uint16_t *)d)[idx]));
+        break;
+    case MW_BF16:
+        fmt_fp32(num, dtype_bf16_to_float(((const uint16_t *)d)[idx]));
+        break;
     case MW_BYTES: {
         const struct mw_bytes *b = &((const struct mw_bytes *)d)[idx];
         rc = put_string(out, (const char *)b->ptr, b->len);
@@ -663,7 +669,8 @@ static bool output_ok(const struct mw_tensor *t, const struct mw_tensor_spec *sp
     size_t elems = 1, i;
     int32_t d;
 
-    if (t->ndim < 1 || t->ndim > MW_MAX_DIMS || t->shape[0] != n || !dtype_is_valid(t->dtype) ||
+    if (t->ndim < 1 || t->ndim > MW_MAX_DIMS || t->shape[0] != n ||
+        !(dtype_is_valid(t->dtype) || t->dtype == MW_FP16 || t->dtype == MW_BF16) ||
         (t->name == NULL && (spec == NULL || spec->name == NULL)))
         return false;
     for (d = 1; d < t->ndim; d++) {

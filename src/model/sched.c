@@ -1,6 +1,7 @@
 /*
  * The per-model scheduler: worker threads on a bounded FIFO, and a watchdog that answers calls
  * whose deadline passes first with MWE_DEADLINE; whoever wins the CAS on call->state calls `done`.
+ * With dynamic batching (issue 9) a worker merges compatible queued calls into one backend run.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@ struct worker {
     struct sched *s;
     unsigned idx;
     pthread_t tid;
+    struct model_call **mine; /* its `per` slots of s->running */
+    int *rc;                  /* `per` results of its current batch */
 };
 
 struct sched {
@@ -30,7 +33,15 @@ struct sched {
     struct model_call *head, *tail;
     atomic_size_t n_queued; /* written under mu; read without it by sched_pending */
     size_t cap;
-    struct model_call **running; /* one slot per worker: the call it runs, or NULL */
+    /* `per` slots per worker (1 without batching, else max_batch_size): the calls it holds
+     * (running or collecting a batch); n_running[w] of worker w's slots are in use. */
+    struct model_call **running;
+    size_t *n_running;
+    size_t per;
+    int *rcs;                    /* `per` results per worker (struct worker.rc) */
+    pthread_cond_t batch_cv;     /* (CLOCK_MONOTONIC) the collecting worker: a call was queued */
+    bool collecting;             /* a worker is gathering a batch: the others leave it the queue */
+    bool batch_cv_ready;
     bool stopping;               /* refuse new calls; workers leave once the queue is empty */
     bool watch_stop;
     bool watch_idle; /* the watchdog waits without a timeout: wake it for a new deadline */
@@ -40,6 +51,7 @@ struct sched {
     pthread_t watchdog;
     bool watchdog_started;
     bool mu_ready, work_cv_ready, watch_cv_ready;
+    bool joined; /* sched_join ran: the threads are gone (sched_shutdown, then sched_free) */
 };
 
 /* Pops the oldest queued call (mu held; the queue is not empty). */
@@ -68,18 +80,152 @@ static void answer_expired(struct sched *s, struct model_call *c, uint64_t now, 
     c->done(c, c->done_ctx);
 }
 
+/* Sleeps on cv (a CLOCK_MONOTONIC condition variable) until `until` (a time_mono_ns value), a
+ * signal, or a spurious wake-up. mu held. */
+static void wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t until)
+{
+    struct timespec ts;
+    uint64_t now, wait_ns;
+
+    now = time_mono_ns();
+    if (until <= now || clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        goto out;
+    wait_ns = until - now + (uint64_t)ts.tv_nsec;
+    ts.tv_sec += (time_t)(wait_ns / UINT64_C(1000000000));
+    ts.tv_nsec = (long)(wait_ns % UINT64_C(1000000000));
+    pthread_cond_timedwait(cv, mu, &ts);
+out:
+    return;
+}
+
+/* Removes c (whose predecessor in the queue is prev, NULL at the head) from the queue. mu held. */
+static void queue_unlink(struct sched *s, struct model_call *prev, struct model_call *c)
+{
+    if (prev == NULL)
+        s->head = c->next;
+    else
+        prev->next = c->next;
+    if (s->tail == c)
+        s->tail = prev;
+    c->next = NULL;
+    atomic_store_explicit(&s->n_queued,
+                          atomic_load_explicit(&s->n_queued, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+}
+
+/* rows is one of preferred_batch_size. */
+static bool is_preferred(const struct batch_opts *o, int64_t rows)
+{
+    bool yes = false;
+
+    for (unsigned i = 0; i < o->n_preferred && !yes; i++)
+        yes = (int64_t)o->preferred[i] == rows;
+    return yes;
+}
+
+/*
+ * Dynamic batching: worker w holds one running call in mine[0]; moves compatible queued calls
+ * whose deadline has not passed into its slots (each CAS'd to CALL_RUNNING, so the watchdog can
+ * still answer it) until the rows reach max_batch_size or a preferred size, its slots are full,
+ * the scheduler stops, or max_queue_delay_us has passed since mine[0] was queued; waits on
+ * batch_cv for more calls meanwhile. mu held (released while waiting).
+ */
+static void collect_batch(struct sched *s, struct worker *w)
+{
+    const struct batch_opts *o = &s->m->batch;
+    struct model_call *c, *prev, *next;
+    int64_t rows = batch_rows_of(w->mine[0]), r;
+    uint64_t now, window_end;
+    size_t n = s->n_running[w->idx];
+    int expect;
+
+    if (rows < 0 || rows >= (int64_t)o->max)
+        goto out;
+    window_end = w->mine[0]->t_queued_ns + (uint64_t)o->delay_us * UINT64_C(1000);
+    s->collecting = true;
+    for (;;) {
+        now = time_mono_ns();
+        prev = NULL;
+        for (c = s->head; c != NULL && n < s->per && rows < (int64_t)o->max; c = next) {
+            next = c->next;
+            r = batch_rows_of(c);
+            expect = CALL_QUEUED;
+            if (c->deadline_ns > now && r >= 0 && rows + r <= (int64_t)o->max &&
+                batch_compatible(w->mine[0], c) &&
+                atomic_compare_exchange_strong(&c->state, &expect, CALL_RUNNING)) {
+                queue_unlink(s, prev, c);
+                c->t_started_ns = now;
+                w->mine[n++] = c;
+                s->n_running[w->idx] = n;
+                rows += r;
+                continue; /* prev stays: c left the queue */
+            }
+            prev = c;
+        }
+        if (rows >= (int64_t)o->max || is_preferred(o, rows) || n >= s->per || s->stopping)
+            break;
+        if (time_mono_ns() >= window_end)
+            break;
+        wait_until(&s->batch_cv, &s->mu, window_end);
+    }
+    s->collecting = false;
+    if (s->head != NULL)
+        pthread_cond_broadcast(&s->work_cv);
+out:
+    return;
+}
+
+/*
+ * Runs worker w's held calls (mine[0..n), all taken to CALL_RUNNING by w) and stores each one's
+ * result in w->rc. One call runs alone; several run as one merged backend call whose outputs are
+ * split back; when merging fails or the merged run reports MWE_INVALID_INPUT, each call still
+ * running runs alone so that only a faulty request fails. mu not held.
+ */
+static void run_held(struct sched *s, struct worker *w, size_t n)
+{
+    struct model_call *merged = NULL;
+    int64_t off = 0;
+    int rc;
+
+    (void)s;
+    if (n == 1) {
+        w->rc[0] = model_call_exec(w->mine[0]);
+        goto out;
+    }
+    merged = batch_merge(w->mine, n);
+    rc = merged != NULL ? model_call_exec(merged) : MWE_INVALID_INPUT;
+    if (rc == MWE_INVALID_INPUT) {
+        for (size_t k = 0; k < n; k++)
+            w->rc[k] = atomic_load(&w->mine[k]->state) == CALL_RUNNING
+                           ? model_call_exec(w->mine[k])
+                           : MWE_DEADLINE;
+        goto out;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (rc != 0) {
+            w->rc[k] = rc;
+            continue;
+        }
+        w->rc[k] = batch_split(merged, w->mine[k], off);
+        off += batch_rows_of(w->mine[k]);
+    }
+out:
+    model_call_release(merged);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct sched *s = w->s;
     struct model_call *c;
-    uint64_t now;
-    int expect, rc;
+    uint64_t now, rows;
+    size_t n, kept;
+    int expect;
     bool won;
 
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (s->head == NULL && !s->stopping)
+        while ((s->head == NULL || s->collecting) && !s->stopping)
             pthread_cond_wait(&s->work_cv, &s->mu);
         if (s->head == NULL)
             break;
@@ -105,23 +251,58 @@ static void *worker_main(void *arg)
             continue;
         }
         c->t_started_ns = now;
-        s->running[w->idx] = c;
+        w->mine[0] = c;
+        s->n_running[w->idx] = 1;
+        if (s->m->batch.max > 0)
+            collect_batch(s, w);
+
+        /* Calls the watchdog answered while the batch was gathered are not merged. The others
+         * learn (before anyone can answer them) whether they run batched, and the first one
+         * carries the merged rows for the batch-size metric. */
+        n = s->n_running[w->idx];
+        kept = 0;
+        rows = 0;
+        for (size_t k = 0; k < n; k++) {
+            /* The state only leaves CALL_RUNNING under mu, which we hold. Releasing under mu only
+             * frees memory (a call's last reference runs no callback). */
+            if (atomic_load(&w->mine[k]->state) != CALL_RUNNING) {
+                model_call_release(w->mine[k]);
+                continue;
+            }
+            w->mine[kept++] = w->mine[k];
+        }
+        n = kept;
+        s->n_running[w->idx] = n;
+        for (size_t k = 0; k < n; k++)
+            if (batch_rows_of(w->mine[k]) > 0)
+                rows += (uint64_t)batch_rows_of(w->mine[k]);
+        for (size_t k = 0; k < n; k++) {
+            w->mine[k]->batched = n > 1;
+            w->mine[k]->batch_rows = k == 0 ? rows : 0;
+        }
         pthread_mutex_unlock(&s->mu);
 
-        rc = model_call_exec(c);
+        if (n > 0)
+            run_held(s, w, n);
 
         pthread_mutex_lock(&s->mu);
-        s->running[w->idx] = NULL;
-        expect = CALL_RUNNING;
-        won = atomic_compare_exchange_strong(&c->state, &expect, CALL_DONE);
-        pthread_mutex_unlock(&s->mu);
-        if (won) {
-            c->status = rc;
-            c->t_done_ns = time_mono_ns();
-            c->done(c, c->done_ctx);
+        s->n_running[w->idx] = 0;
+        for (size_t k = 0; k < n; k++) {
+            expect = CALL_RUNNING;
+            /* rc 1 marks "answered by the watchdog": its late result is dropped with the call */
+            if (!atomic_compare_exchange_strong(&w->mine[k]->state, &expect, CALL_DONE))
+                w->rc[k] = 1;
         }
-        /* else the watchdog answered MWE_DEADLINE: the late result is dropped with the call. */
-        model_call_release(c);
+        pthread_mutex_unlock(&s->mu);
+        for (size_t k = 0; k < n; k++) {
+            c = w->mine[k];
+            if (w->rc[k] != 1) {
+                c->status = w->rc[k];
+                c->t_done_ns = time_mono_ns();
+                c->done(c, c->done_ctx);
+            }
+            model_call_release(c);
+        }
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -131,25 +312,13 @@ static void *worker_main(void *arg)
 /* Sleeps on watch_cv until `next` (a time_mono_ns value; UINT64_MAX: until signalled). mu held. */
 static void watch_sleep(struct sched *s, uint64_t next)
 {
-    struct timespec ts;
-    uint64_t now, wait_ns;
-
     if (next == UINT64_MAX) {
         s->watch_idle = true;
         pthread_cond_wait(&s->watch_cv, &s->mu);
         s->watch_idle = false;
         goto out;
     }
-    now = time_mono_ns();
-    if (next <= now)
-        goto out;
-    wait_ns = next - now;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        goto out;
-    wait_ns += (uint64_t)ts.tv_nsec;
-    ts.tv_sec += (time_t)(wait_ns / UINT64_C(1000000000));
-    ts.tv_nsec = (long)(wait_ns % UINT64_C(1000000000));
-    pthread_cond_timedwait(&s->watch_cv, &s->mu, &ts);
+    wait_until(&s->watch_cv, &s->mu, next);
 out:
     return;
 }
@@ -190,19 +359,21 @@ static void *watchdog_main(void *arg)
         }
         /* Running calls: the worker keeps its reference; we take one for the answer. */
         for (unsigned i = 0; i < s->n_workers && n_fire < WATCH_BATCH; i++) {
-            c = s->running[i];
-            if (c == NULL || atomic_load(&c->state) != CALL_RUNNING)
-                continue;
-            if (c->deadline_ns > now) {
-                if (c->deadline_ns < next)
-                    next = c->deadline_ns;
-                continue;
-            }
-            expect = CALL_RUNNING;
-            if (atomic_compare_exchange_strong(&c->state, &expect, CALL_EXPIRED)) {
-                model_call_retain(c);
-                fire_running[n_fire] = true;
-                fire[n_fire++] = c;
+            for (size_t k = 0; k < s->n_running[i] && n_fire < WATCH_BATCH; k++) {
+                c = s->running[(size_t)i * s->per + k];
+                if (c == NULL || atomic_load(&c->state) != CALL_RUNNING)
+                    continue;
+                if (c->deadline_ns > now) {
+                    if (c->deadline_ns < next)
+                        next = c->deadline_ns;
+                    continue;
+                }
+                expect = CALL_RUNNING;
+                if (atomic_compare_exchange_strong(&c->state, &expect, CALL_EXPIRED)) {
+                    model_call_retain(c);
+                    fire_running[n_fire] = true;
+                    fire[n_fire++] = c;
+                }
             }
         }
         if (n_fire > 0) {
@@ -221,14 +392,19 @@ static void *watchdog_main(void *arg)
 }
 
 /* Stops and joins whatever threads run (workers first, so that they drain the queue while the
- * watchdog still answers deadlines), then frees s. */
-static void sched_stop(struct sched *s)
+ * watchdog still answers deadlines). Once: later calls do nothing. */
+static void sched_join(struct sched *s)
 {
+    if (s->joined)
+        return;
+    s->joined = true;
     if (s->mu_ready) {
         pthread_mutex_lock(&s->mu);
         s->stopping = true;
         if (s->work_cv_ready)
             pthread_cond_broadcast(&s->work_cv);
+        if (s->batch_cv_ready)
+            pthread_cond_broadcast(&s->batch_cv);
         pthread_mutex_unlock(&s->mu);
     }
     for (unsigned i = 0; i < s->n_workers; i++)
@@ -240,15 +416,68 @@ static void sched_stop(struct sched *s)
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->watchdog, NULL);
     }
+}
+
+/* sched_join, then frees s. */
+static void sched_stop(struct sched *s)
+{
+    sched_join(s);
     if (s->watch_cv_ready)
         pthread_cond_destroy(&s->watch_cv);
+    if (s->batch_cv_ready)
+        pthread_cond_destroy(&s->batch_cv);
     if (s->work_cv_ready)
         pthread_cond_destroy(&s->work_cv);
     if (s->mu_ready)
         pthread_mutex_destroy(&s->mu);
     free(s->running);
+    free(s->n_running);
+    free(s->rcs);
     free(s->workers);
     free(s);
+}
+
+/* Dynamic batching needs a model whose every input and output has the batch as dimension 0
+ * (MW_FLAG_BATCH) and options within bounds. 0 or MWE_CONFIG with e. */
+static int check_batching(const struct model *m, struct mw_error *e)
+{
+    const struct batch_opts *o = &m->batch;
+    int rc = 0;
+
+    if ((m->flags & MW_FLAG_BATCH) == 0) {
+        rc = mw_fail(e, MWE_CONFIG,
+                     "%s: \"dynamic_batching\" needs a model that accepts a batch (MW_FLAG_BATCH)",
+                     m->name);
+        goto out;
+    }
+    if (o->max > BATCH_MAX_ROWS || o->delay_us > BATCH_MAX_DELAY_US ||
+        o->n_preferred > BATCH_MAX_PREFERRED) {
+        rc = mw_fail(e, MWE_CONFIG, "%s: \"dynamic_batching\": options out of range", m->name);
+        goto out;
+    }
+    for (unsigned i = 0; i < o->n_preferred; i++) {
+        if (o->preferred[i] == 0 || o->preferred[i] > o->max) {
+            rc = mw_fail(e, MWE_CONFIG,
+                         "%s: \"dynamic_batching\": preferred_batch_size %u is not 1 to "
+                         "max_batch_size (%u)",
+                         m->name, o->preferred[i], o->max);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < m->sig.n_inputs + m->sig.n_outputs; i++) {
+        const struct mw_tensor_spec *sp = i < m->sig.n_inputs
+                                              ? &m->sig.inputs[i]
+                                              : &m->sig.outputs[i - m->sig.n_inputs];
+
+        if (sp->ndim < 1 || sp->shape[0] != -1) {
+            rc = mw_fail(e, MWE_CONFIG,
+                         "%s: \"dynamic_batching\": %s's dimension 0 must be the batch (-1)",
+                         m->name, sp->name);
+            goto out;
+        }
+    }
+out:
+    return rc;
 }
 
 static void name_thread(pthread_t tid, const char *prefix, const char *model)
@@ -282,15 +511,20 @@ struct sched *sched_new(struct model *m, struct mw_error *e)
         mw_fail(e, MWE_CONFIG, "%s: queue_size and timeout_ms must be at least 1", m->name);
         goto out;
     }
+    if (m->batch.max > 0 && check_batching(m, e) != 0)
+        goto out;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         goto out_nomem;
     s->m = m;
     s->cap = m->opts.queue_size;
     atomic_init(&s->n_queued, 0);
-    s->running = calloc(want, sizeof(*s->running));
+    s->per = m->batch.max > 0 ? m->batch.max : 1;
+    s->running = calloc((size_t)want * s->per, sizeof(*s->running));
+    s->rcs = calloc((size_t)want * s->per, sizeof(*s->rcs));
+    s->n_running = calloc(want, sizeof(*s->n_running));
     s->workers = calloc(want, sizeof(*s->workers));
-    if (s->running == NULL || s->workers == NULL)
+    if (s->running == NULL || s->rcs == NULL || s->n_running == NULL || s->workers == NULL)
         goto out_nomem;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         goto out_nomem;
@@ -303,10 +537,14 @@ struct sched *sched_new(struct model *m, struct mw_error *e)
     err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (err == 0)
         err = pthread_cond_init(&s->watch_cv, &ca);
+    if (err == 0) {
+        s->watch_cv_ready = true;
+        err = pthread_cond_init(&s->batch_cv, &ca);
+        s->batch_cv_ready = err == 0;
+    }
     pthread_condattr_destroy(&ca);
     if (err != 0)
         goto out_nomem;
-    s->watch_cv_ready = true;
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -314,6 +552,8 @@ struct sched *sched_new(struct model *m, struct mw_error *e)
     for (unsigned i = 0; i < want && err == 0; i++) {
         s->workers[i].s = s;
         s->workers[i].idx = i;
+        s->workers[i].mine = &s->running[(size_t)i * s->per];
+        s->workers[i].rc = &s->rcs[(size_t)i * s->per];
         err = pthread_create(&s->workers[i].tid, NULL, worker_main, &s->workers[i]);
         if (err == 0) {
             s->n_workers++;
@@ -358,6 +598,18 @@ void sched_free(struct sched *s)
 }
 
 /*
+ * Stops s for good without freeing it: refuses new calls (MWE_SHUTTING_DOWN), lets the workers
+ * drain the queue as sched_free does and joins every thread; s stays valid (submissions keep
+ * being refused) until sched_free. Idempotent. NULL-safe. Main thread, holding a reference to the
+ * model so that sched_free cannot run meanwhile.
+ */
+void sched_shutdown(struct sched *s)
+{
+    if (s != NULL)
+        sched_join(s);
+}
+
+/*
  * Queues c (state CALL_QUEUED, deadline_ns, done and done_ctx already set: see model_call_submit)
  * and takes the scheduler's reference on it. A deadline earlier than the last queued call's is
  * raised to it (they differ by the time between two clock reads), so the queue stays in deadline
@@ -391,7 +643,10 @@ int sched_submit(struct sched *s, struct model_call *c)
     atomic_store_explicit(&s->n_queued,
                           atomic_load_explicit(&s->n_queued, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    pthread_cond_signal(&s->work_cv);
+    if (s->collecting)
+        pthread_cond_signal(&s->batch_cv); /* the gathering worker takes it, or leaves it */
+    else
+        pthread_cond_signal(&s->work_cv);
     if (s->watch_idle)
         pthread_cond_signal(&s->watch_cv);
 out_unlock:

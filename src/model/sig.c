@@ -207,14 +207,14 @@ out:
 
 static const char *const spec_members[] = {"name", "datatype", "shape", "names", "labels"};
 
-/* "BOOL, UINT8, ..., BYTES" into out; false when it does not fit. */
+/* "BOOL, UINT8, ..., BYTES, FP16, BF16" into out; false when it does not fit. */
 static bool accepted_dtypes(char *out, size_t cap)
 {
     size_t used = 0;
     bool ok = false;
 
     out[0] = '\0';
-    for (int t = MW_BOOL; t <= MW_BYTES; t++) {
+    for (int t = MW_BOOL; t <= MW_BF16; t++) {
         int n = snprintf(out + used, cap - used, "%s%s", t == MW_BOOL ? "" : ", ", dtype_name(t));
         if (n < 0 || (size_t)n >= cap - used)
             goto out;

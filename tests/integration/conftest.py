@@ -19,10 +19,27 @@ SANITIZED = os.environ.get("MW_SANITIZED") == "1"
 START_TIMEOUT = 60 if SANITIZED else 20
 
 
+def _off_loopback(args):
+    """(issue 4) Whether args name a --host that is not loopback (MODELWRAP_AUTH=none is refused
+    there, so the default `--auth none` is left out)."""
+    args = list(args)
+    host = "127.0.0.1"
+    for i, a in enumerate(args):
+        if a == "--host" and i + 1 < len(args):
+            host = args[i + 1]
+        elif a.startswith("--host="):
+            host = a[len("--host="):]
+    return not (host.startswith("127.") or host in ("::1", "localhost"))
+
+
 class Server:
     """One modelwrap process. `logs` collects its stderr JSON lines (parsed)."""
 
-    def __init__(self, args=(), env=None, cwd=None):
+    # ---- authentication (issue 4) ----
+    # `auth` is prepended as `--auth <value>` ("none" by default: tests that are not about
+    # authentication run without credentials; tests/integration/test_auth_*.py pass "required").
+    # None leaves the setting to args, env and the defaults.
+    def __init__(self, args=(), env=None, cwd=None, auth="none"):
         self.logs = []
         self.raw = []
         self.port = None
@@ -31,11 +48,19 @@ class Server:
         # A developer's own .env must not leak into tests.
         full_env.update({"MODELWRAP_LOG_LEVEL": "info", "MODELWRAP_ENV_FILE": "/dev/null"})
         full_env.update(env or {})
-        argv = [BIN, "serve", "--host", "127.0.0.1", "--port", "0"] + list(args)
+        argv = [BIN, "serve", "--host", "127.0.0.1", "--port", "0"]
+        argv += ["--auth", auth] if auth and not (auth == "none" and _off_loopback(args)) else []
+        argv += list(args)
         self.proc = subprocess.Popen(argv, cwd=cwd or ROOT, env=full_env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        # ---- audit trail (issue 7) ----
+        # The audit records go to stdout by default: read them (a full pipe would block the
+        # writer) into `stdout_lines` (decoded text lines, without the line end).
+        self.stdout_lines = []
+        self._out_reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._out_reader.start()
         if not self._ready.wait(START_TIMEOUT):
             self.kill()
             raise RuntimeError("modelwrap did not start:\n" + "".join(self.raw))
@@ -53,6 +78,10 @@ class Server:
                 self.port = rec["port"]
                 self._ready.set()
         self._ready.set()
+
+    def _read_stdout(self):  # issue 7
+        for line in iter(self.proc.stdout.readline, b""):
+            self.stdout_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
 
     @property
     def base(self):

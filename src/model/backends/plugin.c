@@ -171,7 +171,7 @@ static int check_specs(const char *path, const char *what, const struct mw_tenso
             if (strcmp(specs[j].name, s->name) == 0)
                 return mw_fail(e, MWE_CONFIG, "%s: duplicate %s name \"%s\"", path, what, s->name);
         }
-        if (s->dtype < MW_BOOL || s->dtype > MW_BYTES)
+        if (s->dtype < MW_BOOL || s->dtype > MW_BF16)
             return mw_fail(e, MWE_CONFIG, "%s: %s \"%s\": invalid dtype %d", path, what, s->name,
                            (int)s->dtype);
         if (s->ndim < 1 || s->ndim > MW_MAX_DIMS)

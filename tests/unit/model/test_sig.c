@@ -59,6 +59,7 @@ static void test_dtype_names_and_sizes(void **state)
         {"INT16", MW_INT16, 2},   {"INT32", MW_INT32, 4},
         {"INT64", MW_INT64, 8},   {"FP32", MW_FP32, 4},
         {"FP64", MW_FP64, 8},     {"BYTES", MW_BYTES, sizeof(struct mw_bytes)},
+        {"FP16", MW_FP16, 2},     {"BF16", MW_BF16, 2},
     };
 
     (void)state;
@@ -72,17 +73,17 @@ static void test_dtype_names_and_sizes(void **state)
     assert_int_equal(dtype_parse("FP3", 3), MW_DTYPE_INVALID);
     assert_int_equal(dtype_parse("FP32", 5), MW_DTYPE_INVALID);
     /* Not in the ABI, wrong case, empty, NULL. */
-    assert_int_equal(dtype_parse("FP16", 4), MW_DTYPE_INVALID);
-    assert_int_equal(dtype_parse("BF16", 4), MW_DTYPE_INVALID);
+    assert_int_equal(dtype_parse("FP8", 3), MW_DTYPE_INVALID);
+    assert_int_equal(dtype_parse("bf16", 4), MW_DTYPE_INVALID);
     assert_int_equal(dtype_parse("fp32", 4), MW_DTYPE_INVALID);
     assert_int_equal(dtype_parse("INVALID", 7), MW_DTYPE_INVALID);
     assert_int_equal(dtype_parse("", 0), MW_DTYPE_INVALID);
     assert_int_equal(dtype_parse(NULL, 0), MW_DTYPE_INVALID);
     assert_string_equal(dtype_name(0), "INVALID");
-    assert_string_equal(dtype_name(13), "INVALID");
+    assert_string_equal(dtype_name(15), "INVALID");
     assert_string_equal(dtype_name(-1), "INVALID");
     assert_int_equal(dtype_size(0), 0);
-    assert_int_equal(dtype_size(13), 0);
+    assert_int_equal(dtype_size(15), 0);
     assert_int_equal(dtype_size(-5), 0);
 }
 
@@ -189,12 +190,14 @@ static void test_parse_errors(void **state)
                  " {\"name\": \"a\", \"datatype\": \"FP32\", \"shape\": [1]}]}",
                  "signature.outputs[1].name: duplicate 'a' (also signature.outputs[0])");
     /* datatype */
-    expect_error("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP16\", \"shape\": [1]}]}",
-                 "signature.inputs[0].datatype: unknown datatype 'FP16' (accepted: BOOL, UINT8, "
-                 "UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64, BYTES)");
+    expect_error("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP8\", \"shape\": [1]}]}",
+                 "signature.inputs[0].datatype: unknown datatype 'FP8' (accepted: BOOL, UINT8, "
+                 "UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64, BYTES, FP16, "
+                 "BF16)");
     expect_error("{\"inputs\": [{\"name\": \"x\", \"shape\": [1]}]}",
                  "signature.inputs[0].datatype: expected a string (accepted: BOOL, UINT8, "
-                 "UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64, BYTES)");
+                 "UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64, BYTES, FP16, "
+                 "BF16)");
     /* shape */
     expect_error("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [-1, 0]}]}",
                  "signature.inputs[0].shape[1]: expected -1 or a positive integer");

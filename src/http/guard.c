@@ -1,0 +1,337 @@
+/*
+ * The connection guard: a per-address connection limit that holds across every I/O thread's
+ * daemon (MODELWRAP_MAX_CONNECTIONS_PER_IP; trusted proxies are exempt), and a watchdog thread
+ * that shuts down connections whose request is not received in time (slowloris): libmicrohttpd's
+ * own timeout is an idle timeout, which a client sending one byte a second never trips.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http/http_int.h"
+
+#define WATCH_PERIOD_MS 250
+#define LOG_INTERVAL_NS (10ull * 1000000000ull)
+
+struct ipcount {
+    struct ipaddr ip;
+    uint32_t count; /* 0: free slot */
+};
+
+struct guard {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    bool thread_started;
+    bool stop;
+    struct http_conn *head; /* every open connection */
+    struct ipcount *table;  /* open addressing, linear probing */
+    size_t mask;
+    unsigned per_ip;
+    uint64_t receive_ns;
+    uint64_t idle_ns;
+    const struct proxy_list *trusted;
+    atomic_ullong closed_slow;
+    atomic_ullong refused;
+    atomic_ullong log_slow_ns;
+    atomic_ullong log_refused_ns;
+};
+
+/* The guard's clock: CLOCK_MONOTONIC_COARSE (a few ms of resolution, several times cheaper than
+ * the precise clock) is plenty for deadlines counted in seconds, and it is read on every request.
+ * Any thread. */
+uint64_t guard_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* True at most once per interval_ns for a given *last_ns (any thread, lock-free). */
+bool guard_log_ok(atomic_ullong *last_ns, uint64_t interval_ns)
+{
+    unsigned long long now = time_mono_ns();
+    unsigned long long last = atomic_load_explicit(last_ns, memory_order_relaxed);
+    if (last != 0 && now - last < interval_ns)
+        return false;
+    return atomic_compare_exchange_strong(last_ns, &last, now);
+}
+
+static size_t ip_hash(const struct ipaddr *a)
+{
+    uint64_t h = 1469598103934665603ull;
+    size_t len = a->family == 4 ? 4 : 16;
+    h = (h ^ a->family) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ a->a[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static bool ip_equal(const struct ipaddr *a, const struct ipaddr *b)
+{
+    return a->family == b->family && memcmp(a->a, b->a, a->family == 4 ? 4 : 16) == 0;
+}
+
+/* The slot of a, or the free slot where it goes; NULL when the table is full. Under the lock. */
+static struct ipcount *table_slot(struct guard *g, const struct ipaddr *a)
+{
+    size_t i = ip_hash(a) & g->mask;
+    for (size_t probes = 0; probes <= g->mask; probes++) {
+        struct ipcount *s = &g->table[i];
+        if (s->count == 0 || ip_equal(&s->ip, a))
+            return s;
+        i = (i + 1) & g->mask;
+    }
+    return NULL;
+}
+
+/* Empties slot i, moving later entries of the probe run back (no tombstones). Under the lock. */
+static void table_delete(struct guard *g, size_t i)
+{
+    size_t j = i;
+    g->table[i].count = 0;
+    for (;;) {
+        size_t k;
+        j = (j + 1) & g->mask;
+        if (g->table[j].count == 0)
+            return;
+        k = ip_hash(&g->table[j].ip) & g->mask;
+        /* The entry at j may move to i unless its home k lies cyclically in (i, j]. */
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        g->table[i] = g->table[j];
+        g->table[j].count = 0;
+        i = j;
+    }
+}
+
+static const char *phase_name(int st)
+{
+    switch (st) {
+    case CONN_IDLE:
+        return "request line";
+    case CONN_HEADERS:
+        return "headers";
+    default:
+        return "body";
+    }
+}
+
+/* The watchdog: every WATCH_PERIOD_MS, shuts down connections stuck receiving a request. The
+ * socket stays open (libmicrohttpd closes it when it sees the shutdown), and the guard's lock
+ * keeps it from being closed and reused while we look at it: libmicrohttpd notifies the close
+ * (guard_conn_close, which takes the lock) before it closes the descriptor. */
+static void *watchdog(void *arg)
+{
+    struct guard *g = arg;
+
+    pthread_mutex_lock(&g->lock);
+    while (!g->stop) {
+        struct timespec ts;
+        uint64_t now;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += WATCH_PERIOD_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->wake, &g->lock, &ts);
+        if (g->stop)
+            break;
+        now = guard_now_ns();
+        for (struct http_conn *c = g->head; c; c = c->next) {
+            int st = atomic_load_explicit(&c->state, memory_order_acquire);
+            uint64_t t = atomic_load_explicit(&c->t_ns, memory_order_relaxed);
+            uint64_t limit;
+            if (c->cut || c->refused)
+                continue;
+            if (st == CONN_IDLE) /* a request line that trickles in: MHD's idle timer never fires */
+                limit = g->idle_ns + g->receive_ns;
+            else if (st == CONN_HEADERS)
+                limit = g->receive_ns;
+            else if (st == CONN_BODY) /* the body normally gets a 408 on its next chunk first */
+                limit = g->receive_ns + g->idle_ns;
+            else
+                continue;
+            if (now <= t || now - t <= limit)
+                continue;
+            shutdown(c->fd, SHUT_RDWR);
+            c->cut = true;
+            unsigned long long n = atomic_fetch_add(&g->closed_slow, 1) + 1;
+            if (guard_log_ok(&g->log_slow_ns, LOG_INTERVAL_NS))
+                log_kv(LOG_WARN, "connection closed: request not received in time", "client",
+                       c->peer_text, "phase", phase_name(st), "#receive_timeout_s",
+                       (long long)(g->receive_ns / 1000000000ull), "#closed_total",
+                       (long long)n, NULL);
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+/* See http_int.h. Main thread at start-up. */
+struct guard *guard_new(const struct config *cfg, const struct proxy_list *trusted,
+                        struct mw_error *e)
+{
+    struct guard *g = calloc(1, sizeof(*g));
+    pthread_condattr_t ca;
+    size_t cap = 64;
+
+    if (!g) {
+        mw_fail(e, MWE_NOMEM, "out of memory");
+        return NULL;
+    }
+    while (cap < 2 * (size_t)cfg->max_connections)
+        cap *= 2;
+    g->table = calloc(cap, sizeof(*g->table));
+    if (!g->table) {
+        mw_fail(e, MWE_NOMEM, "out of memory (connection table)");
+        free(g);
+        return NULL;
+    }
+    g->mask = cap - 1;
+    g->per_ip = cfg->max_connections_per_ip;
+    g->receive_ns = (uint64_t)cfg->receive_timeout_s * 1000000000ull;
+    g->idle_ns = (uint64_t)cfg->idle_timeout_s * 1000000000ull;
+    g->trusted = trusted;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&g->thread, NULL, watchdog, g) != 0) {
+        mw_fail(e, MWE_IO, "cannot start the connection watchdog: %s", strerror(errno));
+        guard_free(g);
+        return NULL;
+    }
+    g->thread_started = true;
+    return g;
+}
+
+/* See http_int.h. Main thread, after every daemon stopped. */
+void guard_free(struct guard *g)
+{
+    if (!g)
+        return;
+    if (g->thread_started) {
+        pthread_mutex_lock(&g->lock);
+        g->stop = true;
+        pthread_cond_signal(&g->wake);
+        pthread_mutex_unlock(&g->lock);
+        pthread_join(g->thread, NULL);
+    }
+    while (g->head) { /* only when a daemon failed to stop cleanly */
+        struct http_conn *c = g->head;
+        g->head = c->next;
+        free(c);
+    }
+    pthread_cond_destroy(&g->wake);
+    pthread_mutex_destroy(&g->lock);
+    free(g->table);
+    free(g);
+}
+
+/* See http_int.h. The I/O thread that accepted fd. */
+struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr *sa)
+{
+    struct http_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    if (ipaddr_from_sockaddr(sa, &c->peer))
+        ipaddr_format(&c->peer, c->peer_text, sizeof(c->peer_text));
+    c->trusted_peer = g->trusted && c->peer.family && proxy_list_has(g->trusted, &c->peer);
+    atomic_init(&c->state, CONN_IDLE);
+    atomic_init(&c->t_ns, guard_now_ns());
+
+    pthread_mutex_lock(&g->lock);
+    c->next = g->head;
+    if (g->head)
+        g->head->prev = c;
+    g->head = c;
+    if (!c->trusted_peer && c->peer.family) {
+        struct ipcount *s = table_slot(g, &c->peer);
+        if (s && s->count < g->per_ip) {
+            if (s->count == 0)
+                s->ip = c->peer;
+            s->count++;
+            c->counted = true;
+        } else {
+            c->refused = true;
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+
+    if (c->refused) {
+        unsigned long long n = atomic_fetch_add(&g->refused, 1) + 1;
+        shutdown(fd, SHUT_RDWR);
+        if (guard_log_ok(&g->log_refused_ns, LOG_INTERVAL_NS))
+            log_kv(LOG_WARN, "connection refused: per-address connection limit", "client",
+                   c->peer_text, "#limit", (long long)g->per_ip, "#refused_total",
+                   (long long)n, NULL);
+    }
+    return c;
+}
+
+/* See http_int.h. The connection's I/O thread. */
+void guard_conn_close(struct guard *g, struct http_conn *c)
+{
+    pthread_mutex_lock(&g->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        g->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->counted) {
+        struct ipcount *s = table_slot(g, &c->peer);
+        if (s && s->count > 0 && --s->count == 0)
+            table_delete(g, (size_t)(s - g->table));
+    }
+    pthread_mutex_unlock(&g->lock);
+    free(c);
+}
+
+/* Waiting for the next request (after accept or a response). The connection's I/O thread. */
+void guard_conn_idle(struct http_conn *c)
+{
+    atomic_store_explicit(&c->t_ns, guard_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&c->state, CONN_IDLE, memory_order_release);
+}
+
+/* A request line arrived: the receive deadline starts. The connection's I/O thread. */
+void guard_conn_request(struct http_conn *c, size_t uri_len)
+{
+    c->uri_len = uri_len;
+    atomic_store_explicit(&c->t_ns, guard_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&c->state, CONN_HEADERS, memory_order_release);
+}
+
+/* CONN_BODY or CONN_HANDLING: the deadline's start stays. The connection's I/O thread. */
+void guard_conn_phase(struct http_conn *c, int state)
+{
+    atomic_store_explicit(&c->state, state, memory_order_release);
+}
+
+/* See http_int.h. Any thread. */
+uint64_t guard_deadline_ns(const struct guard *g, const struct http_conn *c)
+{
+    return atomic_load_explicit(&((struct http_conn *)c)->t_ns, memory_order_relaxed) +
+           g->receive_ns;
+}
+
+/* Connections the watchdog shut down since start (for tests and metrics). Any thread. */
+unsigned long long guard_closed_slow(const struct guard *g)
+{
+    return atomic_load(&((struct guard *)g)->closed_slow);
+}
+
+/* Connections refused by the per-address limit since start. Any thread. */
+unsigned long long guard_refused(const struct guard *g)
+{
+    return atomic_load(&((struct guard *)g)->refused);
+}
