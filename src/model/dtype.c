@@ -3,7 +3,10 @@
  * size of one element, the lossless conversions a request may rely on, and FP16/BF16 <-> float.
  * One table, indexed by the enum value (the ABI fixes the values forever).
  */
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/model.h"
@@ -235,4 +238,88 @@ bool dtype_bf16_from_double(double d, uint16_t *out)
         return false;
     *out = (uint16_t)(u >> 16);
     return true;
+}
+
+/* Whether the text reads back as d (through strtof for FP32). */
+static bool reads_back(const char *text, double d, bool fp32)
+{
+    return fp32 ? strtof(text, NULL) == (float)d : strtod(text, NULL) == d;
+}
+
+/* The shortest %.Ng (N from 6 to 9 for FP32, 15 to 17 for FP64) that reads back as d: the search
+ * starts in the middle (model outputs mostly need 8 or 16 digits) and the longest needs no check
+ * (9 and 17 digits always read back). "-0.0" for negative zero, "null" when not finite. */
+void dtype_format_float(char out[DTYPE_NUM_CAP], double d, bool fp32)
+{
+    int mid = fp32 ? 7 : 16;
+    char alt[DTYPE_NUM_CAP];
+
+    if (!isfinite(d)) {
+        memcpy(out, "null", 5);
+        return;
+    }
+    if (d == 0 && signbit(d)) {
+        memcpy(out, "-0.0", 5); /* "-0" reads back as the integer 0 in many parsers */
+        return;
+    }
+    snprintf(out, DTYPE_NUM_CAP, "%.*g", mid, d);
+    if (reads_back(out, d, fp32)) {
+        snprintf(alt, DTYPE_NUM_CAP, "%.*g", mid - 1, d);
+        if (reads_back(alt, d, fp32))
+            memcpy(out, alt, DTYPE_NUM_CAP);
+        return;
+    }
+    if (fp32) {
+        snprintf(out, DTYPE_NUM_CAP, "%.8g", d);
+        if (reads_back(out, d, fp32))
+            return;
+    }
+    snprintf(out, DTYPE_NUM_CAP, "%.*g", fp32 ? 9 : 17, d);
+}
+
+bool dtype_format_number(char out[DTYPE_NUM_CAP], int dtype, const void *d, size_t i)
+{
+    switch (dtype) {
+    case MW_BOOL:
+        snprintf(out, DTYPE_NUM_CAP, "%s", ((const uint8_t *)d)[i] ? "true" : "false");
+        return true;
+    case MW_UINT8:
+        snprintf(out, DTYPE_NUM_CAP, "%u", (unsigned)((const uint8_t *)d)[i]);
+        return true;
+    case MW_UINT16:
+        snprintf(out, DTYPE_NUM_CAP, "%u", (unsigned)((const uint16_t *)d)[i]);
+        return true;
+    case MW_UINT32:
+        snprintf(out, DTYPE_NUM_CAP, "%" PRIu32, ((const uint32_t *)d)[i]);
+        return true;
+    case MW_UINT64:
+        snprintf(out, DTYPE_NUM_CAP, "%" PRIu64, ((const uint64_t *)d)[i]);
+        return true;
+    case MW_INT8:
+        snprintf(out, DTYPE_NUM_CAP, "%d", (int)((const int8_t *)d)[i]);
+        return true;
+    case MW_INT16:
+        snprintf(out, DTYPE_NUM_CAP, "%d", (int)((const int16_t *)d)[i]);
+        return true;
+    case MW_INT32:
+        snprintf(out, DTYPE_NUM_CAP, "%" PRId32, ((const int32_t *)d)[i]);
+        return true;
+    case MW_INT64:
+        snprintf(out, DTYPE_NUM_CAP, "%" PRId64, ((const int64_t *)d)[i]);
+        return true;
+    case MW_FP32:
+        dtype_format_float(out, (double)((const float *)d)[i], true);
+        return true;
+    case MW_FP64:
+        dtype_format_float(out, ((const double *)d)[i], false);
+        return true;
+    case MW_FP16:
+        dtype_format_float(out, (double)dtype_fp16_to_float(((const uint16_t *)d)[i]), true);
+        return true;
+    case MW_BF16:
+        dtype_format_float(out, (double)dtype_bf16_to_float(((const uint16_t *)d)[i]), true);
+        return true;
+    default:
+        return false;
+    }
 }

@@ -44,6 +44,15 @@ bool dtype_is_number(int dtype);
  * (finite, in range, no rounding), writing the bits to *out. */
 float dtype_fp16_to_float(uint16_t h);
 float dtype_bf16_to_float(uint16_t h);
+/* Room for any element dtype_format_number writes, and its NUL. */
+#define DTYPE_NUM_CAP 40
+/* Writes element idx of a numeric or BOOL tensor's data as JSON text: integers exactly, floats
+ * with the fewest digits that read back to the same value (FP16/BF16 as FP32), "-0.0" for
+ * negative zero, "null" when not finite, true/false. Returns false for BYTES or an unknown dtype.
+ * Shared by the native records codec and the V2 tensor codec so both print numbers alike. */
+bool dtype_format_number(char out[DTYPE_NUM_CAP], int dtype, const void *data, size_t idx);
+/* The shortest text of d that reads back as d (as a float when fp32); see dtype_format_number. */
+void dtype_format_float(char out[DTYPE_NUM_CAP], double d, bool fp32);
 bool dtype_fp16_from_double(double d, uint16_t *out);
 bool dtype_bf16_from_double(double d, uint16_t *out);
 

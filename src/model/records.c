@@ -87,45 +87,13 @@ static const char *json_type_desc(const json_t *v)
     return "an unknown value";
 }
 
-/* Shortest of %.15g..%.17g that reads back as d with strtod; "null" when not finite. */
-static void fmt_fp64(char out[NUM_CAP], double d)
-{
-    int prec;
-
-    if (!isfinite(d)) {
-        memcpy(out, "null", 5);
-        return;
-    }
-    for (prec = 15; prec <= 17; prec++) {
-        snprintf(out, NUM_CAP, "%.*g", prec, d);
-        if (strtod(out, NULL) == d)
-            break;
-    }
-}
-
-/* Shortest of %.6g..%.9g that reads back as f with strtof; "null" when not finite. */
-static void fmt_fp32(char out[NUM_CAP], float f)
-{
-    int prec;
-
-    if (!isfinite(f)) {
-        memcpy(out, "null", 5);
-        return;
-    }
-    for (prec = 6; prec <= 9; prec++) {
-        snprintf(out, NUM_CAP, "%.*g", prec, (double)f);
-        if (strtof(out, NULL) == f)
-            break;
-    }
-}
-
 /* The value of a JSON number for an error message ("300", "1.5"). */
 static void fmt_json_number(char out[NUM_CAP], const json_t *v)
 {
     if (json_is_integer(v))
         snprintf(out, NUM_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else
-        fmt_fp64(out, json_real_value(v));
+        dtype_format_float(out, json_real_value(v), false);
 }
 
 static bool dtype_is_numeric(int dtype)
@@ -569,62 +537,14 @@ static int put_string(struct buf *out, const char *s, size_t len)
 /* Appends element idx of t as a JSON value. */
 static int put_scalar(struct buf *out, const struct mw_tensor *t, size_t idx)
 {
-    char num[NUM_CAP];
-    const void *d = t->data;
-    int rc;
+    char num[DTYPE_NUM_CAP];
 
-    switch (t->dtype) {
-    case MW_BOOL:
-        snprintf(num, sizeof(num), "%s", ((const uint8_t *)d)[idx] ? "true" : "false");
-        break;
-    case MW_UINT8:
-        snprintf(num, sizeof(num), "%u", (unsigned)((const uint8_t *)d)[idx]);
-        break;
-    case MW_UINT16:
-        snprintf(num, sizeof(num), "%u", (unsigned)((const uint16_t *)d)[idx]);
-        break;
-    case MW_UINT32:
-        snprintf(num, sizeof(num), "%" PRIu32, ((const uint32_t *)d)[idx]);
-        break;
-    case MW_UINT64:
-        snprintf(num, sizeof(num), "%" PRIu64, ((const uint64_t *)d)[idx]);
-        break;
-    case MW_INT8:
-        snprintf(num, sizeof(num), "%d", (int)((const int8_t *)d)[idx]);
-        break;
-    case MW_INT16:
-        snprintf(num, sizeof(num), "%d", (int)((const int16_t *)d)[idx]);
-        break;
-    case MW_INT32:
-        snprintf(num, sizeof(num), "%" PRId32, ((const int32_t *)d)[idx]);
-        break;
-    case MW_INT64:
-        snprintf(num, sizeof(num), "%" PRId64, ((const int64_t *)d)[idx]);
-        break;
-    case MW_FP32:
-        fmt_fp32(num, ((const float *)d)[idx]);
-        break;
-    case MW_FP64:
-        fmt_fp64(num, ((const double *)d)[idx]);
-        break;
-    case MW_FP16:
-        fmt_fp32(num, dtype_fp16_to_float(((const uint16_t *)d)[idx]));
-        break;
-    case MW_BF16:
-        fmt_fp32(num, dtype_bf16_to_float(((const uint16_t *)d)[idx]));
-        break;
-    case MW_BYTES: {
-        const struct mw_bytes *b = &((const struct mw_bytes *)d)[idx];
-        rc = put_string(out, (const char *)b->ptr, b->len);
-        goto out_done;
+    if (t->dtype == MW_BYTES) {
+        const struct mw_bytes *b = &((const struct mw_bytes *)t->data)[idx];
+        return put_string(out, (const char *)b->ptr, b->len);
     }
-    default:
-        rc = MWE_MODEL_FAILED;
-        goto out_done;
-    }
-    rc = put_lit(out, num);
-out_done:
-    return rc;
+    return dtype_format_number(num, t->dtype, t->data, idx) ? put_lit(out, num)
+                                                             : MWE_MODEL_FAILED;
 }
 
 /* Appends the sub-array of t at dimension dim starting at element idx (row-major), where stride

@@ -324,50 +324,13 @@ static bool store_num(const struct num *n, int to, void *dst, size_t idx)
     }
 }
 
-/* Whether the text reads back as d (through strtof for FP32). */
-static bool reads_back(const char *text, double d, bool fp32)
-{
-    return fp32 ? strtof(text, NULL) == (float)d : strtod(text, NULL) == d;
-}
-
-/* The shortest %.Ng (N from 6 to 9 for FP32, 15 to 17 for FP64) that reads back as d: the search
- * starts in the middle (model outputs mostly need 8 or 16 digits) and the longest needs no check
- * (9 and 17 digits always read back). "-0.0" for negative zero, "null" when not finite. */
-static void fmt_float(char out[NUM_CAP], double d, bool fp32)
-{
-    int mid = fp32 ? 7 : 16;
-    char alt[NUM_CAP];
-
-    if (!isfinite(d)) {
-        memcpy(out, "null", 5);
-        return;
-    }
-    if (d == 0 && signbit(d)) {
-        memcpy(out, "-0.0", 5); /* "-0" reads back as the integer 0 in many parsers */
-        return;
-    }
-    snprintf(out, NUM_CAP, "%.*g", mid, d);
-    if (reads_back(out, d, fp32)) {
-        snprintf(alt, NUM_CAP, "%.*g", mid - 1, d);
-        if (reads_back(alt, d, fp32))
-            memcpy(out, alt, NUM_CAP);
-        return;
-    }
-    if (fp32) {
-        snprintf(out, NUM_CAP, "%.8g", d);
-        if (reads_back(out, d, fp32))
-            return;
-    }
-    snprintf(out, NUM_CAP, "%.*g", fp32 ? 9 : 17, d);
-}
-
 /* The value of a JSON number for a message. */
 static const char *json_num_text(char out[NUM_CAP], const json_t *v)
 {
     if (json_is_integer(v))
         snprintf(out, NUM_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else
-        fmt_float(out, json_number_value(v), false);
+        dtype_format_float(out, json_number_value(v), false);
     return out;
 }
 
@@ -1224,64 +1187,22 @@ static int put_str(struct buf *out, const char *s, size_t len)
 /* Appends element i of t as a JSON value. */
 static int put_value(struct buf *out, const struct mw_tensor *t, size_t i, struct mw_error *e)
 {
-    char num[NUM_CAP];
-    const void *d = t->data;
+    char num[DTYPE_NUM_CAP];
     const struct mw_bytes *b;
 
-    switch (t->dtype) {
-    case MW_BOOL:
-        return put_lit(out, ((const uint8_t *)d)[i] ? "true" : "false");
-    case MW_UINT8:
-        snprintf(num, sizeof(num), "%u", (unsigned)((const uint8_t *)d)[i]);
-        break;
-    case MW_UINT16:
-        snprintf(num, sizeof(num), "%u", (unsigned)((const uint16_t *)d)[i]);
-        break;
-    case MW_UINT32:
-        snprintf(num, sizeof(num), "%" PRIu32, ((const uint32_t *)d)[i]);
-        break;
-    case MW_UINT64:
-        snprintf(num, sizeof(num), "%" PRIu64, ((const uint64_t *)d)[i]);
-        break;
-    case MW_INT8:
-        snprintf(num, sizeof(num), "%d", (int)((const int8_t *)d)[i]);
-        break;
-    case MW_INT16:
-        snprintf(num, sizeof(num), "%d", (int)((const int16_t *)d)[i]);
-        break;
-    case MW_INT32:
-        snprintf(num, sizeof(num), "%" PRId32, ((const int32_t *)d)[i]);
-        break;
-    case MW_INT64:
-        snprintf(num, sizeof(num), "%" PRId64, ((const int64_t *)d)[i]);
-        break;
-    case MW_FP32:
-        fmt_float(num, (double)((const float *)d)[i], true);
-        break;
-    case MW_FP64:
-        fmt_float(num, ((const double *)d)[i], false);
-        break;
-    case MW_FP16:
-        fmt_float(num, (double)dtype_fp16_to_float(((const uint16_t *)d)[i]), true);
-        break;
-    case MW_BF16:
-        fmt_float(num, (double)dtype_bf16_to_float(((const uint16_t *)d)[i]), true);
-        break;
-    case MW_BYTES:
-        b = &((const struct mw_bytes *)d)[i];
-        if (b->ptr == NULL && b->len > 0)
-            return MWE_MODEL_FAILED;
-        if (!utf8_valid(b->ptr, b->len))
-            return mw_fail(e, MWE_BAD_REQUEST,
-                           "Output '%s' holds bytes that are not UTF-8 text, which JSON cannot "
-                           "carry: ask for it as binary data (\"parameters\": {\"binary_data\": "
-                           "true})",
-                           t->name);
-        return put_str(out, (const char *)b->ptr, b->len);
-    default:
+    if (t->dtype != MW_BYTES)
+        return dtype_format_number(num, t->dtype, t->data, i) ? put_lit(out, num)
+                                                               : MWE_MODEL_FAILED;
+    b = &((const struct mw_bytes *)t->data)[i];
+    if (b->ptr == NULL && b->len > 0)
         return MWE_MODEL_FAILED;
-    }
-    return put_lit(out, num);
+    if (!utf8_valid(b->ptr, b->len))
+        return mw_fail(e, MWE_BAD_REQUEST,
+                       "Output '%s' holds bytes that are not UTF-8 text, which JSON cannot "
+                       "carry: ask for it as binary data (\"parameters\": {\"binary_data\": "
+                       "true})",
+                       t->name);
+    return put_str(out, (const char *)b->ptr, b->len);
 }
 
 /* Elements of an output tensor; SIZE_MAX when its shape is unusable. */
