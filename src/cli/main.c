@@ -170,10 +170,11 @@ static int cmd_serve(int argc, char **argv, int first)
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_registry;
     }
+    /* Published before "listening": whoever reads that line may scrape at once. */
+    api.server = srv; /* issue 8: the in-flight gauge */
     log_kv(LOG_INFO, "listening", "host", cfg.host, "#port", (long long)http_server_port(srv),
            "io_model", cfg.io_model == IO_POOL ? "pool" : "reuseport", "#startup_us",
            (long long)((time_mono_ns() - t0) / 1000), "version", MW_VERSION, NULL);
-    api.server = srv; /* issue 8: the in-flight gauge */
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
