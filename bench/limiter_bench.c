@@ -134,8 +134,9 @@ out_usage:
 
 int main(int argc, char **argv)
 {
-    char *cfg_argv[] = {"limiter_bench", "--rate-limit", "1000/s", "--rate-burst", "100",
-                        "--redis-url", NULL, "--redis-timeout-ms", "1000", NULL};
+    char *cfg_argv[] = {
+        "limiter_bench",      "--rate-limit", "1000/s", "--rate-burst", "100", "--redis-url", NULL,
+        "--redis-timeout-ms", "1000",         NULL};
     char *envp[] = {"MODELWRAP_ENV_FILE=", NULL};
     struct worker *w = NULL;
     pthread_t *th = NULL;

@@ -12,8 +12,8 @@
 
 static void check_windows(const struct limit_windows *ws, const uint8_t *data, size_t size)
 {
-    static const int64_t fixed[] = {0, 1, 1795921200, 1768010400, 253402300799, -86400,
-                                    INT64_MAX, INT64_MIN};
+    static const int64_t fixed[] = {0,      1,         1795921200, 1768010400, 253402300799,
+                                    -86400, INT64_MAX, INT64_MIN};
     int64_t t;
     size_t i;
     size_t k;
@@ -24,9 +24,9 @@ static void check_windows(const struct limit_windows *ws, const uint8_t *data, s
         const struct limit_window *w = &ws->w[i];
         if (memchr(w->text, '\0', sizeof(w->text)) == NULL || w->text[0] == '\0')
             abort();
-        if (w->weekly && (w->days == 0 || w->days > 0x7f || w->len_s < 1 || w->len_s > 86400 ||
-                          w->start_s < 0 || w->start_s >= 86400 || w->offset_s > 14 * 3600 ||
-                          w->offset_s < -14 * 3600))
+        if (w->weekly &&
+            (w->days == 0 || w->days > 0x7f || w->len_s < 1 || w->len_s > 86400 || w->start_s < 0 ||
+             w->start_s >= 86400 || w->offset_s > 14 * 3600 || w->offset_s < -14 * 3600))
             abort();
         if (!w->weekly && w->to_s <= w->from_s)
             abort();
@@ -75,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 0:
     case 1:
         rc = limit_windows_parse(&ws, text, data[0] % 3 == 1, "MODELWRAP_SLA_OUTAGES", &e);
-        if (rc != 0 && (rc != MWE_CONFIG || ws.n != 0 ||
-                        strncmp(e.msg, "MODELWRAP_SLA_OUTAGES: ", 23) != 0))
+        if (rc != 0 &&
+            (rc != MWE_CONFIG || ws.n != 0 || strncmp(e.msg, "MODELWRAP_SLA_OUTAGES: ", 23) != 0))
             abort();
         if (rc == 0)
             check_windows(&ws, data + 1, size - 1);

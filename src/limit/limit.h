@@ -56,7 +56,7 @@ bool limit_gcra_decide(const struct gcra *g, uint64_t *tat, uint64_t now_ns,
 #define LIMIT_KEY_MAX 320
 size_t limit_key_build(char *out, size_t cap, char tag, const char *a, const char *b);
 
-/* ---- the local table: fixed capacity, sharded, idle entries reused first ---------------------- */
+/* ---- the local table: fixed capacity, sharded, idle entries reused first --------------------- */
 
 struct limit_table;
 
@@ -182,11 +182,11 @@ void limit_stats(struct limiter *l, struct limit_stats *s);
 
 struct limit_window {
     bool weekly;
-    uint8_t days;    /* weekly: bit d set for local weekday d (0 Monday .. 6 Sunday) */
-    int32_t start_s; /* weekly: local second of the day it starts */
-    int32_t len_s;   /* weekly: length, 1..86400 */
+    uint8_t days;     /* weekly: bit d set for local weekday d (0 Monday .. 6 Sunday) */
+    int32_t start_s;  /* weekly: local second of the day it starts */
+    int32_t len_s;    /* weekly: length, 1..86400 */
     int32_t offset_s; /* weekly: local time = UTC + offset_s */
-    int64_t from_s;  /* dated: [from_s, to_s) in Unix seconds */
+    int64_t from_s;   /* dated: [from_s, to_s) in Unix seconds */
     int64_t to_s;
     char text[LIMIT_WINDOW_TEXT_MAX]; /* as written, blanks trimmed: for the SLA document */
 };

@@ -63,8 +63,8 @@ struct limiter *limit_new(const struct config *cfg, struct mw_error *e)
     if (rate > 0)
         limit_gcra_init(&l->def, rate, l->burst);
     l->replicas = cfg->redis_replicas ? cfg->redis_replicas : 1;
-    l->failure_mode = cfg->redis_failure_mode == LIMIT_FAIL_CLOSED ? LIMIT_FAIL_CLOSED
-                                                                   : LIMIT_FAIL_OPEN;
+    l->failure_mode =
+        cfg->redis_failure_mode == LIMIT_FAIL_CLOSED ? LIMIT_FAIL_CLOSED : LIMIT_FAIL_OPEN;
     l->max_concurrency = cfg->max_concurrency;
     if (cfg->redis_url) {
         memset(&ro, 0, sizeof(ro));

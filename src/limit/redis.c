@@ -57,7 +57,7 @@ struct limit_redis {
     atomic_int up; /* 1 until a decision fails, then 0 until one succeeds */
 };
 
-/* ---- the URL ----------------------------------------------------------------------------------- */
+/* ---- the URL --------------------------------------------------------------------------------- */
 
 static int hexval(char c)
 {
@@ -121,8 +121,8 @@ static bool parse_uint(const char *s, size_t len, unsigned long min, unsigned lo
 
 static bool host_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
 }
 
 /* Parses the URL; see limit.h. The password is never copied into e. */
@@ -158,15 +158,17 @@ int limit_redis_url_parse(const char *url, struct limit_redis_target *t, struct 
         q = strchr(p, '?');
         end = q ? q : p + strlen(p);
         if (*p != '/' || (size_t)(end - p) >= sizeof(t->unix_path) || end - p < 2) {
-            rc = mw_fail(e, MWE_CONFIG, "the socket path must be absolute and shorter than %zu "
-                         "bytes %s", sizeof(t->unix_path), accepted);
+            rc = mw_fail(e, MWE_CONFIG,
+                         "the socket path must be absolute and shorter than %zu "
+                         "bytes %s",
+                         sizeof(t->unix_path), accepted);
             goto out;
         }
         memcpy(t->unix_path, p, (size_t)(end - p));
         if (q) {
             if (strncmp(q, "?db=", 4) != 0 || !parse_uint(q + 4, strlen(q + 4), 0, 1000000, &v)) {
-                rc = mw_fail(e, MWE_CONFIG, "the only query is ?db=N with N 0-1000000 %s",
-                             accepted);
+                rc =
+                    mw_fail(e, MWE_CONFIG, "the only query is ?db=N with N 0-1000000 %s", accepted);
                 goto out;
             }
             t->db = (unsigned)v;
@@ -196,8 +198,10 @@ int limit_redis_url_parse(const char *url, struct limit_redis_target *t, struct 
         }
         if (!pct_decode(p, (size_t)(colon - p), t->user, sizeof(t->user)) ||
             !pct_decode(colon + 1, (size_t)(at - colon - 1), t->password, sizeof(t->password))) {
-            rc = mw_fail(e, MWE_CONFIG, "malformed or too long user or password (percent-escape "
-                         "reserved characters) %s", accepted);
+            rc = mw_fail(e, MWE_CONFIG,
+                         "malformed or too long user or password (percent-escape "
+                         "reserved characters) %s",
+                         accepted);
             goto out;
         }
         if (t->password[0] == '\0') {
@@ -254,7 +258,7 @@ out:
     return rc;
 }
 
-/* ---- connections ------------------------------------------------------------------------------- */
+/* ---- connections ----------------------------------------------------------------------------- */
 
 static void conn_close(struct conn *c)
 {
@@ -495,7 +499,7 @@ out:
     return rc;
 }
 
-/* ---- the store --------------------------------------------------------------------------------- */
+/* ---- the store ------------------------------------------------------------------------------- */
 
 /* Creates the store; see limit.h. */
 struct limit_redis *limit_redis_new(const struct limit_redis_opts *o, struct mw_error *e)

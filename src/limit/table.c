@@ -9,8 +9,8 @@
 
 #include "limit/limit.h"
 
-#define WAYS 8          /* slots per set: two cache lines */
-#define SHARDS_MAX 256  /* mutexes; a set belongs to exactly one shard */
+#define WAYS 8         /* slots per set: two cache lines */
+#define SHARDS_MAX 256 /* mutexes; a set belongs to exactly one shard */
 #define CAPACITY_MAX (UINT64_C(1) << 28)
 
 struct slot {
@@ -37,7 +37,7 @@ struct limit_table {
     uint64_t k0, k1; /* SipHash key, random per table: nobody can aim keys at one set */
 };
 
-/* ---- SipHash-2-4 (Aumasson and Bernstein), 64-bit output --------------------------------------- */
+/* ---- SipHash-2-4 (Aumasson and Bernstein), 64-bit output ------------------------------------- */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                                                   \
@@ -97,7 +97,7 @@ static uint64_t siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* ---- the table --------------------------------------------------------------------------------- */
+/* ---- the table ------------------------------------------------------------------------------- */
 
 static size_t pow2_at_least(size_t n)
 {

@@ -184,8 +184,7 @@ static bool parse_instant(const char *s, size_t len, int64_t *out)
 }
 
 /* One window (s, len bytes, already trimmed). Returns a short reason on error, else NULL. */
-static const char *parse_window(const char *s, size_t len, bool weekly_only,
-                                struct limit_window *w)
+static const char *parse_window(const char *s, size_t len, bool weekly_only, struct limit_window *w)
 {
     const char *tok[4];
     size_t tlen[4];

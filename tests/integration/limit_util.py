@@ -107,8 +107,12 @@ class Redis:
                     return
             except (OSError, RuntimeError):
                 pass
-            assert self.proc.poll() is None, "redis-server exited with %r" % self.proc.returncode
-            assert time.monotonic() < end, "redis-server did not answer on port %d" % self.port
+            if self.proc.poll() is not None:
+                raise AssertionError("redis-server exited with %r" % self.proc.returncode)
+            if time.monotonic() >= end:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError("redis-server did not answer on port %d" % self.port)
             time.sleep(0.02)
 
     def stop(self):

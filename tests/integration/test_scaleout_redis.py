@@ -18,14 +18,15 @@ def topology(tmpdir_path):
     started = []
     redis = Redis(tmpdir_path)
     keys = tmpdir_path + "/keys.json"
-    key = create_key(keys, "shared-consumer", scopes="read")
     env = {"MODELWRAP_API_KEYS_FILE": keys, "MODELWRAP_RATE_LIMIT": "%g/s" % LIMIT,
            "MODELWRAP_RATE_BURST": str(BURST), "MODELWRAP_REDIS_URL": redis.url,
            "MODELWRAP_REDIS_REPLICAS": "3", "MODELWRAP_REDIS_FAILURE_MODE": "fail-open",
            "MODELWRAP_REDIS_TIMEOUT_MS": "500", "MODELWRAP_THREADS": "2"}
     try:
-        replicas = [Replica(tmpdir_path, env) for _ in range(3)]
-        started.extend(replicas)
+        key = create_key(keys, "shared-consumer", scopes="read")
+        for _ in range(3):
+            started.append(Replica(tmpdir_path, env))
+        replicas = list(started)
         nginx = Nginx(tmpdir_path, [r.port for r in replicas])
     except BaseException:
         for r in started:
@@ -104,12 +105,17 @@ def test_shared_limit_failure_and_recovery(topology):
 
 
 def test_fail_closed(tmpdir_path):
-    redis = Redis(tmpdir_path)
     keys = tmpdir_path + "/keys.json"
     key = create_key(keys, "closed-consumer", scopes="read")
-    rep = Replica(tmpdir_path, {"MODELWRAP_API_KEYS_FILE": keys, "MODELWRAP_RATE_LIMIT": "50/s",
-                                "MODELWRAP_RATE_BURST": "50", "MODELWRAP_REDIS_URL": redis.url,
-                                "MODELWRAP_REDIS_FAILURE_MODE": "fail-closed"})
+    redis = Redis(tmpdir_path)
+    try:
+        rep = Replica(tmpdir_path, {"MODELWRAP_API_KEYS_FILE": keys,
+                                    "MODELWRAP_RATE_LIMIT": "50/s", "MODELWRAP_RATE_BURST": "50",
+                                    "MODELWRAP_REDIS_URL": redis.url,
+                                    "MODELWRAP_REDIS_FAILURE_MODE": "fail-closed"})
+    except BaseException:
+        redis.stop()
+        raise
     try:
         url = rep.url("/api/v1/models")
         headers = {"X-API-Key": key}

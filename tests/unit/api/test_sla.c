@@ -85,13 +85,12 @@ static void test_document(void **state)
     json_t *w;
 
     (void)state;
-    assert_int_equal(load(&cfg, ARGS("--rate-limit", "2.5/s", "--rate-burst", "7",
-                                     "--max-body-bytes", "64k", "--sla-outages",
-                                     "Sun 02:00-04:00 UTC;Sun 04:00-05:00 UTC",
-                                     "--sla-contact-name", "Ops", "--sla-contact-url",
-                                     "https://example.org/ops", "--sla-availability", "99.5",
-                                     "--redis-url", "redis://127.0.0.1:1")),
-                     0);
+    assert_int_equal(
+        load(&cfg, ARGS("--rate-limit", "2.5/s", "--rate-burst", "7", "--max-body-bytes", "64k",
+                        "--sla-outages", "Sun 02:00-04:00 UTC;Sun 04:00-05:00 UTC",
+                        "--sla-contact-name", "Ops", "--sla-contact-url", "https://example.org/ops",
+                        "--sla-availability", "99.5", "--redis-url", "redis://127.0.0.1:1")),
+        0);
     api_init(&a, &cfg, NULL);
     assert_int_equal(api_limits_init(&a, &e), 0);
     doc = api_sla_document(&a, SUN_0300);
@@ -102,21 +101,19 @@ static void test_document(void **state)
         json_string_value(json_object_get(json_object_get(doc, "throughput"), "limit")), "2.5/s");
     assert_true(json_real_value(json_object_get(json_object_get(doc, "throughput"),
                                                 "requests_per_second")) == 2.5);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "throughput"),
-                                                        "burst")),
-                     7);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(doc, "throughput"), "burst")), 7);
     assert_true(json_is_true(
         json_object_get(json_object_get(doc, "throughput"), "shared_across_replicas")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "message_size"),
-                                                        "max_body_bytes")),
-                     65536);
-    assert_true(json_is_null(
-        json_object_get(json_object_get(doc, "concurrency"), "max_in_flight")));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(doc, "message_size"), "max_body_bytes")),
+        65536);
+    assert_true(
+        json_is_null(json_object_get(json_object_get(doc, "concurrency"), "max_in_flight")));
     /* Sunday 03:00 is inside the first window, which the second extends to 05:00. */
     w = json_object_get(doc, "scheduled_outages");
     assert_true(json_is_true(json_object_get(w, "in_outage_now")));
-    assert_string_equal(json_string_value(json_object_get(w, "until")),
-                        "2026-11-29T05:00:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(w, "until")), "2026-11-29T05:00:00.000Z");
     assert_int_equal(json_array_size(json_object_get(w, "windows")), 2);
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(w, "windows"), 0), "next_start")),
@@ -144,8 +141,8 @@ static void test_document(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(doc, "throughput"), "limit")), "off");
     assert_true(json_is_null(json_object_get(json_object_get(doc, "support_hours"), "schedule")));
-    assert_true(json_is_false(
-        json_object_get(json_object_get(doc, "scheduled_outages"), "in_outage_now")));
+    assert_true(
+        json_is_false(json_object_get(json_object_get(doc, "scheduled_outages"), "in_outage_now")));
     json_decref(doc);
     api_limits_fini(&a);
     config_fini(&cfg);

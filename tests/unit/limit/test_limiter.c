@@ -309,12 +309,9 @@ static void test_concurrency(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_settings),
-        cmocka_unit_test(test_off_and_overrides),
-        cmocka_unit_test(test_local),
-        cmocka_unit_test(test_fail_closed),
-        cmocka_unit_test(test_fail_open),
-        cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_bad_settings), cmocka_unit_test(test_off_and_overrides),
+        cmocka_unit_test(test_local),        cmocka_unit_test(test_fail_closed),
+        cmocka_unit_test(test_fail_open),    cmocka_unit_test(test_concurrency),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);

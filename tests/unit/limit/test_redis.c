@@ -29,7 +29,7 @@
 
 extern char **environ;
 
-/* ---- the URL ----------------------------------------------------------------------------------- */
+/* ---- the URL --------------------------------------------------------------------------------- */
 
 static void url_ok(const char *url, struct limit_redis_target *t)
 {
@@ -98,7 +98,7 @@ static void test_url(void **state)
     url_bad(NULL, "no URL");
 }
 
-/* ---- a real redis-server ----------------------------------------------------------------------- */
+/* ---- a real redis-server --------------------------------------------------------------------- */
 
 static struct {
     pid_t pid;
@@ -143,9 +143,10 @@ static redisContext *direct(void)
 static void redis_start(void)
 {
     char port[16];
-    char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--unixsocket", srv.sock, "--unixsocketperm", "700",
-                    "--dir", srv.dir, NULL};
+    char *argv[] = {"redis-server", "--port",       port,     "--bind",
+                    "127.0.0.1",    "--save",       "",       "--appendonly",
+                    "no",           "--unixsocket", srv.sock, "--unixsocketperm",
+                    "700",          "--dir",        srv.dir,  NULL};
     posix_spawn_file_actions_t fa;
     int i;
 
