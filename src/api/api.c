@@ -37,7 +37,7 @@ static const struct route routes[] = {
     {HTTP_POST, "/v2/repository/models/{name}/unload", api_h_v2_repo_unload, "admin",
      "v2_repository_unload", true},
     /* ---- SLA document (issue 6) ---- */
-    {HTTP_GET, "/api/v1/sla", api_h_sla, NULL, "v1_sla", false},
+    {HTTP_GET, "/api/v1/sla", api_h_sla, "read", "v1_sla", false},
     /* ---- metrics, OpenAPI, docs (issue 8) ---- */
     {HTTP_GET, "/metrics", api_h_metrics, "metrics", "metrics", false},
     {HTTP_GET, "/openapi.json", api_h_openapi, "read", "openapi", false},

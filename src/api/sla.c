@@ -17,7 +17,7 @@ struct api_sla {
     struct limit_windows outages;
 };
 
-/* ---- validation -------------------------------------------------------------------------------- */
+/* ---- validation ------------------------------------------------------------------------------ */
 
 /* "99.9": digits with an optional fraction, 0 < x <= 100. */
 static bool parse_percent(const char *s, double *out)
@@ -173,10 +173,10 @@ int api_limits_init(struct api *a, struct mw_error *e)
     limit_default(a->limiter, &rate, &burst);
     limit_stats(a->limiter, &st);
     log_kv(LOG_INFO, "limits", "rate_limit", rate > 0 ? cfg->rate_limit : "off", "#burst",
-           (long long)burst, "store", st.mode, "failure_mode", cfg->redis_url ? st.failure_mode : NULL,
-           "#replicas", (long long)cfg->redis_replicas, "#max_concurrency",
-           (long long)cfg->max_concurrency, "#max_body_bytes", (long long)cfg->max_body_bytes,
-           "#outage_windows", (long long)a->sla->outages.n, NULL);
+           (long long)burst, "store", st.mode, "failure_mode",
+           cfg->redis_url ? st.failure_mode : NULL, "#replicas", (long long)cfg->redis_replicas,
+           "#max_concurrency", (long long)cfg->max_concurrency, "#max_body_bytes",
+           (long long)cfg->max_body_bytes, "#outage_windows", (long long)a->sla->outages.n, NULL);
     goto out;
 
 out_free:
@@ -194,19 +194,20 @@ void api_limits_fini(struct api *a)
     a->sla = NULL;
 }
 
-/* ---- enforcement ------------------------------------------------------------------------------- */
+/* ---- enforcement ----------------------------------------------------------------------------- */
 
-/* Health probes: no principal needed, never limited, never in an outage. The SLA document is also
- * public, but rate-limited like any other route. */
+/* Routes without a scope (health probes, the docs page's static files): no principal needed,
+ * never limited, never in an outage. */
 static bool exempt(const struct route *rt)
 {
-    return rt == NULL || (rt->scope == NULL && rt->handler != api_h_sla);
+    return rt == NULL || rt->scope == NULL;
 }
 
-/* The consumer API: what a scheduled outage stops (admin and metrics go on for the operators). */
+/* The consumer API: what a scheduled outage stops (admin and metrics go on for the operators).
+ * The SLA document is not stopped: during an outage it is what explains it. */
 static bool outage_applies(const struct route *rt)
 {
-    return rt != NULL && rt->scope != NULL &&
+    return rt != NULL && rt->scope != NULL && rt->handler != api_h_sla &&
            (strcmp(rt->scope, "predict") == 0 || strcmp(rt->scope, "read") == 0);
 }
 
@@ -330,10 +331,11 @@ int api_limit_check(struct api *a, struct request *r)
         limit_default(a->limiter, &rate, &burst);
         if (r->principal.rate > 0)
             rate = r->principal.rate;
-        snprintf(msg, sizeof(msg),
-                 "Too many requests: the limit is %g per second with bursts of %u; retry in %" PRIu64
-                 " s.",
-                 rate, d.limit, retry);
+        snprintf(
+            msg, sizeof(msg),
+            "Too many requests: the limit is %g per second with bursts of %u; retry in %" PRIu64
+            " s.",
+            rate, d.limit, retry);
         rc = MWE_RATE_LIMITED;
         http_set_error(r, rc, msg);
         add_uint_header(r, "Retry-After", retry ? retry : 1);
@@ -351,7 +353,7 @@ void api_limit_release(struct api *a, struct request *r)
     r->limit_slot = false;
 }
 
-/* ---- the document ------------------------------------------------------------------------------ */
+/* ---- the document ---------------------------------------------------------------------------- */
 
 static json_t *iso_time(int64_t s)
 {
@@ -369,10 +371,12 @@ json_t *api_sla_contact(const struct config *cfg)
 
     if (!c)
         return NULL;
-    if ((cfg->sla_contact_name && json_object_set_new(c, "name", json_string(cfg->sla_contact_name))) ||
+    if ((cfg->sla_contact_name &&
+         json_object_set_new(c, "name", json_string(cfg->sla_contact_name))) ||
         (cfg->sla_contact_email &&
          json_object_set_new(c, "email", json_string(cfg->sla_contact_email))) ||
-        (cfg->sla_contact_url && json_object_set_new(c, "url", json_string(cfg->sla_contact_url)))) {
+        (cfg->sla_contact_url &&
+         json_object_set_new(c, "url", json_string(cfg->sla_contact_url)))) {
         json_decref(c);
         return NULL;
     }
@@ -401,58 +405,77 @@ static json_t *windows_json(const struct limit_windows *ws, int64_t now_s)
     return list;
 }
 
+/* The throughput part of the document. */
+static json_t *throughput_json(const struct config *cfg, double rate, unsigned burst)
+{
+    if (!(rate > 0))
+        return json_pack("{s:s, s:s, s:b}", "limit", "off", "overrides", "per API key (key file)",
+                         "shared_across_replicas", cfg->redis_url != NULL);
+    return json_pack("{s:s, s:f, s:i, s:s, s:s, s:b, s:[s,s,s,s], s:s}", "limit", cfg->rate_limit,
+                     "requests_per_second", rate, "burst", (int)burst, "per",
+                     "consumer: API key, token subject and client, certificate subject, or "
+                     "client address",
+                     "overrides", "per API key (key file)", "shared_across_replicas",
+                     cfg->redis_url != NULL, "headers", "RateLimit-Limit", "RateLimit-Remaining",
+                     "RateLimit-Reset", "Retry-After", "exceeded",
+                     "429 Too Many Requests with Retry-After");
+}
+
 /* The SLA document; see api.h. Every value comes from the settings the enforcement reads. */
 json_t *api_sla_document(const struct api *a, int64_t now_s)
 {
     const struct config *cfg = a->cfg;
-    struct limit_stats st;
     double rate;
     unsigned burst;
     int64_t until = 0;
     bool in_outage;
-    json_t *throughput;
     json_t *doc;
 
     if (!a->sla || !a->limiter)
         return NULL;
     limit_default(a->limiter, &rate, &burst);
-    limit_stats(a->limiter, &st);
     in_outage = limit_windows_active(&a->sla->outages, now_s, &until);
-    if (rate > 0)
-        throughput = json_pack(
-            "{s:s, s:f, s:i, s:s, s:s, s:b, s:[s,s,s,s], s:s}", "limit", cfg->rate_limit,
-            "requests_per_second", rate, "burst", (int)burst, "per",
-            "consumer: API key, token subject and client, certificate subject, or client address",
-            "overrides", "per API key (key file)", "shared_across_replicas", cfg->redis_url != NULL,
-            "headers", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After",
-            "exceeded", "429 Too Many Requests with Retry-After");
-    else
-        throughput = json_pack("{s:s, s:s, s:b}", "limit", "off", "overrides",
-                               "per API key (key file)", "shared_across_replicas",
-                               cfg->redis_url != NULL);
-    doc = json_pack(
-        "{s:{s:s, s:s}, s:{s:o, s:o, s:b}, s:{s:f, s:s}, s:{s:i, s:i, s:s}, s:o, s:{s:I, s:s},"
-        " s:{s:o, s:s}, s:{s:b, s:o, s:o, s:s}, s:o}",
-        "service", "name", "modelwrap", "version", MW_VERSION,
-        "support_hours", "schedule",
-        cfg->sla_support_hours ? json_string(cfg->sla_support_hours) : json_null(),
-        "windows", windows_json(&a->sla->support, now_s), "open_now",
-        limit_windows_active(&a->sla->support, now_s, NULL),
-        "availability", "target_percent", a->sla->availability, "period", "calendar month",
-        "response_time", "target_ms", (int)cfg->sla_response_time_ms, "percentile", 99,
-        "applies_to", "predict requests, measured at the server",
-        "throughput", throughput,
-        "message_size", "max_body_bytes", (json_int_t)cfg->max_body_bytes, "exceeded",
-        "413 Content Too Large",
-        "concurrency", "max_in_flight",
-        cfg->max_concurrency ? json_integer((json_int_t)cfg->max_concurrency) : json_null(),
-        "exceeded", "503 Service Unavailable with Retry-After",
-        "scheduled_outages", "in_outage_now", in_outage, "until",
-        in_outage ? iso_time(until) : json_null(), "windows",
-        windows_json(&a->sla->outages, now_s), "during",
-        "503 Service Unavailable with Retry-After at the end of the window; health endpoints "
-        "keep answering",
-        "contact", api_sla_contact(cfg));
+    doc = json_object();
+    if (!doc)
+        return NULL;
+    /* json_object_set_new takes (and releases on failure) the value, NULL included. */
+    if (json_object_set_new(doc, "service",
+                            json_pack("{s:s, s:s}", "name", "modelwrap", "version", MW_VERSION)) ||
+        json_object_set_new(
+            doc, "support_hours",
+            json_pack("{s:o, s:o, s:b}", "schedule",
+                      cfg->sla_support_hours ? json_string(cfg->sla_support_hours) : json_null(),
+                      "windows", windows_json(&a->sla->support, now_s), "open_now",
+                      limit_windows_active(&a->sla->support, now_s, NULL))) ||
+        json_object_set_new(doc, "availability",
+                            json_pack("{s:f, s:s}", "target_percent", a->sla->availability,
+                                      "period", "calendar month")) ||
+        json_object_set_new(doc, "response_time",
+                            json_pack("{s:i, s:i, s:s}", "target_ms",
+                                      (int)cfg->sla_response_time_ms, "percentile", 99,
+                                      "applies_to", "predict requests, measured at the server")) ||
+        json_object_set_new(doc, "throughput", throughput_json(cfg, rate, burst)) ||
+        json_object_set_new(doc, "message_size",
+                            json_pack("{s:I, s:s}", "max_body_bytes",
+                                      (json_int_t)cfg->max_body_bytes, "exceeded",
+                                      "413 Content Too Large")) ||
+        json_object_set_new(doc, "concurrency",
+                            json_pack("{s:o, s:s}", "max_in_flight",
+                                      cfg->max_concurrency
+                                          ? json_integer((json_int_t)cfg->max_concurrency)
+                                          : json_null(),
+                                      "exceeded", "503 Service Unavailable with Retry-After")) ||
+        json_object_set_new(
+            doc, "scheduled_outages",
+            json_pack("{s:b, s:o, s:o, s:s}", "in_outage_now", in_outage, "until",
+                      in_outage ? iso_time(until) : json_null(), "windows",
+                      windows_json(&a->sla->outages, now_s), "during",
+                      "503 Service Unavailable with Retry-After at the end of the window; "
+                      "health endpoints keep answering")) ||
+        json_object_set_new(doc, "contact", api_sla_contact(cfg))) {
+        json_decref(doc);
+        return NULL;
+    }
     return doc;
 }
 

@@ -232,7 +232,7 @@ def test_413_at_exactly_the_limit_plus_one(tmpdir_path):
     rep = Replica(tmpdir_path, {"MODELWRAP_API_KEYS_FILE": keys,
                                 "MODELWRAP_MAX_BODY_BYTES": "2000"})
     try:
-        doc = get(rep.url("/api/v1/sla")).json()
+        doc = get(rep.url("/api/v1/sla"), key).json()
         limit = doc["message_size"]["max_body_bytes"]
         assert limit == 2000  # the document shows what is enforced
         body = json.dumps({"data": [IRIS_ROW]}).encode()
