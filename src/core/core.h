@@ -147,6 +147,13 @@ int mw_random(void *out, size_t n);
 /* Constant-time comparison of two equal-length byte strings. */
 bool mw_ct_equal(const void *a, const void *b, size_t n);
 
+/* Client-supplied text quoted in an error message is cut to MW_CLIP_MAX bytes. */
+#define MW_CLIP_MAX 64
+#define MW_CLIP_CAP (MW_CLIP_MAX + 4)
+/* Copies at most MW_CLIP_MAX bytes of s (len bytes; NULL is "") into dst for a message: control
+ * bytes become '?', a cut never splits a UTF-8 sequence and is marked "...". Returns dst. */
+const char *mw_clip(char dst[MW_CLIP_CAP], const char *s, size_t len);
+
 /* Parses a throughput such as "100/s", "6000/m", "2.5/s" or "50000/h" (a positive finite number,
  * '/', and s|sec|second, m|min|minute, h|hour, d|day) into requests per second. 0 or MWE_CONFIG.
  * Shared by the settings, the API key file and the limiter so they all read one syntax. */

@@ -99,3 +99,27 @@ int rate_parse(const char *s, double *per_sec)
     }
     return MWE_CONFIG;
 }
+
+const char *mw_clip(char dst[MW_CLIP_CAP], const char *s, size_t len)
+{
+    size_t n = s ? len : 0, i;
+    bool cut = false;
+
+    if (n > MW_CLIP_MAX) {
+        n = MW_CLIP_MAX;
+        /* back off to the first byte of the sequence the cut falls in */
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        cut = true;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        dst[i] = (ch < 0x20 || ch == 0x7F) ? '?' : (char)ch;
+    }
+    if (cut) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = '\0';
+    return dst;
+}

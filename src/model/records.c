@@ -20,49 +20,15 @@ enum rec_kind {
     REC_COLUMNS = 2, /* only [-1] inputs, one record member per input */
 };
 
-/* Longest piece of a name quoted in an error message, in bytes. */
-#define CLIP_MAX 64
-#define CLIP_CAP (CLIP_MAX + 4)
-
-/* Room for any number written by fmt_fp64 / fmt_fp32 / an integer. */
+/* Room for a JSON number quoted in an error message. */
 #define NUM_CAP 40
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-/* Copies at most CLIP_MAX bytes of s into dst (CLIP_CAP bytes) for an error message: never cuts a
- * UTF-8 sequence, turns control bytes into '?', and marks a cut with "...". */
-static const char *clip(char dst[CLIP_CAP], const char *s, size_t len)
+/* mw_clip for a NUL-terminated string (a member name from the signature or the body). */
+static const char *clip_str(char dst[MW_CLIP_CAP], const char *s)
 {
-    size_t n = len;
-    size_t i;
-    bool cut = false;
-
-    if (s == NULL) {
-        s = "";
-        n = 0;
-    }
-    if (n > CLIP_MAX) {
-        n = CLIP_MAX;
-        /* back off to the first byte of the sequence the cut falls in */
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-        cut = true;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        dst[i] = (ch < 0x20 || ch == 0x7F) ? '?' : (char)ch;
-    }
-    if (cut) {
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
-    dst[n] = '\0';
-    return dst;
-}
-
-static const char *clip_str(char dst[CLIP_CAP], const char *s)
-{
-    return clip(dst, s, s ? strlen(s) : 0);
+    return mw_clip(dst, s, s ? strlen(s) : 0);
 }
 
 /* "a string", "a number", ... for "expected X, got <this>". */
@@ -139,7 +105,7 @@ __attribute__((format(printf, 4, 5))) static int
 fail_member(struct mw_error *e, size_t row, const char *member, const char *fmt, ...)
 {
     char tail[192];
-    char name[CLIP_CAP];
+    char name[MW_CLIP_CAP];
     va_list ap;
 
     va_start(ap, fmt);
@@ -363,7 +329,7 @@ static bool key_is(void *it, const char *name)
 static int check_members(const json_t *rec, size_t row, const struct model_sig *sig,
                          const char *const *names, size_t n, struct mw_error *e)
 {
-    char buf[CLIP_CAP];
+    char buf[MW_CLIP_CAP];
     size_t i;
     void *it;
     int rc = 0;
@@ -385,7 +351,7 @@ static int check_members(const json_t *rec, size_t row, const struct model_sig *
             known = key_is(it, names ? names[i] : sig->inputs[i].name);
         if (!known) {
             rc = mw_fail(e, MWE_INVALID_INPUT, "data[%zu]: unknown member '%s'", row,
-                         clip(buf, json_object_iter_key(it), json_object_iter_key_len(it)));
+                         mw_clip(buf, json_object_iter_key(it), json_object_iter_key_len(it)));
             goto out_done;
         }
     }
@@ -398,7 +364,7 @@ static int alloc_input(struct model_call *c, struct mw_tensor *t, const struct m
                        size_t rows, size_t cols, int32_t ndim, struct mw_error *e)
 {
     size_t esize = dtype_size(s->dtype);
-    char buf[CLIP_CAP];
+    char buf[MW_CLIP_CAP];
     int rc = 0;
 
     if (esize == 0) {
@@ -435,7 +401,7 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
     const char *const *names = NULL;
     enum rec_kind kind;
     const json_t *data;
-    char nbuf[CLIP_CAP];
+    char nbuf[MW_CLIP_CAP];
     void *it;
     size_t n, r, j, nfields;
     int rc = 0;
@@ -456,7 +422,7 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
          it = json_object_iter_next((json_t *)body, it)) {
         if (!key_is(it, "data")) {
             rc = mw_fail(e, MWE_INVALID_INPUT, "unknown member '%s' (expected: data)",
-                         clip(nbuf, json_object_iter_key(it), json_object_iter_key_len(it)));
+                         mw_clip(nbuf, json_object_iter_key(it), json_object_iter_key_len(it)));
             goto out_done;
         }
     }

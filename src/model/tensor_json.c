@@ -14,41 +14,12 @@
 
 #include "model/model.h"
 
-#define CLIP_MAX 64               /* bytes of a client-supplied name quoted in a message */
-#define CLIP_CAP (CLIP_MAX + 4)
 #define LIST_CAP 160              /* "a, b, c" lists in messages */
 #define SHAPE_CAP (MW_MAX_DIMS * 22 + 3)
 #define NUM_CAP 40
 #define PARAMS_MAX 4096           /* bytes of echoed request parameters */
 
 /* ---- messages -------------------------------------------------------------------------------- */
-
-/* Copies at most CLIP_MAX bytes of s (len bytes) for a message: control bytes become '?', a cut
- * never splits a UTF-8 sequence and is marked "...". */
-static const char *clip(char dst[CLIP_CAP], const char *s, size_t len)
-{
-    size_t n = len, i;
-    bool cut = false;
-
-    if (s == NULL)
-        n = 0;
-    if (n > CLIP_MAX) {
-        n = CLIP_MAX;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-        cut = true;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        dst[i] = (ch < 0x20 || ch == 0x7F) ? '?' : (char)ch;
-    }
-    if (cut) {
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
-    dst[n] = '\0';
-    return dst;
-}
 
 static size_t utf8_len(const unsigned char *s, size_t len);
 
@@ -471,7 +442,7 @@ out:
 /* A "parameters" value must be a string, a number or a boolean (the protocol's $parameter). */
 static int check_params(const json_t *params, const char *where, struct mw_error *e)
 {
-    char kb[CLIP_CAP];
+    char kb[MW_CLIP_CAP];
     const char *key;
     const json_t *v;
     int rc = 0;
@@ -486,7 +457,7 @@ static int check_params(const json_t *params, const char *where, struct mw_error
     json_object_foreach((json_t *)params, key, v) {
         if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
             rc = mw_fail(e, MWE_BAD_REQUEST, "%s.%s: expected a string, number or boolean, got %s",
-                         where, clip(kb, key, strlen(key)), json_kind(v));
+                         where, mw_clip(kb, key, strlen(key)), json_kind(v));
             goto out;
         }
     }
@@ -596,7 +567,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
     const struct model_sig *sig = &c->model->sig;
     const json_t *name, *dt, *params, *bds, *data;
     const struct mw_tensor_spec *spec;
-    char nb[CLIP_CAP], list[LIST_CAP], where[48], st[SHAPE_CAP];
+    char nb[MW_CLIP_CAP], list[LIST_CAP], where[48], st[SHAPE_CAP];
     struct ictx x = {0};
     struct mw_tensor *t;
     size_t idx, count = 0, esize, size;
@@ -616,7 +587,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
     idx = find_spec(sig->inputs, sig->n_inputs, json_string_value(name), json_string_length(name));
     if (idx == SIZE_MAX) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu].name: the model has no input '%s' (its inputs: %s)",
-                     k, clip(nb, json_string_value(name), json_string_length(name)),
+                     k, mw_clip(nb, json_string_value(name), json_string_length(name)),
                      names_text(list, sig->inputs, sig->n_inputs));
         goto out;
     }
@@ -649,7 +620,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
                      "inputs[%zu].datatype: %s%s%s (accepted: BOOL, UINT8, UINT16, UINT32, UINT64, "
                      "INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64, BYTES)",
                      k, json_is_string(dt) ? "unknown datatype '" : "expected a string",
-                     json_is_string(dt) ? clip(nb, json_string_value(dt), json_string_length(dt))
+                     json_is_string(dt) ? mw_clip(nb, json_string_value(dt), json_string_length(dt))
                                         : "",
                      json_is_string(dt) ? "'" : "");
         goto out;
@@ -815,7 +786,7 @@ static int decode_outputs(struct model_call *c, const json_t *root, struct arena
 {
     const struct model_sig *sig = &c->model->sig;
     const json_t *outs = json_object_get(root, "outputs"), *o, *name, *params, *bd;
-    char nb[CLIP_CAP], list[LIST_CAP], where[48];
+    char nb[MW_CLIP_CAP], list[LIST_CAP], where[48];
     bool *seen = NULL;
     size_t n, idx;
     int rc = 0;
@@ -859,7 +830,7 @@ static int decode_outputs(struct model_call *c, const json_t *root, struct arena
         if (idx == SIZE_MAX) {
             rc = mw_fail(e, MWE_BAD_REQUEST,
                          "outputs[%zu].name: the model has no output '%s' (its outputs: %s)", k,
-                         clip(nb, json_string_value(name), json_string_length(name)),
+                         mw_clip(nb, json_string_value(name), json_string_length(name)),
                          names_text(list, sig->outputs, sig->n_outputs));
             goto out;
         }

@@ -150,12 +150,32 @@ static void test_rate_parse(void **state)
     assert_int_equal(rate_parse(NULL, &r), MWE_CONFIG);
 }
 
+static void test_clip(void **state)
+{
+    char out[MW_CLIP_CAP];
+    char long_text[200];
+    (void)state;
+    assert_string_equal(mw_clip(out, "name", 4), "name");
+    assert_string_equal(mw_clip(out, NULL, 5), "");
+    assert_string_equal(mw_clip(out, "a\nb\x7f", 4), "a?b?");
+    memset(long_text, 'x', sizeof(long_text));
+    mw_clip(out, long_text, sizeof(long_text));
+    assert_int_equal(strlen(out), MW_CLIP_MAX + 3);
+    assert_memory_equal(out + MW_CLIP_MAX, "...", 4);
+    /* A two-byte sequence straddling the cut is dropped whole. */
+    memset(long_text, 'x', sizeof(long_text));
+    long_text[MW_CLIP_MAX - 1] = (char)0xC3;
+    long_text[MW_CLIP_MAX] = (char)0xA9;
+    mw_clip(out, long_text, sizeof(long_text));
+    assert_int_equal(strlen(out), MW_CLIP_MAX - 1 + 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slice_eq), cmocka_unit_test(test_slice_eq_nocase),
         cmocka_unit_test(test_random),   cmocka_unit_test(test_ct_equal),
-        cmocka_unit_test(test_iso8601),  cmocka_unit_test(test_clocks), cmocka_unit_test(test_rate_parse),
+        cmocka_unit_test(test_iso8601),  cmocka_unit_test(test_clocks), cmocka_unit_test(test_rate_parse), cmocka_unit_test(test_clip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
