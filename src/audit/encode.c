@@ -98,10 +98,22 @@ static void rollback(struct buf *b, size_t len)
 /* ---- JSON -------------------------------------------------------------------------------------
  */
 
+/* ,"key": (first omits the comma). key is one of this file's literals: nothing to escape. */
+static int json_key(struct buf *b, const char *key, bool first)
+{
+    int rc = first ? buf_append(b, "\"", 1) : buf_append(b, ",\"", 2);
+
+    if (rc == 0)
+        rc = buf_append_str(b, key);
+    if (rc == 0)
+        rc = buf_append(b, "\":", 2);
+    return rc;
+}
+
 /* ,"key":"value" (or null when s is NULL or empty); first omits the comma. */
 static int json_str(struct buf *b, const char *key, const char *s, bool first)
 {
-    int rc = buf_appendf(b, "%s\"%s\":", first ? "" : ",", key);
+    int rc = json_key(b, key, first);
     if (rc != 0)
         return rc;
     if (s == NULL || s[0] == '\0')
@@ -116,7 +128,23 @@ static int json_str(struct buf *b, const char *key, const char *s, bool first)
 
 static int json_u64(struct buf *b, const char *key, uint64_t v)
 {
-    return buf_appendf(b, ",\"%s\":%" PRIu64, key, v);
+    int rc = json_key(b, key, false);
+
+    return rc != 0 ? rc : buf_append_u64(b, v);
+}
+
+static int json_int(struct buf *b, const char *key, int v)
+{
+    int rc = json_key(b, key, false);
+
+    return rc != 0 ? rc : buf_append_i64(b, v);
+}
+
+static int json_bool(struct buf *b, const char *key, bool v)
+{
+    int rc = json_key(b, key, false);
+
+    return rc != 0 ? rc : buf_append(b, v ? "true" : "false", v ? 4 : 5);
 }
 
 /* One JSON object for rec (no line end); see audit.h. Any thread. */
@@ -137,11 +165,11 @@ int audit_encode_json(struct buf *out, const struct audit_record *rec, const cha
     if (rc == 0)
         rc = json_str(out, "host", host, false);
     if (rc == 0)
-        rc = buf_appendf(out, ",\"signature\":%d", rec->sig);
+        rc = json_int(out, "signature", rec->sig);
     if (rc == 0)
         rc = json_str(out, "name", audit_sig_name(rec->sig), false);
     if (rc == 0)
-        rc = buf_appendf(out, ",\"severity\":%d", audit_sig_severity(rec->sig));
+        rc = json_int(out, "severity", audit_sig_severity(rec->sig));
     if (rc == 0)
         rc = json_str(out, "request_id", rec->request_id, false);
     if (rc == 0)
@@ -171,7 +199,7 @@ int audit_encode_json(struct buf *out, const struct audit_record *rec, const cha
     if (rc == 0)
         rc = json_str(out, "model_version", rec->model_version, false);
     if (rc == 0)
-        rc = buf_appendf(out, ",\"status\":%d", rec->status);
+        rc = json_int(out, "status", rec->status);
     if (rc == 0)
         rc = json_str(out, "outcome", rec->outcome, false);
     if (rc == 0)
@@ -185,8 +213,9 @@ int audit_encode_json(struct buf *out, const struct audit_record *rec, const cha
     if (rc == 0)
         rc = json_str(out, "user_agent", rec->user_agent, false);
     if (rc == 0)
-        rc = buf_appendf(out, ",\"aborted\":%s,\"truncated\":%s", rec->aborted ? "true" : "false",
-                         rec->truncated ? "true" : "false");
+        rc = json_bool(out, "aborted", rec->aborted);
+    if (rc == 0)
+        rc = json_bool(out, "truncated", rec->truncated);
     if (rc == 0 && ev) {
         event_message(rec, msg, sizeof(msg));
         rc = json_u64(out, "count", rec->count);

@@ -105,6 +105,64 @@ out:
     return rc;
 }
 
+/* Appends the NUL-terminated s (borrowed). Same results as buf_append. */
+int buf_append_str(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+/* Decimal digits of v, most significant first, into out (>= 20 bytes, no NUL); returns the count.
+ * Two digits per division: the per-request audit and log lines hold several integers each. */
+size_t fmt_u64(char *out, uint64_t v)
+{
+    static const char pairs[] = "000102030405060708091011121314151617181920212223242526272829"
+                                "303132333435363738394041424344454647484950515253545556575859"
+                                "606162636465666768697071727374757677787980818283848586878889"
+                                "90919293949596979899";
+    char tmp[20];
+    size_t n = sizeof(tmp);
+
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (v >= 10) {
+        unsigned d = (unsigned)v * 2;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(out, tmp + n, sizeof(tmp) - n);
+    return sizeof(tmp) - n;
+}
+
+/* Appends v in decimal. Same results as buf_append. */
+int buf_append_u64(struct buf *b, uint64_t v)
+{
+    char d[24];
+
+    return buf_append(b, d, fmt_u64(d, v));
+}
+
+size_t fmt_i64(char *out, int64_t v)
+{
+    if (v >= 0)
+        return fmt_u64(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + fmt_u64(out + 1, 0 - (uint64_t)v); /* INT64_MIN too */
+}
+
+/* Appends v in decimal ("-" first when negative). Same results as buf_append. */
+int buf_append_i64(struct buf *b, int64_t v)
+{
+    char d[24];
+
+    return buf_append(b, d, fmt_i64(d, v));
+}
+
 /* printf-style append, never truncated: the buffer grows to hold the whole output. Returns 0,
  * MWE_NOMEM, MWE_BODY_TOO_LARGE (output would pass max) or MWE_INTERNAL (bad format/encoding);
  * b's contents are unchanged on error. Thread: the caller's. */

@@ -97,6 +97,14 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* The hot-path appenders (no printf): a NUL-terminated string, and a decimal integer. */
+int buf_append_str(struct buf *b, const char *s);
+int buf_append_u64(struct buf *b, uint64_t v);
+int buf_append_i64(struct buf *b, int64_t v);
+/* Writes v in decimal to out (at least 21 bytes), no NUL; returns the length. */
+size_t fmt_u64(char *out, uint64_t v);
+/* The same for a signed value ("-" first when negative); out holds at least 21 bytes. */
+size_t fmt_i64(char *out, int64_t v);
 
 /* ---- arena (h2o / nginx pools) --------------------------------------------------------------- */
 

@@ -250,10 +250,10 @@ static void log_line(int level, const char *msg, bool numbers, va_list ap)
         mark = l.len;
         if (numbers && key[0] == '#') {
             ll = va_arg(ap, long long);
-            n = snprintf(num, sizeof(num), "%lld", ll);
+            n = (int)fmt_i64(num, (int64_t)ll);
             if (!put_key(&l, key + 1, mark))
                 goto out_finish;
-            if (n < 0 || !put_raw(&l, num, (size_t)n)) {
+            if (!put_raw(&l, num, (size_t)n)) {
                 l.len = mark;
                 l.truncated = true;
                 goto out_finish;

@@ -2,10 +2,12 @@
  * Unit tests for src/core/buf.c: bounded growth, printf appends and the JSON string escaper
  * (checked against jansson's own parser).
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,6 +248,69 @@ static void test_json_escape_roundtrip(void **state)
     buf_fini(&b);
 }
 
+/* fmt_u64 / fmt_i64 / buf_append_u64 / buf_append_i64 against printf at the edges (every power of
+ * ten and its neighbours, the extremes) and on random values. */
+static void check_u64(uint64_t v)
+{
+    char want[32], got[32];
+    size_t n = fmt_u64(got, v);
+
+    snprintf(want, sizeof(want), "%" PRIu64, v);
+    got[n] = '\0';
+    assert_string_equal(got, want);
+}
+
+static void check_i64(int64_t v)
+{
+    char want[32], got[32];
+    size_t n = fmt_i64(got, v);
+
+    snprintf(want, sizeof(want), "%" PRId64, v);
+    got[n] = '\0';
+    assert_string_equal(got, want);
+}
+
+static void test_integers(void **state)
+{
+    struct buf b;
+    uint64_t p = 1;
+    uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        check_u64(p - 1);
+        check_u64(p);
+        check_u64(p + 1);
+        check_i64((int64_t)(p - 1));
+        check_i64(-(int64_t)(p - 1));
+        if (p <= UINT64_MAX / 10)
+            p *= 10;
+    }
+    check_u64(UINT64_MAX);
+    check_i64(INT64_MAX);
+    check_i64(INT64_MIN);
+    check_i64(-1);
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13; /* xorshift64 */
+        x ^= x >> 7;
+        x ^= x << 17;
+        check_u64(x >> (i % 64));
+        check_i64((int64_t)x >> (i % 64));
+    }
+    buf_init(&b, 64);
+    assert_int_equal(buf_append_str(&b, "n="), 0);
+    assert_int_equal(buf_append_u64(&b, 18446744073709551615u), 0);
+    assert_int_equal(buf_append_str(&b, ","), 0);
+    assert_int_equal(buf_append_i64(&b, -42), 0);
+    assert_string_equal(b.ptr, "n=18446744073709551615,-42");
+    buf_fini(&b);
+    buf_init(&b, 3); /* max is hard for these too */
+    assert_int_equal(buf_append_u64(&b, 1234), MWE_BODY_TOO_LARGE);
+    assert_int_equal(buf_append_i64(&b, -12), 0);
+    assert_string_equal(b.ptr, "-12");
+    buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_json_escape_appends_and_is_atomic),
         cmocka_unit_test(test_json_escape_random_is_valid_json),
         cmocka_unit_test(test_json_escape_roundtrip),
+        cmocka_unit_test(test_integers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,6 +107,19 @@ static void test_iso8601(void **state)
     assert_string_equal(out, "1970-01-01T00:00:00.000Z");
     time_iso8601_ms(UINT64_MAX, out);
     assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+    /* The per-thread cache of the last second: same second, other milliseconds; the next second;
+     * back to an earlier one; the epoch fallback in between must not poison it. */
+    time_iso8601_ms(UINT64_C(1700000000000), out);
+    assert_string_equal(out, "2023-11-14T22:13:20.000Z");
+    time_iso8601_ms(UINT64_C(1700000000999), out);
+    assert_string_equal(out, "2023-11-14T22:13:20.999Z");
+    time_iso8601_ms(UINT64_C(1700000001050), out);
+    assert_string_equal(out, "2023-11-14T22:13:21.050Z");
+    time_iso8601_ms(UINT64_MAX, out);
+    time_iso8601_ms(UINT64_C(1700000001051), out);
+    assert_string_equal(out, "2023-11-14T22:13:21.051Z");
+    time_iso8601_ms(UINT64_C(1699999999001), out);
+    assert_string_equal(out, "2023-11-14T22:13:19.001Z");
 }
 
 static void test_clocks(void **state)
@@ -143,8 +156,9 @@ static void test_rate_parse(void **state)
     assert_true(r == 1.0);
     assert_int_equal(rate_parse("86400/d", &r), 0);
     assert_true(r == 1.0);
-    const char *bad[] = {"", "/s", "100", "100/", "100/x", "0/s", "-1/s", "nan/s", "inf/s",
-                         "1e13/s", "100/s ", " 100/s", "100 /s", "100/S", "1e999/s", NULL};
+    const char *bad[] = {"",       "/s",    "100",     "100/",   "100/x",  "0/s",
+                         "-1/s",   "nan/s", "inf/s",   "1e13/s", "100/s ", " 100/s",
+                         "100 /s", "100/S", "1e999/s", NULL};
     for (size_t i = 0; bad[i]; i++)
         assert_int_equal(rate_parse(bad[i], &r), MWE_CONFIG);
     assert_int_equal(rate_parse(NULL, &r), MWE_CONFIG);
@@ -173,9 +187,10 @@ static void test_clip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slice_eq), cmocka_unit_test(test_slice_eq_nocase),
-        cmocka_unit_test(test_random),   cmocka_unit_test(test_ct_equal),
-        cmocka_unit_test(test_iso8601),  cmocka_unit_test(test_clocks), cmocka_unit_test(test_rate_parse), cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_slice_eq),   cmocka_unit_test(test_slice_eq_nocase),
+        cmocka_unit_test(test_random),     cmocka_unit_test(test_ct_equal),
+        cmocka_unit_test(test_iso8601),    cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_rate_parse), cmocka_unit_test(test_clip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
