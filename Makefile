@@ -1,6 +1,6 @@
 # modelwrap: the two commands of the README are `make run` and `make test`; both work from a
 # fresh clone on Debian 12 (they install what they need through scripts/install-deps.sh).
-.PHONY: all deps deps-test build run test unit integration asan asan-test fuzz-build fuzz bench clean
+.PHONY: all deps deps-test build run test unit integration asan asan-test fuzz-build fuzz bench bench-main clean
 .PHONY: web browser-deps promtool obs-test-deps
 
 JOBS ?= $(shell nproc)
@@ -65,6 +65,9 @@ test: deps-test build
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-15}
 
 bench: build
+	bash bench/suite.sh
+
+bench-main: build
 	bash bench/run.sh
 
 clean:

@@ -11,10 +11,11 @@
 #   LIMITER_OUT=path (default bench/results/limiter.json)  MODELWRAP_BIN, LIMITER_BENCH_BIN
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$BENCH_ROOT
 cd "$ROOT"
-PY=/usr/bin/python3
-MW=${MODELWRAP_BIN:-$ROOT/build/release/modelwrap}
+BENCH_NAME="limiter bench"
 LB=${LIMITER_BENCH_BIN:-$ROOT/build/release/limiter_bench}
 ROUNDS=${LIMITER_ROUNDS:-3}
 DURATION=${LIMITER_DURATION:-10}
@@ -24,58 +25,24 @@ REDIS_DECISIONS=${LIMITER_REDIS_DECISIONS:-50000}
 OUT=${LIMITER_OUT:-$ROOT/bench/results/limiter.json}
 CORES=$(nproc)
 
-die() {
-    echo "limiter bench: $*" >&2
-    exit 1
-}
-
-for v in ROUNDS DURATION CONNS DECISIONS REDIS_DECISIONS; do
-    [[ ${!v} =~ ^[1-9][0-9]{0,8}$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
-[ -x "$MW" ] || die "no $MW: run 'make build' first"
+check_int LIMITER_ROUNDS "$ROUNDS" 1 100
+check_int LIMITER_DURATION "$DURATION" 1 3600
+check_int LIMITER_CONNECTIONS "$CONNS" 2 10000
+check_int LIMITER_DECISIONS "$DECISIONS" 1 999999999
+check_int LIMITER_REDIS_DECISIONS "$REDIS_DECISIONS" 1 999999999
+need redis-server redis-cli wrk curl
+need_mw
 [ -x "$LB" ] || die "no $LB: run 'make build' first"
-for tool in redis-server redis-cli wrk curl; do
-    command -v "$tool" >/dev/null || die "$tool is missing: run 'bash scripts/install-deps.sh test'"
-done
-
-# Only the settings this script passes may reach modelwrap.
-while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^MODELWRAP_' || true)
-export MODELWRAP_ENV_FILE=
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_http URL: polls until it answers, at most 20 s.
-wait_http() {
-    local i
-    for i in $(seq 1 400); do
-        curl -fs -o /dev/null "$1" && return 0
-        sleep 0.05
-    done
-    die "nothing answers at $1"
-}
+bench_init bench-limiter
 
 echo "limiter bench: $(date -u +%FT%TZ), $CORES cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # ---- 1. cost per decision ----------------------------------------------------------------------
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$WORK" >/dev/null 2>&1 &
-PIDS+=($!)
-for i in $(seq 1 200); do
+    --dir "$TMP" >/dev/null 2>&1 &
+track "$!"
+for _ in $(seq 1 200); do
     redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
     sleep 0.05
 done
@@ -96,24 +63,26 @@ declare -A rps
 for round in $(seq 1 "$ROUNDS"); do
     for mode in off local redis; do
         port=$(free_port)
-        args=(serve --host 127.0.0.1 --port "$port" --auth none --log-level warn)
+        args=(serve --host 127.0.0.1 --port "$port" --env-file /dev/null --auth none --log-level warn)
         case $mode in
         off) args+=(--rate-limit off) ;;
         local) args+=(--rate-limit 100000000/s --rate-burst 1000000) ;;
         redis) args+=(--rate-limit 100000000/s --rate-burst 1000000 --redis-url "$REDIS_URL"
                       --redis-timeout-ms 1000) ;;
         esac
-        "$MW" "${args[@]}" >/dev/null 2>"$WORK/mw-$mode.log" &
+        "$MW" "${args[@]}" >/dev/null 2>"$TMP/mw-$mode.log" &
         pid=$!
-        PIDS+=("$pid")
-        wait_http "http://127.0.0.1:$port/api/v1/health/ready"
+        track "$pid"
+        wait_ready "http://127.0.0.1:$port/api/v1/health/ready" "$pid" 20
         wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$port/api/v1/models/iris" >/dev/null
-        r=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port/api/v1/models/iris" |
-            awk '/^Requests\/sec:/ {print $2}')
+        wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$port/api/v1/models/iris" \
+            >"$TMP/wrk.txt"
+        r=$(lib wrk-field "$TMP/wrk.txt" rps)
+        [ "$(lib wrk-field "$TMP/wrk.txt" non_2xx)" = 0 ] ||
+            die "$mode: some answers were not 2xx (limited?): $(cat "$TMP/wrk.txt")"
         non2xx=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/models/iris")
         [ "$non2xx" = 200 ] || die "$mode: the replica answered $non2xx (limited?)"
-        kill "$pid"
-        wait "$pid" || true
+        stop "$pid"
         rps[$mode]="${rps[$mode]:-} $r"
         echo "round $round $mode: $r requests/s" >&2
     done
