@@ -36,11 +36,11 @@ struct http_server {
     char id_prefix[17];
     atomic_ullong id_counter;
     /* transport security (issue 5) */
-    struct guard *guard;        /* per-address limit, receive deadlines */
-    struct tls_ctx *tls;        /* NULL: plain HTTP */
-    struct proxy_list proxies;  /* MODELWRAP_TRUSTED_PROXIES */
-    struct cors cors;           /* MODELWRAP_CORS_ORIGINS */
-    char hsts[48];              /* Strict-Transport-Security value; "" for none */
+    struct guard *guard;         /* per-address limit, receive deadlines */
+    struct tls_ctx *tls;         /* NULL: plain HTTP */
+    struct proxy_list proxies;   /* MODELWRAP_TRUSTED_PROXIES */
+    struct cors cors;            /* MODELWRAP_CORS_ORIGINS */
+    char hsts[48];               /* Strict-Transport-Security value; "" for none */
     atomic_ullong log_window_ns; /* rate limit of libmicrohttpd's messages */
     atomic_uint log_lines;
     atomic_uint log_dropped;
@@ -134,8 +134,8 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
 /* Strict Content-Length: digits only. Returns false when absent; *bad when malformed. */
 static bool content_length(struct MHD_Connection *conn, uint64_t *out, bool *bad)
 {
-    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *v =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     *bad = false;
     if (!v)
         return false;
@@ -235,7 +235,7 @@ static void queue_response(struct http_server *s, struct request *r)
 }
 
 static enum MHD_Result collect_forwarding(void *cls, enum MHD_ValueKind kind, const char *key,
-                                         size_t key_len, const char *value, size_t value_len)
+                                          size_t key_len, const char *value, size_t value_len)
 {
     proxy_headers_add(cls, key, key_len, value, value_len);
     return MHD_YES;
@@ -322,8 +322,8 @@ static void begin_request(struct http_server *s, struct request *r, struct MHD_C
             r->origin = origin;
     }
 
-    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "X-Request-Id", 12, &rid,
-                                      &rid_len) == MHD_YES) {
+    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "X-Request-Id", 12, &rid, &rid_len) ==
+        MHD_YES) {
         if (request_id_valid(rid, rid_len)) {
             memcpy(r->id, rid, rid_len);
             r->id[rid_len] = '\0';
@@ -391,9 +391,8 @@ static void begin_request(struct http_server *s, struct request *r, struct MHD_C
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     struct http_server *s = cls;
     struct request *r = *con_cls;
@@ -419,8 +418,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         /* Answering on this first call makes MHD close the connection without reading the body:
          * do it only when the client waits for "100 Continue" (it then sends no body) or declared
          * a body too large to drop; other errors are answered after the body. */
-        if (r->err && (r->declared_len > DISCARD_MAX ||
-                       http_header_get(r, "Expect").len > 0))
+        if (r->err && (r->declared_len > DISCARD_MAX || http_header_get(r, "Expect").len > 0))
             queue_response(s, r);
         return MHD_YES;
     }
@@ -450,7 +448,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         int rc = buf_append(&r->body, upload_data, n);
         if (rc != 0) {
             char msg[128];
-            snprintf(msg, sizeof(msg), "The request body exceeds the message size limit of %zu bytes.",
+            snprintf(msg, sizeof(msg),
+                     "The request body exceeds the message size limit of %zu bytes.",
                      s->cfg->max_body_bytes);
             http_set_error(r, rc == MWE_BODY_TOO_LARGE ? MWE_BODY_TOO_LARGE : MWE_NOMEM,
                            rc == MWE_BODY_TOO_LARGE ? msg : NULL);
@@ -548,8 +547,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 #define MHD_LOG_BURST 20u
 #define MHD_LOG_WINDOW_NS (10ull * 1000000000ull)
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
-                                                              va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct http_server *s = cls;
     char line[512];
@@ -561,8 +559,8 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
             unsigned dropped = atomic_exchange(&s->log_dropped, 0);
             atomic_store(&s->log_lines, 0);
             if (dropped)
-                log_kv(LOG_WARN, "libmicrohttpd messages suppressed", "#count",
-                       (long long)dropped, NULL);
+                log_kv(LOG_WARN, "libmicrohttpd messages suppressed", "#count", (long long)dropped,
+                       NULL);
         }
         if (atomic_fetch_add(&s->log_lines, 1) >= MHD_LOG_BURST) {
             atomic_fetch_add(&s->log_dropped, 1);
@@ -594,8 +592,7 @@ static int listen_addr(const struct config *cfg, uint16_t port, struct sockaddr_
         *v6 = true;
         return 0;
     }
-    return mw_fail(e, MWE_CONFIG, "MODELWRAP_HOST: '%s' is not an IPv4 or IPv6 address",
-                   cfg->host);
+    return mw_fail(e, MWE_CONFIG, "MODELWRAP_HOST: '%s' is not an IPv4 or IPv6 address", cfg->host);
 }
 
 static struct MHD_Daemon *start_daemon(struct http_server *s, uint16_t port, unsigned pool,
@@ -610,7 +607,11 @@ static struct MHD_Daemon *start_daemon(struct http_server *s, uint16_t port, uns
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
-    size_t mem_limit = cfg->max_header_bytes * 2 + 32 * 1024;
+    /* A connection's libmicrohttpd pool holds the request line and headers, the read buffer of the
+     * body and the response headers; libmicrohttpd zeroes all of it before every request on a
+     * keep-alive connection. Headers up to the limit plus 16 KiB: half the memset of the earlier
+     * 2 x limit + 32 KiB (8 % -> 4 % of the CPU in docs/BENCHMARKS.md's profile). */
+    size_t mem_limit = cfg->max_header_bytes + 16 * 1024;
     /* The per-address connection limit is the guard's (one count across every daemon, trusted
      * proxies exempt), not MHD's per-daemon MHD_OPTION_PER_IP_CONNECTION_LIMIT. */
     struct MHD_OptionItem opts[16] = {

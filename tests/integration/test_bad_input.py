@@ -139,6 +139,19 @@ def test_headers_too_large(server):
         assert_error(r, 431, "headers_too_large")
 
 
+def test_headers_near_the_limit_are_served(server):
+    """The connection's memory pool is sized from MODELWRAP_MAX_HEADER_BYTES (16 KiB): headers just
+    under the limit, with a body, still get a full answer, not a 431 or a reset."""
+    body = json.dumps({"data": [IRIS_ROW] * 50}).encode()
+    r = requests.post(server.url("/api/v1/predict"), data=body,
+                      headers={"Content-Type": "application/json", "X-Big": "a" * 15500})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["predictions"]) == 50
+    many = {f"X-H{i}": "b" * 100 for i in range(140)}  # 140 headers, about 15 KiB
+    r = requests.get(server.url("/api/v1/models"), headers=many)
+    assert r.status_code == 200, r.text
+
+
 def test_stalled_client_does_not_block_others(make_server):
     s = make_server(["--idle-timeout", "2"])
     stalled = []
