@@ -15,7 +15,8 @@ static const struct route routes[] = {
     {HTTP_GET, "/api/v1/health/ready", api_h_health_ready, NULL, "v1_health_ready", false},
     {HTTP_GET, "/api/v1/models", api_h_models, "read", "v1_models", false},
     {HTTP_GET, "/api/v1/models/{name}", api_h_model, "read", "v1_model", false},
-    {HTTP_POST, "/api/v1/models/{name}/predict", api_h_predict, "predict", "v1_model_predict", true},
+    {HTTP_POST, "/api/v1/models/{name}/predict", api_h_predict, "predict", "v1_model_predict",
+     true},
     {HTTP_POST, "/api/v1/predict", api_h_predict, "predict", "v1_predict", true},
     /* ---- Open Inference Protocol v2 (issue 3) ---- */
     {HTTP_GET, "/v2", api_h_v2_server, "read", "v2_server", false},
@@ -28,10 +29,9 @@ static const struct route routes[] = {
     {HTTP_GET, "/v2/models/{name}/versions/{version}/ready", api_h_v2_model_ready, "read",
      "v2_model_ready", false},
     {HTTP_POST, "/v2/models/{name}/infer", api_h_v2_infer, "predict", "v2_infer", true},
-    {HTTP_POST, "/v2/models/{name}/versions/{version}/infer", api_h_v2_infer, "predict",
-     "v2_infer", true},
-    {HTTP_POST, "/v2/repository/index", api_h_v2_repo_index, "admin", "v2_repository_index",
+    {HTTP_POST, "/v2/models/{name}/versions/{version}/infer", api_h_v2_infer, "predict", "v2_infer",
      true},
+    {HTTP_POST, "/v2/repository/index", api_h_v2_repo_index, "admin", "v2_repository_index", true},
     {HTTP_POST, "/v2/repository/models/{name}/load", api_h_v2_repo_load, "admin",
      "v2_repository_load", true},
     {HTTP_POST, "/v2/repository/models/{name}/unload", api_h_v2_repo_unload, "admin",
@@ -127,12 +127,12 @@ static void on_complete(void *ctx, struct request *r, bool ok)
 static void log_request(const struct request *r, bool ok)
 {
     long long us = (long long)((time_mono_ns() - r->t_start_ns) / 1000);
-    log_kv(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", r->path,
-           "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
-           "#duration_us", us, "client", r->client_addr, "model", r->model_name,
-           "code", r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
-           "#bytes_out", (long long)r->bytes_out, "aborted", ok ? NULL : "true",
-           "traceparent", r->traceparent, "tracestate", r->tracestate, NULL);
+    log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", r->path,
+                "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
+                "#duration_us", us, "client", r->client_addr, "model", r->model_name, "code",
+                r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
+                "#bytes_out", (long long)r->bytes_out, "aborted", ok ? NULL : "true", "traceparent",
+                r->traceparent, "tracestate", r->tracestate, NULL);
 }
 
 void api_init(struct api *a, const struct config *cfg, struct registry *reg)

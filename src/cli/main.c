@@ -171,7 +171,9 @@ static int cmd_serve(int argc, char **argv, int first)
         goto out_registry;
     }
     /* Published before "listening": whoever reads that line may scrape at once. */
-    api.server = srv; /* issue 8: the in-flight gauge */
+    api.server = srv;            /* issue 8: the in-flight gauge */
+    if (log_buffer_start() != 0) /* issue 9: request lines buffered per thread */
+        log_msg(LOG_WARN, "request log lines are written one by one", NULL);
     log_kv(LOG_INFO, "listening", "host", cfg.host, "#port", (long long)http_server_port(srv),
            "io_model", cfg.io_model == IO_POOL ? "pool" : "reuseport", "#startup_us",
            (long long)((time_mono_ns() - t0) / 1000), "version", MW_VERSION, NULL);
@@ -188,13 +190,13 @@ static int cmd_serve(int argc, char **argv, int first)
             else if (e.code != 0) /* issue 3: refused models keep their loaded versions */
                 log_msg(LOG_WARN, "model repository reloaded, some models refused", "error", e.msg,
                         NULL);
-            audit_reopen(audit); /* issue 7: rotated audit files */
+            audit_reopen(audit);   /* issue 7: rotated audit files */
             auth_reload(api.auth); /* issue 4: key file, JWKS file, JWKS refetch */
             if (http_server_reload_tls(srv, &e) != 0) /* issue 5: the old certificate stays */
                 log_msg(LOG_ERROR, "TLS certificate not reloaded", "error", e.msg, NULL);
             if (msrv && http_server_reload_tls(msrv, &e) != 0) /* issue 5: metrics listener */
-                log_msg(LOG_ERROR, "TLS certificate of the metrics listener not reloaded",
-                        "error", e.msg, NULL);
+                log_msg(LOG_ERROR, "TLS certificate of the metrics listener not reloaded", "error",
+                        e.msg, NULL);
             continue;
         }
         break;
@@ -203,13 +205,15 @@ static int cmd_serve(int argc, char **argv, int first)
     /* Graceful shutdown: stop accepting, let in-flight requests finish within the drain
      * timeout, then stop the model workers (which answer whatever is still queued) and the
      * daemons. Suspended connections must all be resumed before MHD_stop_daemon. */
-    log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
-           "#inflight", (long long)http_server_inflight(srv), NULL);
+    log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", "#inflight",
+           (long long)http_server_inflight(srv), NULL);
     http_server_quiesce(srv);
-    bool drained = wait_drained(srv, time_mono_ns() + (uint64_t)cfg.drain_timeout_s * 1000000000ull);
+    bool drained =
+        wait_drained(srv, time_mono_ns() + (uint64_t)cfg.drain_timeout_s * 1000000000ull);
     model_pool_shutdown(pool); /* every live model, of any snapshot still in use (issue 3) */
     if (!drained)
         wait_drained(srv, time_mono_ns() + 1000000000ull);
+    log_buffer_stop(); /* issue 9: every request line before "stopped" */
     log_kv(LOG_INFO, "stopped", "drained", drained ? "true" : "false", "#inflight",
            (long long)http_server_inflight(srv), NULL);
     audit_shutdown(audit); /* issue 7: the last records wait at most the flush timeout */
@@ -219,12 +223,12 @@ static int cmd_serve(int argc, char **argv, int first)
 out_registry:
     http_server_free(msrv); /* issue 8; NULL when none */
     api_obs_fini(&api);     /* issue 8; after the servers stopped */
-    auth_free(api.auth); /* issue 4; after the servers stopped */
-    api_limits_fini(&api); /* issue 6; after the servers stopped */
+    auth_free(api.auth);    /* issue 4; after the servers stopped */
+    api_limits_fini(&api);  /* issue 6; after the servers stopped */
     api_fini(&api); /* issue 3: the current snapshot (reg may have been replaced by reloads) */
 out_config:
     model_pool_free(pool); /* issue 3: after the reaper freed every released model */
-    audit_free(audit); /* issue 7: after every server stopped: writes every queued record */
+    audit_free(audit);     /* issue 7: after every server stopped: writes every queued record */
     config_fini(&cfg);
     return ret;
 }

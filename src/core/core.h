@@ -145,6 +145,12 @@ void log_msg(int level, const char *msg, ...);
 /* Like log_msg but the trailing key/values may include integers: pass keys prefixed with '#' and a
  * long long value, e.g. log_kv(LOG_INFO, "request", "#status", 200LL, "path", p, NULL). */
 void log_kv(int level, const char *msg, ...);
+/* log_kv for lines written once per request: kept in a per-thread buffer between
+ * log_buffer_start() and log_buffer_stop() and written at least every 100 ms (and at thread exit,
+ * at log_buffer_stop and at exit()); any other line of the same thread writes them first. */
+void log_kv_bulk(int level, const char *msg, ...);
+int log_buffer_start(void);
+void log_buffer_stop(void);
 
 /* ---- misc ------------------------------------------------------------------------------------ */
 

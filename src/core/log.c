@@ -1,11 +1,20 @@
 /*
  * log: the operational log, one JSON object per line on stderr. Each line is built in a stack
  * buffer, cut at 8 KiB on a character boundary when too long, and written with one write(2).
+ *
+ * Bulk lines (log_kv_bulk: the per-request line) may instead go to a per-thread buffer while
+ * log_buffer_start() is in effect; a flusher thread writes every buffer every LOG_FLUSH_MS, a full
+ * buffer is written by its thread, and any other line a thread logs first writes that thread's
+ * buffer, so each thread's lines keep their order. One write(2) per request line was 8 % of the
+ * CPU of a trivial model at the default level (docs/BENCHMARKS.md, "Fast paths").
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -219,7 +228,203 @@ static void write_all(const char *p, size_t n)
     }
 }
 
-static void log_line(int level, const char *msg, bool numbers, va_list ap)
+/* ---- per-thread buffers of bulk lines ---------------------------------------------------------
+ * Lock order: reg_mu, then a buffer's mu. */
+
+#define LOG_TBUF_SIZE (32 * 1024)
+#define LOG_FLUSH_MS 100
+
+struct tbuf {
+    pthread_mutex_t mu;
+    size_t len;
+    struct tbuf *next; /* registry list, under reg_mu */
+    char data[LOG_TBUF_SIZE];
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reg_cv; /* wakes the flusher early to stop; CLOCK_MONOTONIC */
+static struct tbuf *reg_head;
+static atomic_bool buffering;
+static bool flusher_running, flusher_stop;
+static pthread_t flusher;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tbuf_key;
+static bool tbuf_key_ok;
+static _Thread_local struct tbuf *self;
+
+/* Writes t's lines out; t->mu held. */
+static void tbuf_drain(struct tbuf *t)
+{
+    if (t->len > 0) {
+        write_all(t->data, t->len);
+        t->len = 0;
+    }
+}
+
+/* Thread exit: the thread's last lines are written and its buffer leaves the registry. */
+static void tbuf_destroy(void *p)
+{
+    struct tbuf *t = p;
+    struct tbuf **pp;
+
+    pthread_mutex_lock(&reg_mu);
+    for (pp = &reg_head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    pthread_mutex_lock(&t->mu);
+    tbuf_drain(t);
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_unlock(&reg_mu);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+    self = NULL;
+}
+
+static void tbuf_key_init(void)
+{
+    pthread_condattr_t ca;
+
+    tbuf_key_ok = pthread_key_create(&tbuf_key, tbuf_destroy) == 0;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&reg_cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* The calling thread's buffer, made on first use; NULL when none can be made (lines are then
+ * written directly). */
+static struct tbuf *tbuf_self(void)
+{
+    struct tbuf *t = self;
+
+    if (t != NULL || !tbuf_key_ok)
+        return t;
+    t = malloc(sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    pthread_mutex_init(&t->mu, NULL);
+    t->len = 0;
+    if (pthread_setspecific(tbuf_key, t) != 0) {
+        pthread_mutex_destroy(&t->mu);
+        free(t);
+        return NULL;
+    }
+    pthread_mutex_lock(&reg_mu);
+    t->next = reg_head;
+    reg_head = t;
+    pthread_mutex_unlock(&reg_mu);
+    self = t;
+    return t;
+}
+
+/* Writes every registered buffer; with try, skips a buffer whose lock is held (exit path). */
+static void tbuf_drain_all(bool try)
+{
+    struct tbuf *t;
+
+    if (try ? pthread_mutex_trylock(&reg_mu) != 0 : pthread_mutex_lock(&reg_mu) != 0)
+        return;
+    for (t = reg_head; t != NULL; t = t->next) {
+        if (try ? pthread_mutex_trylock(&t->mu) != 0 : pthread_mutex_lock(&t->mu) != 0)
+            continue;
+        tbuf_drain(t);
+        pthread_mutex_unlock(&t->mu);
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+static void *flusher_main(void *arg)
+{
+    struct timespec ts;
+
+    (void)arg;
+    pthread_mutex_lock(&reg_mu);
+    while (!flusher_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += LOG_FLUSH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&reg_cv, &reg_mu, &ts);
+        for (struct tbuf *t = reg_head; t != NULL; t = t->next) {
+            pthread_mutex_lock(&t->mu);
+            tbuf_drain(t);
+            pthread_mutex_unlock(&t->mu);
+        }
+    }
+    pthread_mutex_unlock(&reg_mu);
+    return NULL;
+}
+
+static void drain_at_exit(void)
+{
+    tbuf_drain_all(true);
+}
+
+/* Starts buffering bulk lines (see the top of this file). Returns 0, or MWE_INTERNAL when the
+ * flusher thread cannot start (lines are then written directly). Main thread, once. */
+int log_buffer_start(void)
+{
+    static bool atexit_done;
+
+    pthread_once(&key_once, tbuf_key_init);
+    if (!tbuf_key_ok || flusher_running)
+        return tbuf_key_ok ? 0 : MWE_INTERNAL;
+    flusher_stop = false;
+    if (pthread_create(&flusher, NULL, flusher_main, NULL) != 0)
+        return MWE_INTERNAL;
+    flusher_running = true;
+    if (!atexit_done)
+        atexit_done = atexit(drain_at_exit) == 0;
+    atomic_store(&buffering, true);
+    return 0;
+}
+
+/* Stops buffering and writes every buffered line. Main thread; a no-op when not started. */
+void log_buffer_stop(void)
+{
+    if (!flusher_running)
+        return;
+    atomic_store(&buffering, false);
+    pthread_mutex_lock(&reg_mu);
+    flusher_stop = true;
+    pthread_cond_signal(&reg_cv);
+    pthread_mutex_unlock(&reg_mu);
+    pthread_join(flusher, NULL);
+    flusher_running = false;
+    tbuf_drain_all(false);
+}
+
+/* Writes a finished line: into the thread's buffer when bulk and buffering, otherwise directly
+ * (after the thread's buffered lines). */
+static void emit(const char *p, size_t n, bool bulk)
+{
+    struct tbuf *t = self;
+
+    if (bulk && atomic_load_explicit(&buffering, memory_order_relaxed))
+        t = tbuf_self();
+    if (t == NULL) {
+        write_all(p, n);
+        return;
+    }
+    pthread_mutex_lock(&t->mu);
+    if (bulk && atomic_load_explicit(&buffering, memory_order_relaxed) && n <= LOG_TBUF_SIZE) {
+        if (n > LOG_TBUF_SIZE - t->len)
+            tbuf_drain(t);
+        memcpy(t->data + t->len, p, n);
+        t->len += n;
+    } else {
+        tbuf_drain(t);
+        write_all(p, n);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void log_line(int level, const char *msg, bool numbers, bool bulk, va_list ap)
 {
     struct line l;
     char now[32];
@@ -277,7 +482,7 @@ out_finish:
         memcpy(l.buf + l.len, "}\n", 2);
         l.len += 2;
     }
-    write_all(l.buf, l.len);
+    emit(l.buf, l.len, bulk);
 out:
     errno = saved_errno;
 }
@@ -291,7 +496,7 @@ void log_msg(int level, const char *msg, ...)
 
     if (log_enabled(level)) {
         va_start(ap, msg);
-        log_line(level, msg, false, ap);
+        log_line(level, msg, false, false, ap);
         va_end(ap);
     }
 }
@@ -304,7 +509,20 @@ void log_kv(int level, const char *msg, ...)
 
     if (log_enabled(level)) {
         va_start(ap, msg);
-        log_line(level, msg, true, ap);
+        log_line(level, msg, true, false, ap);
+        va_end(ap);
+    }
+}
+
+/* Like log_kv, for a line of which many are written (one per request): buffered while
+ * log_buffer_start() is in effect, so it reaches stderr within LOG_FLUSH_MS. Thread-safe. */
+void log_kv_bulk(int level, const char *msg, ...)
+{
+    va_list ap;
+
+    if (log_enabled(level)) {
+        va_start(ap, msg);
+        log_line(level, msg, true, true, ap);
         va_end(ap);
     }
 }

@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -307,13 +310,153 @@ static void test_truncation_in_msg_and_pairs(void **state)
     free(big);
 }
 
+/* ---- buffered bulk lines: stderr goes to a temporary file (more than a pipe holds) ---- */
+
+struct file_capture {
+    int saved_stderr;
+    int fd;
+};
+
+static void file_capture_begin(struct file_capture *c)
+{
+    char path[] = "/tmp/mw-test-log-XXXXXX";
+
+    c->fd = mkstemp(path);
+    assert_true(c->fd >= 0);
+    unlink(path);
+    c->saved_stderr = dup(STDERR_FILENO);
+    assert_true(c->saved_stderr >= 0);
+    assert_true(dup2(c->fd, STDERR_FILENO) >= 0);
+}
+
+/* What the file holds now (malloc'd, NUL-terminated); stderr stays captured. */
+static char *file_capture_read(struct file_capture *c)
+{
+    off_t size = lseek(c->fd, 0, SEEK_END);
+    char *p;
+
+    assert_true(size >= 0);
+    p = malloc((size_t)size + 1);
+    assert_non_null(p);
+    assert_int_equal(pread(c->fd, p, (size_t)size, 0), size);
+    p[size] = '\0';
+    return p;
+}
+
+static void file_capture_end(struct file_capture *c)
+{
+    assert_true(dup2(c->saved_stderr, STDERR_FILENO) >= 0);
+    close(c->saved_stderr);
+    close(c->fd);
+}
+
+#define BULK_LINES 3000
+
+static void *bulk_writer(void *arg)
+{
+    long long id = (long long)(intptr_t)arg;
+
+    for (long long i = 0; i < BULK_LINES; i++) {
+        log_kv_bulk(LOG_INFO, "request", "#thread", id, "#i", i, NULL);
+        if (i == BULK_LINES / 2) /* a direct line writes the thread's buffer first */
+            log_kv(LOG_WARN, "direct", "#thread", id, "#i", i, NULL);
+    }
+    return NULL; /* the thread's exit writes its last lines */
+}
+
+/* Two threads x 3000 lines (about 8 buffers each): every line arrives whole and valid, each
+ * thread's lines in order, the direct line between its neighbours. */
+static void test_bulk_buffered_lines(void **state)
+{
+    struct file_capture c;
+    pthread_t th[2];
+    long long next[2] = {0, 0};
+    size_t lines = 0;
+    char *text, *line, *save = NULL;
+
+    (void)state;
+    log_set_level(LOG_INFO);
+    file_capture_begin(&c);
+    assert_int_equal(log_buffer_start(), 0);
+    for (intptr_t k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&th[k], NULL, bulk_writer, (void *)k), 0);
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    log_buffer_stop();
+    text = file_capture_read(&c);
+    file_capture_end(&c);
+    for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *j = json_loads(line, 0, &err);
+        long long t, i;
+        const char *msg;
+
+        assert_non_null(j);
+        msg = json_string_value(json_object_get(j, "msg"));
+        t = json_integer_value(json_object_get(j, "thread"));
+        i = json_integer_value(json_object_get(j, "i"));
+        assert_true(t == 0 || t == 1);
+        if (strcmp(msg, "direct") == 0) {
+            assert_int_equal(i, BULK_LINES / 2);
+            assert_int_equal(next[t], BULK_LINES / 2 + 1); /* after its bulk line i, before i+1 */
+        } else {
+            assert_string_equal(msg, "request");
+            assert_int_equal(i, next[t]);
+            next[t]++;
+            lines++;
+        }
+        json_decref(j);
+    }
+    assert_int_equal(lines, 2 * BULK_LINES);
+    assert_int_equal(next[0], BULK_LINES);
+    assert_int_equal(next[1], BULK_LINES);
+    free(text);
+}
+
+/* Without log_buffer_stop, the flusher writes a buffered line by itself (waits up to 10 s). */
+static void test_bulk_flusher(void **state)
+{
+    struct file_capture c;
+    char *text = NULL;
+
+    (void)state;
+    log_set_level(LOG_INFO);
+    file_capture_begin(&c);
+    assert_int_equal(log_buffer_start(), 0);
+    log_kv_bulk(LOG_INFO, "request", "path", "/flushed-by-timer", NULL);
+    for (int i = 0; i < 1000; i++) {
+        const struct timespec ten_ms = {0, 10 * 1000 * 1000};
+
+        free(text);
+        text = file_capture_read(&c);
+        if (strstr(text, "/flushed-by-timer") != NULL)
+            break;
+        nanosleep(&ten_ms, NULL);
+    }
+    assert_non_null(strstr(text, "/flushed-by-timer"));
+    free(text);
+    log_buffer_stop();
+    /* Stopped: bulk lines are direct again. */
+    log_kv_bulk(LOG_INFO, "request", "path", "/direct-again", NULL);
+    text = file_capture_read(&c);
+    file_capture_end(&c);
+    assert_non_null(strstr(text, "/direct-again"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic_line),  cmocka_unit_test(test_kv_numbers),
-        cmocka_unit_test(test_escaping),    cmocka_unit_test(test_levels),
-        cmocka_unit_test(test_level_parse), cmocka_unit_test(test_errno_kept),
-        cmocka_unit_test(test_truncation),  cmocka_unit_test(test_truncation_in_msg_and_pairs),
+        cmocka_unit_test(test_basic_line),
+        cmocka_unit_test(test_kv_numbers),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_level_parse),
+        cmocka_unit_test(test_errno_kept),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_truncation_in_msg_and_pairs),
+        cmocka_unit_test(test_bulk_buffered_lines),
+        cmocka_unit_test(test_bulk_flusher),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
