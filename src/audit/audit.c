@@ -564,6 +564,14 @@ static void *writer_main(void *arg)
         }
         if (progress) {
             idle_since = now;
+            /* Let records gather while the queue is far from full: writing as soon as any is
+             * there made one write(2) per ~2 records under load (0.45 writes per request at 53k
+             * req/s); a nap of NAP_NS makes each write carry a millisecond of records. */
+            if (!atomic_load(&a->stopping) && atomic_load(&a->waiters) == 0 &&
+                atomic_load(&a->head) - atomic_load(&a->tail) < a->cap / 4) {
+                struct timespec ts = {0, (long)NAP_NS};
+                nanosleep(&ts, NULL);
+            }
             continue;
         }
         if (now - idle_since < IDLE_BEFORE_SLEEP_NS) {

@@ -3,10 +3,12 @@
  * signature against it (classifiers: label + probabilities; regressors: prediction) and predicts
  * with XGBoost's thread-safe in-place prediction, one thread per call (nthread = 1).
  *
- * Each calling thread keeps one proxy DMatrix for its whole life (thread_proxy()). Without it,
- * XGBoosterPredictFromDense builds a fresh proxy per call whose context re-reads the cgroup CPU
- * quota files: 3 opens, reads and closes per prediction, 22 us of an iris call against 7 us with
- * the proxy (docs/BENCHMARKS.md, "Fast paths").
+ * Each model keeps a free list of proxy DMatrix handles (proxy_get/proxy_put): one per call in
+ * flight, reused. Without one, XGBoosterPredictFromDense builds a fresh proxy per call whose
+ * context re-reads the cgroup CPU quota files: 3 opens, reads and closes per prediction, 22 us of
+ * an iris call against 7 us with the proxy (docs/BENCHMARKS.md, "Fast paths"). Not per thread:
+ * freeing a handle from a pthread key destructor runs after the thread's C++ thread_local
+ * destructors, and XGBoost then registers new ones that are never run (LeakSanitizer saw it).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -44,48 +46,55 @@ struct xgb_state {
     size_t *label_lens;
     size_t out_label, out_proba; /* output indices (classifiers) */
     size_t out_pred;             /* output index (regression) */
+    pthread_mutex_t proxy_mu;    /* guards proxies */
+    bool proxy_mu_ok;
+    struct proxy *proxies; /* free proxy DMatrix handles */
 };
+
+struct proxy {
+    DMatrixHandle h;
+    struct proxy *next;
+};
+
+/* A free proxy DMatrix of s, or a new one; NULL when none can be made (XGBoost then builds its own
+ * per call: slower, same result). Any thread. */
+static struct proxy *proxy_get(struct xgb_state *s)
+{
+    struct proxy *p;
+
+    pthread_mutex_lock(&s->proxy_mu);
+    p = s->proxies;
+    if (p != NULL)
+        s->proxies = p->next;
+    pthread_mutex_unlock(&s->proxy_mu);
+    if (p != NULL)
+        return p;
+    p = malloc(sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    if (XGProxyDMatrixCreate(&p->h) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Gives p (may be NULL) back to s's free list. Any thread. */
+static void proxy_put(struct xgb_state *s, struct proxy *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&s->proxy_mu);
+    p->next = s->proxies;
+    s->proxies = p;
+    pthread_mutex_unlock(&s->proxy_mu);
+}
 
 /* The prediction configuration: plain values, all trees, strict shapes ([n, groups]). "NaN" is
  * the literal that XGBoost 1.7's own JSON parser accepts for the missing value. */
 static const char PREDICT_CONFIG[] =
     "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
     "\"strict_shape\": true, \"cache_id\": 0, \"missing\": NaN}";
-
-static pthread_key_t proxy_key;
-static pthread_once_t proxy_once = PTHREAD_ONCE_INIT;
-static bool proxy_key_ok;
-
-static void proxy_destroy(void *p)
-{
-    XGDMatrixFree(p);
-}
-
-static void proxy_key_init(void)
-{
-    proxy_key_ok = pthread_key_create(&proxy_key, proxy_destroy) == 0;
-}
-
-/* The calling thread's proxy DMatrix, created on its first prediction and freed when the thread
- * exits. NULL when it cannot be made: XGBoost then builds its own per call (slower, same result). */
-static DMatrixHandle thread_proxy(void)
-{
-    DMatrixHandle h;
-
-    pthread_once(&proxy_once, proxy_key_init);
-    if (!proxy_key_ok)
-        return NULL;
-    h = pthread_getspecific(proxy_key);
-    if (h != NULL)
-        return h;
-    if (XGProxyDMatrixCreate(&h) != 0)
-        return NULL;
-    if (pthread_setspecific(proxy_key, h) != 0) {
-        XGDMatrixFree(h);
-        return NULL;
-    }
-    return h;
-}
 
 /* XGBGetLastError() (thread-local) reduced to one printable line: without the time stamp, the
  * source location and the stack trace. */
@@ -121,6 +130,15 @@ static void state_free(struct xgb_state *s)
 {
     if (s == NULL)
         return;
+    while (s->proxies != NULL) {
+        struct proxy *p = s->proxies;
+
+        s->proxies = p->next;
+        XGDMatrixFree(p->h);
+        free(p);
+    }
+    if (s->proxy_mu_ok)
+        pthread_mutex_destroy(&s->proxy_mu);
     if (s->booster != NULL)
         XGBoosterFree(s->booster);
     if (s->labels != NULL) {
@@ -563,8 +581,11 @@ static int xgb_load(struct model *m, const json_t *model_json, struct mw_error *
     bool need_labels = false;
     int rc;
 
-    if (s == NULL)
+    if (s == NULL || pthread_mutex_init(&s->proxy_mu, NULL) != 0) {
+        free(s);
         return mw_fail(e, MWE_NOMEM, "%s: out of memory", m->dir);
+    }
+    s->proxy_mu_ok = true;
     rc = resolve_file(s, m, model_json, e);
     if (rc != 0)
         goto out_fail;
@@ -635,7 +656,8 @@ out_fail:
  * 0, MWE_INVALID_INPUT (with the call's error set), MWE_NOMEM or MWE_MODEL_FAILED (logged). */
 static int xgb_run(struct model *m, struct model_call *call)
 {
-    const struct xgb_state *s = m->state;
+    struct xgb_state *s = m->state;
+    struct proxy *px = NULL;
     const struct mw_tensor *in;
     const float *x;
     const bst_ulong *oshape = NULL;
@@ -676,8 +698,9 @@ static int xgb_run(struct model *m, struct model_call *call)
              "{\"data\": [%" PRIuMAX ", true], \"shape\": [%zu, %zu], "
              "\"typestr\": \"<f4\", \"version\": 3}",
              (uintmax_t)(uintptr_t)x, rows, s->n_features);
-    if (XGBoosterPredictFromDense(s->booster, arr, PREDICT_CONFIG, thread_proxy(), &oshape, &odim, &res) !=
-        0) {
+    px = proxy_get(s);
+    if (XGBoosterPredictFromDense(s->booster, arr, PREDICT_CONFIG, px ? px->h : NULL, &oshape,
+                                  &odim, &res) != 0) {
         xgb_error_text(xerr, sizeof(xerr));
         log_msg(LOG_ERROR, "xgboost prediction failed", "model", m->name, "error", xerr, NULL);
         goto out;
@@ -723,6 +746,7 @@ static int xgb_run(struct model *m, struct model_call *call)
     }
     rc = 0;
 out:
+    proxy_put(s, px); /* after the copy: the result may live in XGBoost state */
     return rc;
 }
 
