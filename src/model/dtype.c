@@ -262,6 +262,12 @@ void dtype_format_float(char out[DTYPE_NUM_CAP], double d, bool fp32)
         memcpy(out, "-0.0", 5); /* "-0" reads back as the integer 0 in many parsers */
         return;
     }
+    if (d > -1e6 && d < 1e6 && d == (double)(int32_t)d) {
+        /* What %.6g prints for these (the shortest form, tried second below), without printf
+         * and read-back: class ids, counts and other whole-number outputs are common. */
+        out[fmt_i64(out, (int64_t)d)] = '\0';
+        return;
+    }
     snprintf(out, DTYPE_NUM_CAP, "%.*g", mid, d);
     if (reads_back(out, d, fp32)) {
         snprintf(alt, DTYPE_NUM_CAP, "%.*g", mid - 1, d);

@@ -271,6 +271,20 @@ class Replica:
         return sum(1 for r in list(self.logs)
                    if r.get("msg") == msg and all(r.get(k) == v for k, v in fields.items()))
 
+    def wait_count(self, msg, n, timeout=10, **fields):
+        """Waits (bounded) until at least n log lines match; returns how many do. Request lines
+        reach stderr up to 100 ms after the answer (per-thread log buffers)."""
+        end = time.monotonic() + timeout
+        while self.count(msg, **fields) < n and time.monotonic() < end:
+            time.sleep(0.02)
+        return self.count(msg, **fields)
+
+    def settled_count(self, msg, **fields):
+        """count() once the request lines of answers already received have been written: the
+        server writes its per-thread log buffers at least every 100 ms."""
+        time.sleep(0.3)
+        return self.count(msg, **fields)
+
     def wait_log(self, msg, timeout=10, **fields):
         end = time.monotonic() + timeout
         while time.monotonic() < end:

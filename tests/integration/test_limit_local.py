@@ -74,7 +74,7 @@ def test_headers_overrides_and_retry_after(tmpdir_path):
         r = get(url, fast)
         assert r.status_code == 200, r.text
         # The log phase saw each refusal.
-        assert rep.count("request", route="v1_models", status=429) >= 3
+        assert rep.wait_count("request", 3, route="v1_models", status=429) >= 3
     finally:
         rep.check_stop()
 

@@ -47,7 +47,7 @@ def expected(res, shares=1):
 
 
 def served(replica):
-    return replica.count("request", route="v1_models", status=200)
+    return replica.settled_count("request", route="v1_models", status=200)
 
 
 def test_shared_limit_failure_and_recovery(topology):

@@ -117,7 +117,7 @@ def test_outage_window_now(tmpdir_path):
                            timeout=30).json()["scheduled_outages"]
         assert doc["in_outage_now"] is True
         assert doc["until"].startswith(utc(until)[:16])
-        assert rep.count("request", route="v1_models", status=503) >= 2
+        assert rep.wait_count("request", 2, route="v1_models", status=503) >= 2
     finally:
         rep.check_stop()
 

@@ -274,11 +274,6 @@ def key_file(directory):
     return path
 
 
-def request_logs(server, pred=None):
-    """The operational log's request lines of a server (optionally filtered)."""
-    return [r for r in list(server.logs) if r.get("msg") == "request" and (pred is None or pred(r))]
-
-
 def wait_request_log(server, request_id, timeout=10):
     return server.wait_log(lambda r: r.get("msg") == "request" and r.get("request_id") == request_id,
                            timeout)

@@ -119,10 +119,9 @@ static void fx_free(struct fx *f)
 static int decode(struct fx *f, const char *json)
 {
     memset(&f->e, 0, sizeof(f->e));
-    return tensor_decode_request(f->c, &f->meta, json, strlen(json), NULL, 0,
-                                 f->c->model->opts.max_records ? f->c->model->opts.max_records
-                                                               : 100,
-                                 &f->req, &f->e);
+    return tensor_decode_request(
+        f->c, &f->meta, json, strlen(json), NULL, 0,
+        f->c->model->opts.max_records ? f->c->model->opts.max_records : 100, &f->req, &f->e);
 }
 
 static int decode_bin(struct fx *f, const char *json, const void *bin, size_t bin_len)
@@ -155,18 +154,22 @@ static void expect_bin_error(struct model *m, const char *json, const void *bin,
 }
 
 #define MIXED_OK                                                                                   \
-    "{\"id\": \"req-1\", \"parameters\": {\"binary_data_output\": false, \"team\": \"x\","          \
+    "{\"id\": \"req-1\", \"parameters\": {\"binary_data_output\": false, \"team\": \"x\","         \
     " \"n\": 3},"                                                                                  \
     " \"inputs\": ["                                                                               \
-    "{\"name\": \"f32\", \"shape\": [2, 2], \"datatype\": \"FP32\", \"data\": [[1.5, -2], [0.1, 3e38]]},"\
-    "{\"name\": \"b\", \"shape\": [3], \"datatype\": \"BOOL\", \"data\": [true, false, true]},"   \
+    "{\"name\": \"f32\", \"shape\": [2, 2], \"datatype\": \"FP32\", \"data\": [[1.5, -2], [0.1, "  \
+    "3e38]]},"                                                                                     \
+    "{\"name\": \"b\", \"shape\": [3], \"datatype\": \"BOOL\", \"data\": [true, false, true]},"    \
     "{\"name\": \"u8\", \"shape\": [2], \"datatype\": \"UINT8\", \"data\": [0, 255]},"             \
     "{\"name\": \"i64\", \"shape\": [3], \"datatype\": \"INT8\", \"data\": [-128, 0, 127]},"       \
     "{\"name\": \"f64\", \"shape\": [2], \"datatype\": \"FP32\", \"data\": [0.1, 2]},"             \
     "{\"name\": \"s\", \"shape\": [2], \"datatype\": \"BYTES\", \"data\": [\"h\\u00e9\", \"\"]},"  \
-    "{\"name\": \"h\", \"shape\": [3], \"datatype\": \"FP32\", \"data\": [0.5, -65504, 0.000060975552]},"\
-    "{\"name\": \"u64\", \"shape\": [1], \"datatype\": \"UINT64\", \"data\": [9223372036854775807]}"\
-    "], \"outputs\": [{\"name\": \"s\"}, {\"name\": \"h\", \"parameters\": {\"binary_data\": true}}]}"
+    "{\"name\": \"h\", \"shape\": [3], \"datatype\": \"FP32\", \"data\": [0.5, -65504, "           \
+    "0.000060975552]},"                                                                            \
+    "{\"name\": \"u64\", \"shape\": [1], \"datatype\": \"UINT64\", \"data\": "                     \
+    "[9223372036854775807]}"                                                                       \
+    "], \"outputs\": [{\"name\": \"s\"}, {\"name\": \"h\", \"parameters\": {\"binary_data\": "     \
+    "true}}]}"
 
 /* ---- decoding -------------------------------------------------------------------------------- */
 
@@ -200,9 +203,9 @@ static void test_decode_all_types(void **state)
     assert_memory_equal(s[0].ptr, "h\xc3\xa9", 3);
     assert_int_equal(s[1].len, 0);
     h = in[6].data;
-    assert_int_equal(h[0], 0x3800);  /* 0.5 */
-    assert_int_equal(h[1], 0xfbff);  /* -65504, the lowest FP16 */
-    assert_int_equal(h[2], 0x03ff);  /* the largest FP16 subnormal */
+    assert_int_equal(h[0], 0x3800); /* 0.5 */
+    assert_int_equal(h[1], 0xfbff); /* -65504, the lowest FP16 */
+    assert_int_equal(h[2], 0x03ff); /* the largest FP16 subnormal */
     assert_true(((uint64_t *)in[7].data)[0] == UINT64_C(9223372036854775807));
 
     assert_true(f->req.has_id);
@@ -272,8 +275,7 @@ static void test_decode_structure_errors(void **state)
                  MWE_BAD_REQUEST, "parameters.binary_data_output: expected a boolean");
     expect_error(&iris, "{\"inputs\": [1]}", MWE_BAD_REQUEST,
                  "inputs[0]: expected an object, got a number");
-    expect_error(&iris, "{\"inputs\": [{}]}", MWE_BAD_REQUEST,
-                 "inputs[0].name: expected a string");
+    expect_error(&iris, "{\"inputs\": [{}]}", MWE_BAD_REQUEST, "inputs[0].name: expected a string");
     expect_error(&two, "{\"inputs\": [{\"name\": \"zz\\n\"}]}", MWE_BAD_REQUEST,
                  "inputs[0].name: the model has no input 'zz?' (its inputs: a, t)");
     expect_error(&iris,
@@ -304,12 +306,11 @@ static void test_decode_datatype_errors(void **state)
                  MWE_BAD_REQUEST,
                  "inputs[0].datatype: FP16 data cannot be sent as JSON: send it as binary data "
                  "(parameters.binary_data_size, the binary tensor data extension)");
-    expect_error(&iris, "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"BYTES\"}]}",
-                 MWE_BAD_REQUEST,
-                 "inputs[0].datatype: BYTES cannot be converted to the model's FP32 for input 'x' "
-                 "(accepted: UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64)");
-    expect_error(&two, "{\"inputs\": [{\"name\": \"t\", \"datatype\": \"BOOL\"}]}",
-                 MWE_BAD_REQUEST,
+    expect_error(
+        &iris, "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"BYTES\"}]}", MWE_BAD_REQUEST,
+        "inputs[0].datatype: BYTES cannot be converted to the model's FP32 for input 'x' "
+        "(accepted: UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64)");
+    expect_error(&two, "{\"inputs\": [{\"name\": \"t\", \"datatype\": \"BOOL\"}]}", MWE_BAD_REQUEST,
                  "inputs[0].datatype: BOOL cannot be converted to the model's BYTES for input 't' "
                  "(accepted: BYTES)");
     /* binary data: only the lossless pairs */
@@ -326,8 +327,7 @@ static void test_decode_shape_errors(void **state)
     (void)state;
     expect_error(&iris, "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\"}]}",
                  MWE_BAD_REQUEST, "inputs[0].shape: expected an array of integers, got nothing");
-    expect_error(&iris,
-                 "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [4]}]}",
+    expect_error(&iris, "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [4]}]}",
                  MWE_BAD_REQUEST,
                  "inputs[0].shape: 1 dimensions, but the model's input 'x' has 2: [-1, 4]");
     expect_error(&iris,
@@ -365,7 +365,9 @@ static void test_decode_shape_errors(void **state)
 static void test_decode_data_errors(void **state)
 {
     (void)state;
-#define IRIS_DATA(d) "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"data\": " d "}]}"
+#define IRIS_DATA(d)                                                                               \
+    "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"data\": " d "}]" \
+                                                                                              "}"
     expect_error(&iris, IRIS_DATA("[1, 2, 3]"), MWE_BAD_REQUEST,
                  "inputs[0].data: 3 elements, but shape [1, 4] holds 4");
     expect_error(&iris, IRIS_DATA("[1, 2, 3, 4, 5]"), MWE_BAD_REQUEST,
@@ -380,7 +382,9 @@ static void test_decode_data_errors(void **state)
     expect_error(&iris, IRIS_DATA("[[[[[[[[[1]]]]]]]], 2, 3, 4]"), MWE_BAD_REQUEST,
                  "inputs[0].data: nested more than 8 levels deep");
 #undef IRIS_DATA
-#define MIXED_ONE(n, t, d) "{\"inputs\": [{\"name\": \"" n "\", \"datatype\": \"" t "\", \"shape\": [1], \"data\": [" d "]}]}"
+#define MIXED_ONE(n, t, d)                                                                         \
+    "{\"inputs\": [{\"name\": \"" n "\", \"datatype\": \"" t "\", \"shape\": [1], \"data\": [" d   \
+    "]}]}"
     expect_error(&mixed, MIXED_ONE("u8", "UINT8", "256"), MWE_BAD_REQUEST,
                  "inputs[0].data[0]: 256 is out of range for UINT8");
     expect_error(&mixed, MIXED_ONE("u8", "UINT8", "-1"), MWE_BAD_REQUEST,
@@ -426,9 +430,12 @@ static void test_decode_data_errors(void **state)
 
 static void test_decode_outputs_errors(void **state)
 {
-#define IRIS_OUTS(o) "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"data\": [1, 2, 3, 4]}], \"outputs\": " o "}"
+#define IRIS_OUTS(o)                                                                               \
+    "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"data\": [1, 2, " \
+    "3, 4]}], \"outputs\": " o "}"
     (void)state;
-    expect_error(&iris, IRIS_OUTS("{}"), MWE_BAD_REQUEST, "outputs: expected an array, got an object");
+    expect_error(&iris, IRIS_OUTS("{}"), MWE_BAD_REQUEST,
+                 "outputs: expected an array, got an object");
     expect_error(&iris, IRIS_OUTS("[{\"name\": \"q\"}]"), MWE_BAD_REQUEST,
                  "outputs[0].name: the model has no output 'q' (its outputs: label, p)");
     expect_error(&iris, IRIS_OUTS("[{\"name\": \"p\"}, {\"name\": \"p\"}]"), MWE_BAD_REQUEST,
@@ -437,20 +444,20 @@ static void test_decode_outputs_errors(void **state)
                  "outputs[0]: expected an object with a \"name\"");
     expect_error(&iris, IRIS_OUTS("[{\"name\": \"p\"}, {\"name\": \"label\"}, {\"name\": \"x\"}]"),
                  MWE_BAD_REQUEST, "outputs: 3 requested, but the model has 2 outputs");
-    expect_error(&iris,
-                 IRIS_OUTS("[{\"name\": \"p\", \"parameters\": {\"classification\": 2}}]"),
+    expect_error(&iris, IRIS_OUTS("[{\"name\": \"p\", \"parameters\": {\"classification\": 2}}]"),
                  MWE_BAD_REQUEST,
                  "outputs[0].parameters.classification: the classification extension is not "
                  "supported");
-    expect_error(&iris, IRIS_OUTS("[{\"name\": \"p\", \"parameters\": {\"binary_data\": \"yes\"}}]"),
+    expect_error(&iris,
+                 IRIS_OUTS("[{\"name\": \"p\", \"parameters\": {\"binary_data\": \"yes\"}}]"),
                  MWE_BAD_REQUEST, "outputs[0].parameters.binary_data: expected a boolean");
 #undef IRIS_OUTS
     /* FP16 outputs only as binary data, refused before the model runs */
-    expect_error(&mixed,
-                 "{\"inputs\": [{\"name\": \"u8\", \"datatype\": \"UINT8\", \"shape\": [0], \"data\": []}],"
-                 " \"outputs\": [{\"name\": \"h\"}]}",
-                 MWE_BAD_REQUEST,
-                 "inputs: the model's input 'b' is missing");
+    expect_error(
+        &mixed,
+        "{\"inputs\": [{\"name\": \"u8\", \"datatype\": \"UINT8\", \"shape\": [0], \"data\": []}],"
+        " \"outputs\": [{\"name\": \"h\"}]}",
+        MWE_BAD_REQUEST, "inputs: the model's input 'b' is missing");
     {
         struct fx *f = fx_new(&text);
         int rc = decode(f, "{\"inputs\": [{\"name\": \"text\", \"datatype\": \"BYTES\", \"shape\":"
@@ -491,7 +498,8 @@ static void test_decode_half_output(void **state)
 static void test_decode_binary(void **state)
 {
     /* x: FP16 [1, 4] converted to the model's FP32; 8 bytes */
-    static const uint8_t half4[] = {0x00, 0x3c, 0x00, 0x40, 0x00, 0xc2, 0x00, 0x7c}; /* 1 2 -3 inf */
+    static const uint8_t half4[] = {0x00, 0x3c, 0x00, 0x40,
+                                    0x00, 0xc2, 0x00, 0x7c}; /* 1 2 -3 inf */
     static const uint8_t texts[] = {2, 0, 0, 0, 'h', 'i', 0, 0, 0, 0, 3, 0, 0, 0, 0xff, 0, 'z'};
     uint8_t a_and_t[8 + sizeof(texts)];
     struct fx *f = fx_new(&iris);
@@ -499,8 +507,9 @@ static void test_decode_binary(void **state)
     const struct mw_bytes *t;
 
     (void)state;
-    if (decode_bin(f, "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP16\", \"shape\": [1, 4],"
-                      " \"parameters\": {\"binary_data_size\": 8}}]}",
+    if (decode_bin(f,
+                   "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP16\", \"shape\": [1, 4],"
+                   " \"parameters\": {\"binary_data_size\": 8}}]}",
                    half4, sizeof(half4)) != 0)
         fail_msg("%s", f->e.msg);
     x = f->c->inputs[0].data;
@@ -539,9 +548,12 @@ static void test_decode_binary(void **state)
     assert_memory_equal(t[2].ptr, "\xff\0z", 3);
     fx_free(f);
 
-#define X_BIN(n) "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"parameters\": {\"binary_data_size\": " n "}}]}"
-    expect_bin_error(&iris, X_BIN("12"), "0123456789ab", 12,
-                     "inputs[0].parameters.binary_data_size: 12 bytes, but 4 FP32 elements take 16");
+#define X_BIN(n)                                                                                   \
+    "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"parameters\": "  \
+    "{\"binary_data_size\": " n "}}]}"
+    expect_bin_error(
+        &iris, X_BIN("12"), "0123456789ab", 12,
+        "inputs[0].parameters.binary_data_size: 12 bytes, but 4 FP32 elements take 16");
     expect_bin_error(&iris, X_BIN("16"), "0123456789ab", 12,
                      "inputs[0].parameters.binary_data_size: 16 bytes, but only 12 bytes of "
                      "binary data are left in the body");
@@ -676,9 +688,12 @@ static void test_encode_json_and_binary(void **state)
         "{\"model_name\":\"mixed\",\"model_version\":\"7\",\"id\":\"a\\\"b\","
         "\"parameters\":{\"k\":1},\"outputs\":["
         "{\"name\":\"s\",\"datatype\":\"BYTES\",\"shape\":[2],\"data\":[\"caf\xc3\xa9\\n\",\"\"]},"
-        "{\"name\":\"flag\",\"datatype\":\"BOOL\",\"shape\":[2,2],\"data\":[true,false,true,false]},"
-        "{\"name\":\"u64\",\"datatype\":\"UINT64\",\"shape\":[2],\"data\":[18446744073709551615,0]},"
-        "{\"name\":\"h\",\"datatype\":\"FP16\",\"shape\":[2],\"parameters\":{\"binary_data_size\":4}}"
+        "{\"name\":\"flag\",\"datatype\":\"BOOL\",\"shape\":[2,2],\"data\":[true,false,true,false]}"
+        ","
+        "{\"name\":\"u64\",\"datatype\":\"UINT64\",\"shape\":[2],\"data\":[18446744073709551615,0]}"
+        ","
+        "{\"name\":\"h\",\"datatype\":\"FP16\",\"shape\":[2],\"parameters\":{\"binary_data_size\":"
+        "4}}"
         "]}";
 
     (void)state;
@@ -767,15 +782,16 @@ static struct mw_tensor_spec float_out[] = {
     {.name = "f", .dtype = MW_FP32, .ndim = 1, .shape = {-1}},
     {.name = "d", .dtype = MW_FP64, .ndim = 1, .shape = {-1}},
 };
-static struct model floats = {
-    .name = "floats", .version = "1", .sig = {1, text_in, 2, float_out}, .opts = {.max_records = 10}};
+static struct model floats = {.name = "floats",
+                              .version = "1",
+                              .sig = {1, text_in, 2, float_out},
+                              .opts = {.max_records = 10}};
 
 static void test_encode_float_formats(void **state)
 {
-    static const float fv[] = {0.1f, 0.99185115f, 16777217.0f, FLT_MAX, -0.0f, 1e-45f, 2.5f,
-                               INFINITY};
-    static const double dv[] = {0.1, 1.0 / 3.0, DBL_MAX, 5e-324, -0.0, 1e22, 123456789.125,
-                                NAN};
+    static const float fv[] = {0.1f,  0.99185115f, 16777217.0f, FLT_MAX,
+                               -0.0f, 1e-45f,      2.5f,        INFINITY};
+    static const double dv[] = {0.1, 1.0 / 3.0, DBL_MAX, 5e-324, -0.0, 1e22, 123456789.125, NAN};
     struct fx *f = fx_new(&floats);
     struct v2_output outs[2] = {{0, false}, {1, false}};
     int64_t n = 8;
@@ -811,6 +827,33 @@ static void test_encode_float_formats(void **state)
     fx_free(f);
 }
 
+/* Whole numbers take a path without printf: the text must be what the %g search gives. */
+static void test_format_whole_numbers(void **state)
+{
+    static const double v[] = {
+        0,   1,    -1,     3,   42,        -42,      999999,       -999999,
+        1e6, -1e6, 123456, 7.5, 1e6 - 0.5, 16777216, 4294967296.0, -2147483648.0};
+    char got[DTYPE_NUM_CAP], want[DTYPE_NUM_CAP];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        for (int fp32 = 0; fp32 <= 1; fp32++) {
+            double d = fp32 ? (double)(float)v[i] : v[i];
+            int n = fp32 ? 6 : 15;
+
+            dtype_format_float(got, d, fp32);
+            /* the reference: the shortest %.Ng that reads back, from 6 (FP32) or 15 (FP64) digits
+             */
+            for (;; n++) {
+                snprintf(want, sizeof(want), "%.*g", n, d);
+                if (fp32 ? strtof(want, NULL) == (float)d : strtod(want, NULL) == d)
+                    break;
+            }
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_encode_json_and_binary),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_encode_float_formats),
+        cmocka_unit_test(test_format_whole_numbers),
     };
 
     log_set_level(LOG_ERROR);
