@@ -367,7 +367,7 @@ static void test_decode_data_errors(void **state)
     (void)state;
 #define IRIS_DATA(d)                                                                               \
     "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"data\": " d "}]" \
-                                                                                              "}"
+    "}"
     expect_error(&iris, IRIS_DATA("[1, 2, 3]"), MWE_BAD_REQUEST,
                  "inputs[0].data: 3 elements, but shape [1, 4] holds 4");
     expect_error(&iris, IRIS_DATA("[1, 2, 3, 4, 5]"), MWE_BAD_REQUEST,
@@ -854,6 +854,65 @@ static void test_format_whole_numbers(void **state)
     }
 }
 
+/* The shortest %.Ng that reads back, N from 6 (FP32) or 15 (FP64): what dtype_format_float must
+ * print for any finite non-zero value. */
+static void reference_format(char *want, size_t cap, double d, bool fp32)
+{
+    for (int n = fp32 ? 6 : 15;; n++) {
+        snprintf(want, cap, "%.*g", n, d);
+        if (fp32 ? strtof(want, NULL) == (float)d : strtod(want, NULL) == d)
+            return;
+    }
+}
+
+/* FP32 values in [1e-4, 1e6) take a path without printf: the text must be the reference's for
+ * every value tried: random bit patterns over the range, the edges of every decade, and values
+ * next to them. */
+static void test_format_fp32_fast_path(void **state)
+{
+    static const float edges[] = {1e-4f,     1e-3f,    1e-2f,     0.1f, 1.0f,        10.0f,
+                                  100.0f,    1e3f,     1e4f,      1e5f, 999999.94f,  0.5f,
+                                  0.25f,     0.125f,   1.5f,      2.5f, 0.99185115f, 0.005437f,
+                                  0.002712f, 3.0e+38f, 123456.7f, 0.3f};
+    char got[DTYPE_NUM_CAP], want[DTYPE_NUM_CAP];
+    uint64_t x = UINT64_C(0x2545f4914f6cdd1d);
+    const float lo = 1e-4f, hi = 1e6f;
+    uint32_t lo_bits, hi_bits;
+    int rounds = getenv("MW_SANITIZED") ? 200000 : 2000000;
+
+    (void)state;
+    memcpy(&lo_bits, &lo, 4);
+    memcpy(&hi_bits, &hi, 4);
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        for (int dir = -3; dir <= 3; dir++) {
+            float f = edges[i];
+            for (int k = 0; k < (dir < 0 ? -dir : dir); k++)
+                f = nextafterf(f, dir < 0 ? 0.0f : INFINITY);
+            for (int sign = 0; sign <= 1; sign++) {
+                double d = sign ? -(double)f : (double)f;
+                dtype_format_float(got, d, true);
+                reference_format(want, sizeof(want), d, true);
+                assert_string_equal(got, want);
+            }
+        }
+    }
+    for (int i = 0; i < rounds; i++) {
+        uint32_t bits;
+        float f;
+
+        x ^= x << 13; /* xorshift64 */
+        x ^= x >> 7;
+        x ^= x << 17;
+        bits = lo_bits + (uint32_t)(x % (hi_bits - lo_bits));
+        memcpy(&f, &bits, 4);
+        if (x & (UINT64_C(1) << 40))
+            f = -f;
+        dtype_format_float(got, (double)f, true);
+        reference_format(want, sizeof(want), (double)f, true);
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -871,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_encode_float_formats),
         cmocka_unit_test(test_format_whole_numbers),
+        cmocka_unit_test(test_format_fp32_fast_path),
     };
 
     log_set_level(LOG_ERROR);
