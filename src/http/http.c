@@ -99,8 +99,17 @@ static bool request_id_valid(const char *s, size_t len)
 
 static void request_id_generate(struct http_server *s, char *out)
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned long long n = atomic_fetch_add_explicit(&s->id_counter, 1, memory_order_relaxed);
-    snprintf(out, HTTP_REQUEST_ID_MAX + 1, "%s%016llx", s->id_prefix, n);
+    size_t p = strlen(s->id_prefix);
+
+    /* "%s%016llx" without printf: one per request */
+    if (p > HTTP_REQUEST_ID_MAX - 16)
+        p = HTTP_REQUEST_ID_MAX - 16;
+    memcpy(out, s->id_prefix, p);
+    for (int i = 15; i >= 0; i--, n >>= 4)
+        out[p + (size_t)i] = hex[n & 15];
+    out[p + 16] = '\0';
 }
 
 static void client_addr_text(struct MHD_Connection *conn, char *out, size_t cap)

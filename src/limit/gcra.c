@@ -68,11 +68,17 @@ size_t limit_key_build(char *out, size_t cap, char tag, const char *a, const cha
 
     if (cap == 0)
         return 0;
-    n = snprintf(out, cap, "%c:%zu:", tag, la);
-    if (n < 0 || (size_t)n >= cap || la >= cap - (size_t)n || lb >= cap - (size_t)n - la) {
+    char head[32]; /* "<tag>:<la>:" without printf: one per request */
+
+    head[0] = tag;
+    head[1] = ':';
+    n = 2 + (int)fmt_u64(head + 2, la);
+    head[n++] = ':';
+    if ((size_t)n >= cap || la >= cap - (size_t)n || lb >= cap - (size_t)n - la) {
         out[0] = '\0';
         return 0;
     }
+    memcpy(out, head, (size_t)n);
     if (la > 0)
         memcpy(out + n, a, la);
     if (lb > 0)

@@ -652,6 +652,32 @@ out_fail:
     return rc;
 }
 
+/* Appends the NUL-terminated s at *p. */
+static void put(char **p, const char *s)
+{
+    size_t n = strlen(s);
+
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+/* The __array_interface__ JSON of a C-contiguous FP32 [rows, cols] matrix at x, without printf
+ * (one per prediction): {"data":[<address>,true],"shape":[<rows>,<cols>],"typestr":"<f4",
+ * "version":3}. out holds at least 160 bytes (3 numbers of at most 20 digits and 64 of text). */
+static void array_interface(char out[160], const float *x, size_t rows, size_t cols)
+{
+    char *p = out;
+
+    put(&p, "{\"data\":[");
+    p += fmt_u64(p, (uint64_t)(uintptr_t)x);
+    put(&p, ",true],\"shape\":[");
+    p += fmt_u64(p, rows);
+    *p++ = ',';
+    p += fmt_u64(p, cols);
+    put(&p, "],\"typestr\":\"<f4\",\"version\":3}");
+    *p = '\0';
+}
+
 /* backend_ops.run: see src/model/model.h. Any thread, concurrently: reads only immutable state;
  * XGBoost keeps its prediction buffer per thread and we copy out of it before returning. Returns
  * 0, MWE_INVALID_INPUT (with the call's error set), MWE_NOMEM or MWE_MODEL_FAILED (logged). */
@@ -695,9 +721,7 @@ static int xgb_run(struct model *m, struct model_call *call)
     }
 
     rc = MWE_MODEL_FAILED;
-    snprintf(arr, sizeof(arr),
-             "{\"data\":[%" PRIuMAX ",true],\"shape\":[%zu,%zu],\"typestr\":\"<f4\",\"version\":3}",
-             (uintmax_t)(uintptr_t)x, rows, s->n_features);
+    array_interface(arr, x, rows, s->n_features);
     px = proxy_get(s);
     if (XGBoosterPredictFromDense(s->booster, arr, PREDICT_CONFIG, px ? px->h : NULL, &oshape,
                                   &odim, &res) != 0) {
