@@ -134,6 +134,63 @@ bool dtype_is_number(int dtype)
     return (dtype >= MW_UINT8 && dtype <= MW_FP64) || dtype == MW_FP16 || dtype == MW_BF16;
 }
 
+/* See model.h. Any thread. */
+bool dtype_int_range(int dtype, int64_t *lo, uint64_t *hi)
+{
+    *lo = 0;
+    *hi = 0;
+    switch (dtype) {
+    case MW_UINT8:
+        *hi = UINT8_MAX;
+        return true;
+    case MW_UINT16:
+        *hi = UINT16_MAX;
+        return true;
+    case MW_UINT32:
+        *hi = UINT32_MAX;
+        return true;
+    case MW_UINT64:
+        *hi = UINT64_MAX;
+        return true;
+    case MW_INT8:
+        *lo = INT8_MIN, *hi = INT8_MAX;
+        return true;
+    case MW_INT16:
+        *lo = INT16_MIN, *hi = INT16_MAX;
+        return true;
+    case MW_INT32:
+        *lo = INT32_MIN, *hi = INT32_MAX;
+        return true;
+    case MW_INT64:
+        *lo = INT64_MIN, *hi = INT64_MAX;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* See model.h. Any thread. */
+const char *json_type_desc(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "an unknown value";
+}
+
 static uint32_t float_bits(float f)
 {
     uint32_t u;

@@ -40,6 +40,12 @@ size_t dtype_size(int dtype);
 bool dtype_lossless(int from, int to);
 /* True for integer and floating-point dtypes (not BOOL, not BYTES). */
 bool dtype_is_number(int dtype);
+/* The range of an integer dtype: [*lo, *hi] (signed ones have *hi <= INT64_MAX; unsigned ones
+ * *lo == 0). False, with both 0, for other dtypes. */
+bool dtype_int_range(int dtype, int64_t *lo, uint64_t *hi);
+/* "an object", "a number", ... : what a JSON value is, for "expected X, got <this>" messages of
+ * the records and the V2 tensor codecs. */
+const char *json_type_desc(const json_t *v);
 /* FP16 / BF16 bits <-> float. The _from_double forms succeed only when d is exactly representable
  * (finite, in range, no rounding), writing the bits to *out. */
 float dtype_fp16_to_float(uint16_t h);

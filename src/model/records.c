@@ -31,28 +31,6 @@ static const char *clip_str(char dst[MW_CLIP_CAP], const char *s)
     return mw_clip(dst, s, s ? strlen(s) : 0);
 }
 
-/* "a string", "a number", ... for "expected X, got <this>". */
-static const char *json_type_desc(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "an unknown value";
-}
-
 /* The value of a JSON number for an error message ("300", "1.5"). */
 static void fmt_json_number(char out[NUM_CAP], const json_t *v)
 {
@@ -114,39 +92,6 @@ fail_member(struct mw_error *e, size_t row, const char *member, const char *fmt,
     return mw_fail(e, MWE_INVALID_INPUT, "data[%zu].%s: %s", row, clip_str(name, member), tail);
 }
 
-/* The range of an integer dtype; false for other dtypes. */
-static bool int_range(int dtype, int64_t *lo, uint64_t *hi)
-{
-    switch (dtype) {
-    case MW_UINT8:
-        *lo = 0, *hi = UINT8_MAX;
-        return true;
-    case MW_UINT16:
-        *lo = 0, *hi = UINT16_MAX;
-        return true;
-    case MW_UINT32:
-        *lo = 0, *hi = UINT32_MAX;
-        return true;
-    case MW_UINT64:
-        *lo = 0, *hi = UINT64_MAX;
-        return true;
-    case MW_INT8:
-        *lo = INT8_MIN, *hi = INT8_MAX;
-        return true;
-    case MW_INT16:
-        *lo = INT16_MIN, *hi = INT16_MAX;
-        return true;
-    case MW_INT32:
-        *lo = INT32_MIN, *hi = INT32_MAX;
-        return true;
-    case MW_INT64:
-        *lo = INT64_MIN, *hi = INT64_MAX;
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Stores an in-range integer into element idx of an integer tensor. */
 static void store_int(void *data, size_t idx, int dtype, int64_t sv, uint64_t uv)
 {
@@ -192,7 +137,7 @@ static int put_int(void *data, size_t idx, int dtype, const json_t *v, size_t ro
     char got[NUM_CAP];
     int rc = 0;
 
-    if (!int_range(dtype, &lo, &hi)) {
+    if (!dtype_int_range(dtype, &lo, &hi)) {
         rc = mw_fail(e, MWE_INTERNAL, "data[%zu]: unsupported input type", row);
         goto out_done;
     }

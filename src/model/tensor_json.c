@@ -70,26 +70,6 @@ static const char *names_text(char out[LIST_CAP], const struct mw_tensor_spec *s
     return out;
 }
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* ---- numbers --------------------------------------------------------------------------------- */
 
 enum num_kind { NUM_I = 0, NUM_U = 1, NUM_F = 2 };
@@ -101,42 +81,6 @@ struct num {
     uint64_t u;
     double d;
 };
-
-/* Range of an integer dtype: signed [*lo, *hi] or unsigned [0, *uhi]. */
-static void int_range(int dtype, int64_t *lo, int64_t *hi, uint64_t *uhi)
-{
-    *lo = 0;
-    *hi = 0;
-    *uhi = 0;
-    switch (dtype) {
-    case MW_INT8:
-        *lo = INT8_MIN, *hi = INT8_MAX;
-        break;
-    case MW_INT16:
-        *lo = INT16_MIN, *hi = INT16_MAX;
-        break;
-    case MW_INT32:
-        *lo = INT32_MIN, *hi = INT32_MAX;
-        break;
-    case MW_INT64:
-        *lo = INT64_MIN, *hi = INT64_MAX;
-        break;
-    case MW_UINT8:
-        *uhi = UINT8_MAX;
-        break;
-    case MW_UINT16:
-        *uhi = UINT16_MAX;
-        break;
-    case MW_UINT32:
-        *uhi = UINT32_MAX;
-        break;
-    case MW_UINT64:
-        *uhi = UINT64_MAX;
-        break;
-    default:
-        break;
-    }
-}
 
 static bool is_sint(int dtype)
 {
@@ -223,15 +167,15 @@ static bool num_as_uint(const struct num *n, uint64_t uhi, uint64_t *out)
 /* Stores n as element idx of dst (dtype `to`, host order) when exactly representable. */
 static bool store_num(const struct num *n, int to, void *dst, size_t idx)
 {
-    int64_t lo, hi, sv;
-    uint64_t uhi, uv;
+    int64_t lo, sv;
+    uint64_t hi, uv;
     double d;
     float f;
     uint16_t h;
 
-    int_range(to, &lo, &hi, &uhi);
+    dtype_int_range(to, &lo, &hi);
     if (is_sint(to)) {
-        if (!num_as_sint(n, lo, hi, &sv))
+        if (!num_as_sint(n, lo, (int64_t)hi, &sv)) /* a signed dtype's hi fits */
             return false;
         switch (to) {
         case MW_INT8:
@@ -250,7 +194,7 @@ static bool store_num(const struct num *n, int to, void *dst, size_t idx)
         return true;
     }
     if (is_uint(to)) {
-        if (!num_as_uint(n, uhi, &uv))
+        if (!num_as_uint(n, hi, &uv))
             return false;
         switch (to) {
         case MW_UINT8:
@@ -324,8 +268,8 @@ static int put_elem(struct ictx *x, const json_t *v)
 {
     char num[NUM_CAP];
     struct num n = {0};
-    int64_t lo, hi;
-    uint64_t uhi;
+    int64_t lo;
+    uint64_t hi;
     double d;
     float f;
     size_t idx = x->n;
@@ -334,7 +278,7 @@ static int put_elem(struct ictx *x, const json_t *v)
     if (x->from == MW_BOOL) {
         if (!json_is_boolean(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a boolean (BOOL), got %s",
-                         x->k, idx, json_kind(v));
+                         x->k, idx, json_type_desc(v));
             goto out;
         }
         ((uint8_t *)x->data)[idx] = json_is_true(v) ? 1 : 0;
@@ -346,7 +290,7 @@ static int put_elem(struct ictx *x, const json_t *v)
         char *copy;
         if (!json_is_string(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a string (BYTES), got %s",
-                         x->k, idx, json_kind(v));
+                         x->k, idx, json_type_desc(v));
             goto out;
         }
         len = json_string_length(v);
@@ -360,19 +304,19 @@ static int put_elem(struct ictx *x, const json_t *v)
         b->len = len;
         goto out;
     }
-    int_range(x->from, &lo, &hi, &uhi);
+    dtype_int_range(x->from, &lo, &hi);
     if (is_sint(x->from) || is_uint(x->from)) {
         if (!json_is_integer(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST,
                          "inputs[%zu].data[%zu]: expected an integer (%s), got %s", x->k, idx,
                          dtype_name(x->from),
-                         json_is_real(v) ? json_num_text(num, v) : json_kind(v));
+                         json_is_real(v) ? json_num_text(num, v) : json_type_desc(v));
             goto out;
         }
         n.kind = NUM_I;
         n.i = json_integer_value(v);
-        if ((is_sint(x->from) && (n.i < lo || n.i > hi)) ||
-            (is_uint(x->from) && (n.i < 0 || (uint64_t)n.i > uhi))) {
+        if ((is_sint(x->from) && (n.i < lo || n.i > (int64_t)hi)) ||
+            (is_uint(x->from) && (n.i < 0 || (uint64_t)n.i > hi))) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: %s is out of range for %s",
                          x->k, idx, json_num_text(num, v), dtype_name(x->from));
             goto out;
@@ -380,7 +324,7 @@ static int put_elem(struct ictx *x, const json_t *v)
     } else {
         if (!json_is_number(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a number (%s), got %s",
-                         x->k, idx, dtype_name(x->from), json_kind(v));
+                         x->k, idx, dtype_name(x->from), json_type_desc(v));
             goto out;
         }
         d = json_number_value(v);
@@ -451,13 +395,13 @@ static int check_params(const json_t *params, const char *where, struct mw_error
         goto out;
     if (!json_is_object(params)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "%s: expected an object, got %s", where,
-                     json_kind(params));
+                     json_type_desc(params));
         goto out;
     }
     json_object_foreach((json_t *)params, key, v) {
         if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
             rc = mw_fail(e, MWE_BAD_REQUEST, "%s.%s: expected a string, number or boolean, got %s",
-                         where, mw_clip(kb, key, strlen(key)), json_kind(v));
+                         where, mw_clip(kb, key, strlen(key)), json_type_desc(v));
             goto out;
         }
     }
@@ -504,7 +448,7 @@ static int decode_shape(struct model_call *c, size_t k, const json_t *shape,
 
     if (!json_is_array(shape)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu].shape: expected an array of integers, got %s",
-                     k, shape != NULL ? json_kind(shape) : "nothing");
+                     k, shape != NULL ? json_type_desc(shape) : "nothing");
         goto out;
     }
     if (json_array_size(shape) != (size_t)spec->ndim) {
@@ -576,7 +520,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
 
     if (!json_is_object(in)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu]: expected an object, got %s", k,
-                     json_kind(in));
+                     json_type_desc(in));
         goto out;
     }
     name = json_object_get(in, "name");
@@ -689,7 +633,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
         rc = mw_fail(e, MWE_BAD_REQUEST,
                      "inputs[%zu].data: expected an array (or parameters.binary_data_size for "
                      "binary data), got %s",
-                     k, data != NULL ? json_kind(data) : "nothing");
+                     k, data != NULL ? json_type_desc(data) : "nothing");
         goto out;
     }
     x.c = c;
@@ -792,7 +736,7 @@ static int decode_outputs(struct model_call *c, const json_t *root, struct arena
     int rc = 0;
 
     if (outs != NULL && !json_is_array(outs)) {
-        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s", json_kind(outs));
+        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s", json_type_desc(outs));
         goto out;
     }
     n = outs != NULL && json_array_size(outs) > 0 ? json_array_size(outs) : sig->n_outputs;
@@ -918,13 +862,13 @@ int tensor_decode_request(struct model_call *c, struct arena *meta, const char *
     }
     if (!json_is_object(root)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "The inference request must be a JSON object, not %s.",
-                     json_kind(root));
+                     json_type_desc(root));
         goto out;
     }
     id = json_object_get(root, "id");
     if (id != NULL) {
         if (!json_is_string(id)) {
-            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s", json_kind(id));
+            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s", json_type_desc(id));
             goto out;
         }
         req->id = meta_dup(meta, json_string_value(id), json_string_length(id));
@@ -941,7 +885,7 @@ int tensor_decode_request(struct model_call *c, struct arena *meta, const char *
     inputs = json_object_get(root, "inputs");
     if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs: expected a non-empty array, got %s",
-                     inputs != NULL ? json_kind(inputs) : "nothing");
+                     inputs != NULL ? json_type_desc(inputs) : "nothing");
         goto out;
     }
     given = arena_calloc(meta, sig->n_inputs, sizeof(*given));
