@@ -5,7 +5,7 @@
  * Bulk lines (log_kv_bulk: the per-request line) may instead go to a per-thread buffer while
  * log_buffer_start() is in effect; a flusher thread writes every buffer every LOG_FLUSH_MS, a full
  * buffer is written by its thread, and any other line a thread logs first writes that thread's
- * buffer, so each thread's lines keep their order. One write(2) per request line was 8 % of the
+ * buffer, so each thread's lines keep their order. One write(2) per request line was 11 % of the
  * CPU of a trivial model at the default level (docs/BENCHMARKS.md, "Fast paths").
  */
 #include <errno.h>
@@ -320,19 +320,24 @@ static struct tbuf *tbuf_self(void)
     return t;
 }
 
-/* Writes every registered buffer; with try, skips a buffer whose lock is held (exit path). */
-static void tbuf_drain_all(bool try)
+/* Writes every registered buffer; reg_mu held. With try, skips a buffer whose lock is held (the
+ * exit path, where its owner may never release it). */
+static void tbuf_drain_registered(bool try)
 {
-    struct tbuf *t;
-
-    if (try ? pthread_mutex_trylock(&reg_mu) != 0 : pthread_mutex_lock(&reg_mu) != 0)
-        return;
-    for (t = reg_head; t != NULL; t = t->next) {
+    for (struct tbuf *t = reg_head; t != NULL; t = t->next) {
         if (try ? pthread_mutex_trylock(&t->mu) != 0 : pthread_mutex_lock(&t->mu) != 0)
             continue;
         tbuf_drain(t);
         pthread_mutex_unlock(&t->mu);
     }
+}
+
+/* tbuf_drain_registered under reg_mu (tried only, with try). */
+static void tbuf_drain_all(bool try)
+{
+    if (try ? pthread_mutex_trylock(&reg_mu) != 0 : pthread_mutex_lock(&reg_mu) != 0)
+        return;
+    tbuf_drain_registered(try);
     pthread_mutex_unlock(&reg_mu);
 }
 
@@ -350,11 +355,7 @@ static void *flusher_main(void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&reg_cv, &reg_mu, &ts);
-        for (struct tbuf *t = reg_head; t != NULL; t = t->next) {
-            pthread_mutex_lock(&t->mu);
-            tbuf_drain(t);
-            pthread_mutex_unlock(&t->mu);
-        }
+        tbuf_drain_registered(false);
     }
     pthread_mutex_unlock(&reg_mu);
     return NULL;

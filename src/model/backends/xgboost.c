@@ -47,7 +47,6 @@ struct xgb_state {
     size_t out_label, out_proba; /* output indices (classifiers) */
     size_t out_pred;             /* output index (regression) */
     pthread_mutex_t proxy_mu;    /* guards proxies */
-    bool proxy_mu_ok;
     struct proxy *proxies; /* free proxy DMatrix handles */
 };
 
@@ -138,8 +137,7 @@ static void state_free(struct xgb_state *s)
         XGDMatrixFree(p->h);
         free(p);
     }
-    if (s->proxy_mu_ok)
-        pthread_mutex_destroy(&s->proxy_mu);
+    pthread_mutex_destroy(&s->proxy_mu);
     if (s->booster != NULL)
         XGBoosterFree(s->booster);
     if (s->labels != NULL) {
@@ -586,7 +584,6 @@ static int xgb_load(struct model *m, const json_t *model_json, struct mw_error *
         free(s);
         return mw_fail(e, MWE_NOMEM, "%s: out of memory", m->dir);
     }
-    s->proxy_mu_ok = true;
     rc = resolve_file(s, m, model_json, e);
     if (rc != 0)
         goto out_fail;
