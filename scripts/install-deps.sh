@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Installs every Debian package modelwrap needs to build, run, test and benchmark.
+# Installs the Debian packages modelwrap needs, one set per purpose, so that each of the README's
+# two commands installs exactly what it uses:
+#   build  building modelwrap and serving the bundled models (`make run`), plus curl for the
+#          README's examples; no test framework
+#   test   build + everything the test suite runs (`make test`)
+#   all    test + the benchmarks (`make bench`)
 # Idempotent: packages already present are skipped; `apt-get update` runs at most once.
 # Usage: scripts/install-deps.sh [build|test|all]   (default: all)
 set -euo pipefail
 
 what=${1:-all}
 
+# The oldest Node.js major that every npm package pinned in a package-lock.json supports
+# (web/, tests/browser/, tests/oidc/): Debian 12's own nodejs is 18.
+NODE_MIN_MAJOR=18
+
 build_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev librhonabwy-dev
   libcurl4-gnutls-dev libhiredis-dev libxgboost-dev
+  curl ca-certificates
 )
 test_pkgs=(
   clang libclang-rt-14-dev libcmocka-dev
   python3-pytest python3-requests python3-jwt python3-cryptography python3-numpy
   python3-sklearn python3-xgboost
-  curl openssl redis-server rsyslog nginx-light testssl.sh
+  openssl redis-server rsyslog nginx-light testssl.sh
   chromium
-  wrk tzdata  # issue 7: the audit load test; business hours in a named time zone
+  wrk tzdata
 )
 bench_pkgs=(wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools linux-perf)
 
-# Node.js: use the machine's own when it has one (its npm conflicts with Debian's npm package).
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
-# ---- metrics, OpenAPI, docs (issue 8): the build installs the /docs page's renderer with npm
-# (web/package-lock.json); promtool comes from scripts/get-promtool.sh (apt-get download). ----
+# Node.js and npm: the build installs the /docs page's renderer with npm (web/package-lock.json),
+# the tests a browser driver and an OpenID provider. A machine that already has both keeps them
+# (another vendor's npm conflicts with Debian's npm package); else Debian's.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || build_pkgs+=(nodejs npm)
 
 case "$what" in
@@ -40,9 +49,26 @@ for p in "${pkgs[@]}"; do
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "install-deps: installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "install-deps: these Debian packages are missing and this is not root (no sudo either):" >&2
+      echo "  ${missing[*]}" >&2
+      echo "install-deps: have an administrator run: apt-get install --no-install-recommends ${missing[*]}" >&2
+      exit 1
+    fi
+    sudo=(sudo)
+  fi
+  echo "install-deps ($what): installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+node_version=$(node --version 2>/dev/null || true)
+node_major=${node_version#v}
+node_major=${node_major%%.*}
+if ! [[ "$node_major" =~ ^[0-9]+$ ]] || [ "$node_major" -lt "$NODE_MIN_MAJOR" ]; then
+  echo "install-deps: Node.js ${node_version:-(none)} found at $(command -v node || echo '(nowhere)');" \
+       "the pinned npm packages need Node.js $NODE_MIN_MAJOR or newer (Debian 12's nodejs is 18)." >&2
+  exit 1
 fi

@@ -47,7 +47,12 @@ def wait_for(pred, timeout=WAIT, what="condition"):
 class Rsyslog:
     """rsyslogd in the foreground with imtcp (octet counting is detected) and imudp on loopback,
     writing each message's %rawmsg% as one line of `path` (TCP) or `udp_path` (UDP). rsyslog
-    escapes control characters on receive (#012): the audit lines never carry raw ones."""
+    escapes control characters on receive (#012): the audit lines never carry raw ones.
+
+    Every instance is recorded in `live`; conftest's autouse fixture stops them all when the test
+    ends, so a test that restarts its collector (or fails half-way) leaves no daemon behind."""
+
+    live = []
 
     def __init__(self, tmpdir, tcp_port=None, udp_port=None):
         self.exe = need("rsyslogd")
@@ -79,6 +84,7 @@ input(type="imudp" address="127.0.0.1" port="{u}" ruleset="udp")
                                timeout=60)
         assert check.returncode == 0, "bad rsyslog config:\n" + check.stdout + check.stderr
         self.proc = None
+        Rsyslog.live.append(self)
         self.start()
 
     def start(self):
@@ -102,8 +108,17 @@ input(type="imudp" address="127.0.0.1" port="{u}" ruleset="udp")
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
         self.proc = None
+
+    @classmethod
+    def stop_all(cls):
+        while cls.live:
+            cls.live.pop().stop()
 
     def lines(self, udp=False):
         """The messages received so far over TCP (or UDP), raw, without the line end."""

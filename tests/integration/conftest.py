@@ -126,10 +126,72 @@ def make_server():
         return s
 
     yield start
+    # Stop every server before judging any, so a failed assertion leaves no process behind.
+    failed = []
     for s in servers:
         if s.proc.poll() is None:
             rc = s.stop()
-            assert rc == 0, "server exited with %r:\n%s" % (rc, "".join(s.raw[-40:]))
+            if rc != 0:
+                failed.append("server exited with %r:\n%s" % (rc, "".join(s.raw[-40:])))
+    assert not failed, "\n".join(failed)
+
+
+@pytest.fixture(autouse=True)
+def _stop_collectors():
+    """Stops every rsyslogd a test started, after the servers that write to it have stopped
+    (autouse fixtures are torn down after the fixtures a test asks for)."""
+    yield
+    from audit_util import Rsyslog
+    Rsyslog.stop_all()
+
+
+def _children(pid):
+    """(pid, command line) of the live child processes of pid (zombies excluded)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) != pid or fields[0] == "Z":
+                continue
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            continue
+        out.append((int(entry), cmd))
+    return out
+
+
+def pytest_configure(config):
+    """Makes this process the child subreaper of everything the tests start: a process whose parent
+    exits (a daemon that forked, a model worker that outlived its server) is re-parented here
+    instead of to init, so the check below sees it."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A test that leaves a process running is a defect: list the culprits, stop them and fail
+    the run, so the leak is fixed where it is made rather than piling up on the machine."""
+    left = _children(os.getpid())
+    if not left:
+        return
+    lines = ["processes started by the tests are still running after them:"]
+    lines += ["  pid %d: %s" % (p, cmd) for p, cmd in left]
+    for p, _ in left:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+    session.config.get_terminal_writer().line("\n".join(lines), red=True)
+    session.exitstatus = 1
 
 
 @pytest.fixture(scope="module")
