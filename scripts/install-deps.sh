@@ -60,8 +60,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo=(sudo)
   fi
   echo "install-deps ($what): installing ${missing[*]}"
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # apt's progress goes to a log that is shown when something fails, so the failing package and
+  # apt's reason stay on the screen without burying the build's output on success.
+  aptlog=$(mktemp)
+  if ! { "${sudo[@]}" apt-get update -qq &&
+         "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+           "${missing[@]}"; } >"$aptlog" 2>&1; then
+    tail -n 60 "$aptlog" >&2
+    rm -f "$aptlog"
+    echo "install-deps: apt-get failed installing: ${missing[*]}" >&2
+    exit 1
+  fi
+  rm -f "$aptlog"
+  echo "install-deps ($what): installed ${#missing[@]} packages"
 fi
 
 node_version=$(node --version 2>/dev/null || true)
