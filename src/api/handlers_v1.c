@@ -202,8 +202,8 @@ int api_h_predict(void *ctx, struct request *r)
         http_set_error(r, MWE_INVALID_JSON, msg);
         return HTTP_DONE;
     }
-    /* The call's memory is bounded: its inputs are at most a few times the body's size. */
-    c = model_call_new(m, 8 * a->cfg->max_body_bytes + (1u << 20));
+    /* The decoding budget, the same rule as V2's. */
+    c = model_call_new(m, model_call_budget(r->body.len));
     if (!c) {
         json_decref(body);
         http_set_error(r, MWE_NOMEM, NULL);

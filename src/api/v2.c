@@ -11,13 +11,6 @@
 /* The V2 extensions this server implements (GET /v2). */
 static const char *const extensions[] = {"binary_tensor_data", "model_repository"};
 
-/* Memory a V2 call may use: its inputs are at most a few times the body (BYTES elements and
- * FP16 -> FP64 widening are the worst), plus room for the outputs. */
-static size_t call_arena_max(const struct config *cfg)
-{
-    return 16 * cfg->max_body_bytes + ((size_t)16 << 20);
-}
-
 /*
  * GET /v2: {"name","version","extensions"}. Route scope "read". I/O thread.
  */
@@ -289,7 +282,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
     }
-    c = model_call_new(m, call_arena_max(a->cfg));
+    c = model_call_new(m, model_call_budget(len));
     req = arena_calloc(&r->arena, 1, sizeof(*req));
     if (c == NULL || req == NULL) {
         model_call_release(c);
