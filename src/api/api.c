@@ -92,7 +92,7 @@ static void on_finish(void *ctx, struct request *r)
     api_predict_finish(ctx, r);
 }
 
-static void log_request(const struct request *r, bool ok);
+static void log_request(struct request *r, bool ok);
 
 static void on_complete(void *ctx, struct request *r, bool ok)
 {
@@ -124,10 +124,20 @@ static void on_complete(void *ctx, struct request *r, bool ok)
     api_registry_put(a, r);
 }
 
-static void log_request(const struct request *r, bool ok)
+static void log_request(struct request *r, bool ok)
 {
     long long us = (long long)((time_mono_ns() - r->t_start_ns) / 1000);
-    log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", r->path,
+    const char *path = r->path;
+    char *copy;
+
+    /* An API key or token pasted into the path is not written to the log (nor to the audit). */
+    if (path != NULL && mw_path_has_secret(path, r->path_len)) {
+        copy = arena_strndup(&r->arena, path, r->path_len);
+        if (copy != NULL)
+            mw_path_redact(copy);
+        path = copy != NULL ? copy : "<redacted>";
+    }
+    log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", path,
                 "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
                 "#duration_us", us, "client", r->client_addr, "model", r->model_name, "code",
                 r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,

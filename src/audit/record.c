@@ -49,6 +49,13 @@ int audit_sig_severity(int sig)
     return 5;
 }
 
+/* See audit_int.h. */
+bool audit_line_breaking(const unsigned char *s, size_t n)
+{
+    return (n == 2 && s[0] == 0xC2 && s[1] <= 0x9F) ||
+           (n == 3 && s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9));
+}
+
 /* Valid UTF-8 sequence length at s (1-4) or 0; the rules of RFC 3629. Any thread. */
 size_t audit_utf8_len(const unsigned char *s, size_t len)
 {
@@ -211,6 +218,7 @@ void audit_record_fill(struct audit_record *rec, const struct request *r, bool c
     COPYZ(model, r->model_name);
     COPYZ(model_version, r->model_version);
     COPY(path, r->path, r->path != NULL ? r->path_len : 0);
+    mw_path_redact(rec->path);
     COPY(user_agent, user_agent.ptr, user_agent.len);
     audit_trace_id(traceparent, rec->trace_id);
     rec->count = 0;

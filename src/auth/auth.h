@@ -139,7 +139,7 @@ int auth_decide(struct auth *a, const struct auth_creds *creds, const char *clie
 
 /* ---- API keys -------------------------------------------------------------------------------- */
 
-#define AUTH_KEY_PREFIX "mw_"
+#define AUTH_KEY_PREFIX MW_KEY_PREFIX
 #define AUTH_KEY_LEN 46             /* "mw_" + 43 base62 characters: 256 bits */
 #define AUTH_KEYFILE_MAX (4u << 20) /* bytes of a key file */
 #define AUTH_KEYS_MAX 100000        /* keys in a key file */
