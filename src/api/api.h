@@ -82,6 +82,10 @@ struct registry *api_registry_acquire(struct api *a);
  * nothing changed. */
 int api_reload(struct api *a, int op, const char *name, size_t len, struct mw_error *e);
 
+/* Whether r's body arrives with a Content-Encoding other than identity, which no route decodes:
+ * then the 415 is set on r and true returned (a gzip body must not be parsed as plain JSON).
+ * I/O thread. */
+bool api_refuse_content_encoding(struct request *r);
 /* Runs the model call c (already r->app_data) inline, returning HTTP_DONE with c->status set, or
  * queues it on the model's workers with the connection suspended, returning HTTP_ASYNC (the
  * answer is then built by http_app.finish -> api_predict_finish). I/O thread. */

@@ -165,10 +165,23 @@ static void on_call_done(struct model_call *c, void *ctx)
     http_resume(r);
 }
 
+/* See api.h. */
+bool api_refuse_content_encoding(struct request *r)
+{
+    struct slice enc = http_header_get(r, "Content-Encoding");
+
+    if (enc.ptr == NULL || slice_eq_nocase(enc, "identity"))
+        return false;
+    http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE,
+                   "Content-Encoding is not supported: send the body uncompressed.");
+    return true;
+}
+
 /* POST /api/v1/models/{name}/predict, /api/v1/predict and the template's /api/predict[/]:
- * records in, predictions out, on the newest version of the model (or the default model). 415,
- * 400, 422 for the body; the call's own errors (api_reply_call_error). Route scope "predict".
- * I/O thread; HTTP_ASYNC when the model runs on its workers. */
+ * records in, predictions out, on the newest version of the model (or the default model). 415
+ * (a Content-Encoding, another Content-Type), 400, 422 for the body; the call's own errors
+ * (api_reply_call_error). Route scope "predict". I/O thread; HTTP_ASYNC when the model runs on
+ * its workers. */
 int api_h_predict(void *ctx, struct request *r)
 {
     struct api *a = ctx;
@@ -185,11 +198,13 @@ int api_h_predict(void *ctx, struct request *r)
         http_set_error(r, MWE_NOT_READY, "The model is not ready.");
         return HTTP_DONE;
     }
+    if (api_refuse_content_encoding(r))
+        return HTTP_DONE;
     if (!is_json_content_type(http_header_get(r, "Content-Type"))) {
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE, NULL);
         return HTTP_DONE;
     }
-    /* (issue 5) depth and element limits, before jansson sees the body */
+    /* depth and element limits, before jansson sees the body */
     if (json_limits_check(r->body.ptr ? r->body.ptr : "", r->body.len, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;

@@ -234,7 +234,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
 {
     struct api *a = ctx;
     struct model *m = v2_model(a, r);
-    struct slice ct, ihcl, enc;
+    struct slice ct, ihcl;
     struct v2_request *req;
     struct model_call *c;
     struct mw_error e = {0};
@@ -249,12 +249,8 @@ int api_h_v2_infer(void *ctx, struct request *r)
         http_set_error(r, MWE_NOT_READY, "The model is not ready.");
         return HTTP_DONE;
     }
-    enc = http_header_get(r, "Content-Encoding");
-    if (enc.ptr != NULL && !slice_eq_nocase(enc, "identity")) {
-        http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE,
-                       "Content-Encoding is not supported: send the body uncompressed.");
+    if (api_refuse_content_encoding(r))
         return HTTP_DONE;
-    }
     ct = http_header_get(r, "Content-Type");
     ihcl = http_header_get(r, "Inference-Header-Content-Length");
     framed = ihcl.ptr != NULL;
