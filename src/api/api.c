@@ -50,6 +50,15 @@ static const struct route routes[] = {
     {HTTP_POST, "/api/predict/", api_h_predict, "predict", "template_predict", true},
 };
 
+/* See api.h. */
+bool api_route_is_probe(const struct route *rt)
+{
+    return rt != NULL &&
+           (rt->handler == api_h_health || rt->handler == api_h_health_live ||
+            rt->handler == api_h_health_ready || rt->handler == api_h_template_health ||
+            rt->handler == api_h_v2_live || rt->handler == api_h_v2_ready);
+}
+
 static int on_begin(void *ctx, struct request *r)
 {
     /* Phases that need only the headers run here, in order; each either continues (0) or ends
@@ -72,8 +81,8 @@ static int on_begin(void *ctx, struct request *r)
     rc = api_limit_check(a, r);
     if (rc != 0)
         return rc;
-    /* ---- audit fail-closed policy (issue 7) ---- */
-    if (a->audit != NULL && !audit_admit(a->audit)) {
+    /* ---- audit fail-closed policy (issue 7); probes answer (readiness says why) ---- */
+    if (a->audit != NULL && !api_route_is_probe(r->route) && !audit_admit(a->audit)) {
         r->outcome = "audit.unavailable";
         http_set_error(r, MWE_OVERLOADED, "The audit trail is unavailable; retry later.");
         http_header_add(r, "Retry-After", "1");
@@ -108,7 +117,10 @@ static void on_complete(void *ctx, struct request *r, bool ok)
                                      call->inputs[0].ndim > 0 && call->inputs[0].shape[0] > 0
                                  ? (uint64_t)call->inputs[0].shape[0]
                                  : 0;
-        audit_request(a->audit, r, ok, n_records);
+        if (api_route_is_probe(r->route))
+            audit_request_nowait(a->audit, r, ok, n_records);
+        else
+            audit_request(a->audit, r, ok, n_records);
     }
     /* ---- metrics (issue 8) ---- */
     api_obs_record(a, r);

@@ -38,15 +38,18 @@ int api_h_v2_live(void *ctx, struct request *r)
 }
 
 /*
- * GET /v2/health/ready: 200 {"ready": true} when every loaded model is ready, else 400
- * {"ready": false} (the protocol: the status code carries the answer, 4xx for false). No scope.
- * I/O thread.
+ * GET /v2/health/ready: 200 {"ready": true} when every loaded model is ready and the audit trail
+ * takes traffic, else 400 {"ready": false, "reason"} (the protocol: the status code carries the
+ * answer, 4xx for false). No scope. I/O thread.
  */
 int api_h_v2_ready(void *ctx, struct request *r)
 {
-    bool ready = registry_ready(api_registry(ctx, r));
+    const char *why;
+    bool ready = api_ready(ctx, r, &why);
 
-    api_reply_json(r, ready ? 200 : 400, json_pack("{s:b}", "ready", ready));
+    api_reply_json(r, ready ? 200 : 400,
+                   ready ? json_pack("{s:b}", "ready", 1)
+                         : json_pack("{s:b, s:s}", "ready", 0, "reason", why));
     return HTTP_DONE;
 }
 

@@ -83,7 +83,8 @@ void auth_stats_get(const struct auth *a, struct auth_stats *out);
  */
 struct auth *auth_new(const struct config *cfg, struct mw_error *e);
 /* The checks of auth_new on the settings alone (no file read, nothing fetched or created), for
- * check-config. 0 or MWE_CONFIG with e naming the setting. Any thread. */
+ * check-config. 0 or MWE_CONFIG with e naming the setting; logs a warning when MODELWRAP_AUTH=none
+ * is accepted behind trusted proxies (MODELWRAP_AUTH_NONE_BEHIND_PROXY). Any thread. */
 int auth_config_check(const struct config *cfg, struct mw_error *e);
 /* Stops the background thread and frees everything. NULL is fine. Main thread, after the HTTP
  * server stopped (no request may be inside auth_begin). */
