@@ -17,10 +17,6 @@
 /* Length of the valid UTF-8 sequence at s (len bytes available): 1-4, or 0 when s[0] does not
  * start one (overlong forms, surrogates and code points above U+10FFFF are invalid). */
 size_t audit_utf8_len(const unsigned char *s, size_t len);
-/* Whether the valid n-byte UTF-8 sequence at s is a C1 control (U+0080 to U+009F, NEL included)
- * or U+2028/U+2029: characters that line-oriented collectors treat as line breaks, replaced in
- * CEF like the C0 controls (the JSON escaper writes them as \uXXXX). Any thread. */
-bool audit_line_breaking(const unsigned char *s, size_t n);
 
 /* ---- sinks ------------------------------------------------------------------------------------
  */

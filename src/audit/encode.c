@@ -253,7 +253,7 @@ static int cef_escape(struct buf *b, const char *s, bool header)
             unsigned char c = p[run];
             if (c >= 0x80) {
                 size_t n = audit_utf8_len(p + run, len - run);
-                if (n == 0 || audit_line_breaking(p + run, n))
+                if (n == 0 || mw_line_breaking_cp(p + run, n) != 0)
                     break;
                 run += n;
                 continue;

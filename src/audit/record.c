@@ -49,13 +49,6 @@ int audit_sig_severity(int sig)
     return 5;
 }
 
-/* See audit_int.h. */
-bool audit_line_breaking(const unsigned char *s, size_t n)
-{
-    return (n == 2 && s[0] == 0xC2 && s[1] <= 0x9F) ||
-           (n == 3 && s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9));
-}
-
 /* Valid UTF-8 sequence length at s (1-4) or 0; the rules of RFC 3629. Any thread. */
 size_t audit_utf8_len(const unsigned char *s, size_t len)
 {

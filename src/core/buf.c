@@ -259,11 +259,8 @@ static size_t utf8_valid_len(const unsigned char *s, size_t len)
     return n;
 }
 
-/* The code point of the valid n-byte UTF-8 sequence at s when it is a C1 control (U+0080 to
- * U+009F, NEL included) or a line or paragraph separator (U+2028, U+2029); 0 otherwise. These
- * are valid raw in JSON but break line-oriented readers (a log collector splitting on NEL or
- * U+2028), so they are escaped like the C0 controls. */
-static unsigned line_breaking_cp(const unsigned char *s, size_t n)
+/* See core.h. */
+unsigned mw_line_breaking_cp(const unsigned char *s, size_t n)
 {
     if (n == 2 && s[0] == 0xC2 && s[1] <= 0x9F)
         return s[1];
@@ -303,7 +300,7 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
             }
             if (p[run] >= 0x80) {
                 n = utf8_valid_len(p + run, len - run);
-                if (n > 0 && line_breaking_cp(p + run, n) == 0) {
+                if (n > 0 && mw_line_breaking_cp(p + run, n) == 0) {
                     run += n;
                     continue;
                 }
@@ -321,7 +318,7 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
         esc[0] = '\\';
         n = p[i] >= 0x80 ? utf8_valid_len(p + i, len - i) : 0;
         if (n > 0) {
-            unsigned cp = line_breaking_cp(p + i, n);
+            unsigned cp = mw_line_breaking_cp(p + i, n);
             esc[1] = 'u';
             esc[2] = hex[(cp >> 12) & 0x0F];
             esc[3] = hex[(cp >> 8) & 0x0F];

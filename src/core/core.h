@@ -168,6 +168,12 @@ bool mw_ct_equal(const void *a, const void *b, size_t n);
  * bytes become '?', a cut never splits a UTF-8 sequence and is marked "...". Returns dst. */
 const char *mw_clip(char dst[MW_CLIP_CAP], const char *s, size_t len);
 
+/* The code point of the valid n-byte UTF-8 sequence at s when it is a C1 control (U+0080 to
+ * U+009F, NEL included) or a line or paragraph separator (U+2028, U+2029), else 0. Valid raw in
+ * JSON, they break line-oriented readers (collectors splitting on NEL or U+2028), so every JSON
+ * line the server writes escapes them and CEF replaces them like the C0 controls. Any thread. */
+unsigned mw_line_breaking_cp(const unsigned char *s, size_t n);
+
 /* The prefix of modelwrap API keys ("mw_" + 43 base62 characters, src/auth/keys.c). */
 #define MW_KEY_PREFIX "mw_"
 /* Credential-shaped segments of a URL path, which a client may paste there by mistake, are
