@@ -194,8 +194,12 @@ void auth_time_format(int64_t t, char out[32]);
  * New reference, NULL when out of memory. */
 json_t *auth_key_json(const char *id, const char *owner, unsigned scopes, const char *key,
                       int64_t created, int64_t expires, const char *rate_limit, unsigned burst);
-/* Writes the key file document doc (borrowed) to path atomically: a temporary file in the same
- * folder, mode 0600, fsync, rename over path, fsync of the folder. 0 or MWE_IO with e. */
+/* Writes the key file document doc (borrowed) to path atomically: an anonymous O_TMPFILE file in
+ * the same folder (mkstemp where the filesystem has none), mode 0600, fsync, a temporary name,
+ * rename over path, fsync of the folder; a writer killed meanwhile leaves no file behind except in
+ * the instant between naming and renaming. Temporaries such a writer left (path + ".tmp." + 6
+ * letters or digits) are removed first, so the caller holds the folder lock (`modelwrap keys`) or
+ * is the only writer. 0 or MWE_IO with e. */
 int auth_keyfile_write(const char *path, const json_t *doc, struct mw_error *e);
 /* Creates a key file at path with one key (id, owner, scopes) and copies the key into key_out.
  * Fails with MWE_IO when path exists. For the development key of `make run`. */
