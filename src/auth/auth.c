@@ -523,10 +523,11 @@ int auth_config_check(const struct config *cfg, struct mw_error *e)
     if (rc == 0 && cfg->auth == AUTH_REQUIRED && cfg->jwt_issuer && !cfg->jwt_hs256_secret_file)
         rc = jwt_algs_parse(cfg->jwt_algorithms, &algs, e);
     if (rc == 0 && cfg->auth == AUTH_NONE && cfg->trusted_proxies)
-        log_msg(LOG_WARN,
-                "MODELWRAP_AUTH=none behind trusted proxies (MODELWRAP_AUTH_NONE_BEHIND_PROXY=true): "
-                "every request the gateway forwards gets every scope without a credential",
-                "trusted_proxies", cfg->trusted_proxies, NULL);
+        log_msg(
+            LOG_WARN,
+            "MODELWRAP_AUTH=none behind trusted proxies (MODELWRAP_AUTH_NONE_BEHIND_PROXY=true): "
+            "every request the gateway forwards gets every scope without a credential",
+            "trusted_proxies", cfg->trusted_proxies, NULL);
     return rc;
 }
 

@@ -583,8 +583,7 @@ static void clean_stale(const char *dir, const char *base)
 /* A fresh name path + ".tmp." + 6 random alphanumerics into tmp (cap bytes). */
 static int tmp_name(char *tmp, size_t cap, const char *path)
 {
-    static const char alphabet[] =
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     unsigned char rnd[TMP_RAND];
     size_t n;
 
@@ -650,8 +649,7 @@ int auth_keyfile_write(const char *path, const json_t *doc, struct mw_error *e)
     if (fchmod(fd, 0600) != 0 ||
         json_dump_callback(doc, dump_to_fd, &fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
         dump_to_fd("\n", 1, &fd) != 0 || fsync(fd) != 0) {
-        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", path,
-                     strerror_r(errno, why, sizeof(why)));
+        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", path, strerror_r(errno, why, sizeof(why)));
         goto out_unlink;
     }
     for (int tries = 0; anon && !named && tries < 8; tries++) {
@@ -671,8 +669,7 @@ int auth_keyfile_write(const char *path, const json_t *doc, struct mw_error *e)
     }
     if (close(fd) != 0) {
         fd = -1;
-        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", path,
-                     strerror_r(errno, why, sizeof(why)));
+        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", path, strerror_r(errno, why, sizeof(why)));
         goto out_unlink;
     }
     fd = -1;

@@ -281,7 +281,12 @@ static void test_line_breaking_characters_escaped(void **state)
     (void)state;
     log_set_level(LOG_INFO);
     capture_begin(&c);
-    log_msg(LOG_INFO, "m", "path", "/a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\x7f\xc2\x9f", NULL);
+    log_msg(LOG_INFO, "m", "path",
+            "/a\xc2\x85"
+            "b\xe2\x80\xa8"
+            "c\xe2\x80\xa9"
+            "d\x7f\xc2\x9f",
+            NULL);
     capture_end(&c);
     assert_null(memmem(c.out, c.len, "\xc2\x85", 2));
     assert_null(memmem(c.out, c.len, "\xc2\x9f", 2));
@@ -290,8 +295,10 @@ static void test_line_breaking_characters_escaped(void **state)
     assert_null(memchr(c.out, 0x7f, c.len));
     assert_non_null(memmem(c.out, c.len, "\\u0085b\\u2028c\\u2029d\\u007f\\u009f", 32));
     j = parse_one(&c);
-    assert_string_equal(json_string_value(json_object_get(j, "path")),
-                        "/a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\x7f\xc2\x9f");
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/a\xc2\x85"
+                                                                       "b\xe2\x80\xa8"
+                                                                       "c\xe2\x80\xa9"
+                                                                       "d\x7f\xc2\x9f");
     json_decref(j);
 }
 

@@ -216,10 +216,10 @@ static void test_path_redact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slice_eq),   cmocka_unit_test(test_slice_eq_nocase),
-        cmocka_unit_test(test_random),     cmocka_unit_test(test_ct_equal),
-        cmocka_unit_test(test_iso8601),    cmocka_unit_test(test_clocks),
-        cmocka_unit_test(test_rate_parse), cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_slice_eq),    cmocka_unit_test(test_slice_eq_nocase),
+        cmocka_unit_test(test_random),      cmocka_unit_test(test_ct_equal),
+        cmocka_unit_test(test_iso8601),     cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_rate_parse),  cmocka_unit_test(test_clip),
         cmocka_unit_test(test_path_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

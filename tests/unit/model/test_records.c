@@ -556,8 +556,12 @@ static void test_wide_model_empty_records_allocate_nothing(void **state)
 {
     static char names_buf[512][8];
     static const char *names[512];
-    struct mw_tensor_spec in = {.name = "x", .dtype = MW_FP64, .ndim = 2, .shape = {-1, 512},
-                                .n_names = 512, .names = names};
+    struct mw_tensor_spec in = {.name = "x",
+                                .dtype = MW_FP64,
+                                .ndim = 2,
+                                .shape = {-1, 512},
+                                .n_names = 512,
+                                .names = names};
     struct model wide;
     struct model_call *c;
     struct mw_error e;
