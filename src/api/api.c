@@ -50,6 +50,15 @@ static const struct route routes[] = {
     {HTTP_POST, "/api/predict/", api_h_predict, "predict", "template_predict", true},
 };
 
+/* See api.h. */
+bool api_route_is_probe(const struct route *rt)
+{
+    return rt != NULL &&
+           (rt->handler == api_h_health || rt->handler == api_h_health_live ||
+            rt->handler == api_h_health_ready || rt->handler == api_h_template_health ||
+            rt->handler == api_h_v2_live || rt->handler == api_h_v2_ready);
+}
+
 static int on_begin(void *ctx, struct request *r)
 {
     /* Phases that need only the headers run here, in order; each either continues (0) or ends
@@ -72,8 +81,8 @@ static int on_begin(void *ctx, struct request *r)
     rc = api_limit_check(a, r);
     if (rc != 0)
         return rc;
-    /* ---- audit fail-closed policy (issue 7) ---- */
-    if (a->audit != NULL && !audit_admit(a->audit)) {
+    /* ---- audit fail-closed policy (issue 7); probes answer (readiness says why) ---- */
+    if (a->audit != NULL && !api_route_is_probe(r->route) && !audit_admit(a->audit)) {
         r->outcome = "audit.unavailable";
         http_set_error(r, MWE_OVERLOADED, "The audit trail is unavailable; retry later.");
         http_header_add(r, "Retry-After", "1");
@@ -92,7 +101,7 @@ static void on_finish(void *ctx, struct request *r)
     api_predict_finish(ctx, r);
 }
 
-static void log_request(const struct request *r, bool ok);
+static void log_request(struct request *r, bool ok);
 
 static void on_complete(void *ctx, struct request *r, bool ok)
 {
@@ -108,7 +117,10 @@ static void on_complete(void *ctx, struct request *r, bool ok)
                                      call->inputs[0].ndim > 0 && call->inputs[0].shape[0] > 0
                                  ? (uint64_t)call->inputs[0].shape[0]
                                  : 0;
-        audit_request(a->audit, r, ok, n_records);
+        if (api_route_is_probe(r->route))
+            audit_request_nowait(a->audit, r, ok, n_records);
+        else
+            audit_request(a->audit, r, ok, n_records);
     }
     /* ---- metrics (issue 8) ---- */
     api_obs_record(a, r);
@@ -124,10 +136,20 @@ static void on_complete(void *ctx, struct request *r, bool ok)
     api_registry_put(a, r);
 }
 
-static void log_request(const struct request *r, bool ok)
+static void log_request(struct request *r, bool ok)
 {
     long long us = (long long)((time_mono_ns() - r->t_start_ns) / 1000);
-    log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", r->path,
+    const char *path = r->path;
+    char *copy;
+
+    /* An API key or token pasted into the path is not written to the log (nor to the audit). */
+    if (path != NULL && mw_path_has_secret(path, r->path_len)) {
+        copy = arena_strndup(&r->arena, path, r->path_len);
+        if (copy != NULL)
+            mw_path_redact(copy);
+        path = copy != NULL ? copy : "<redacted>";
+    }
+    log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", path,
                 "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
                 "#duration_us", us, "client", r->client_addr, "model", r->model_name, "code",
                 r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,

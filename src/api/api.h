@@ -82,6 +82,17 @@ struct registry *api_registry_acquire(struct api *a);
  * nothing changed. */
 int api_reload(struct api *a, int op, const char *name, size_t len, struct mw_error *e);
 
+/* Readiness: true when every model of r's registry snapshot is ready and the audit trail takes
+ * traffic (audit_ready); else false with *why, a static sentence for the probe's "reason". I/O
+ * thread. */
+bool api_ready(struct api *a, struct request *r, const char **why);
+/* Whether rt is a liveness or readiness probe: such requests skip the audit trail's fail-closed
+ * admission and never wait for room in its queue, so probes answer while the trail is stuck. */
+bool api_route_is_probe(const struct route *rt);
+/* Whether r's body arrives with a Content-Encoding other than identity, which no route decodes:
+ * then the 415 is set on r and true returned (a gzip body must not be parsed as plain JSON).
+ * I/O thread. */
+bool api_refuse_content_encoding(struct request *r);
 /* Runs the model call c (already r->app_data) inline, returning HTTP_DONE with c->status set, or
  * queues it on the model's workers with the connection suspended, returning HTTP_ASYNC (the
  * answer is then built by http_app.finish -> api_predict_finish). I/O thread. */

@@ -266,8 +266,9 @@ static json_t *fixed_schemas(void)
                   "version", "properties", "name", "type", "string", "version", "type", "string"),
         &ok);
     put(s, "Health",
-        json_pack("{s:s, s:{s:{s:s}, s:{s:s}}}", "type", "object", "properties", "is_alive", "type",
-                  "boolean", "ready", "type", "boolean"),
+        json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}}", "type", "object", "properties",
+                  "is_alive", "type", "boolean", "ready", "type", "boolean", "reason", "type",
+                  "string", "description", "Why the server is not ready (only when it is not)."),
         &ok);
     put(s, "TensorSpec",
         json_pack("{s:s, s:[sss], s:{s:{s:s}, s:{s:s}, s:{s:s, s:{s:s}}, s:{s:s, s:{s:s}}, "
@@ -302,8 +303,9 @@ static json_t *fixed_schemas(void)
         json_pack("{s:s, s:{s:{s:s}}}", "type", "object", "properties", "live", "type", "boolean"),
         &ok);
     put(s, "V2Ready",
-        json_pack("{s:s, s:{s:{s:s}, s:{s:s}}}", "type", "object", "properties", "name", "type",
-                  "string", "ready", "type", "boolean"),
+        json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}}", "type", "object", "properties",
+                  "name", "type", "string", "ready", "type", "boolean", "reason", "type", "string",
+                  "description", "Why the server is not ready (only when it is not)."),
         &ok);
     put(s, "V2MetadataTensor",
         json_pack("{s:s, s:[sss], s:{s:{s:s}, s:{s:s}, s:{s:s, s:{s:s}}}}", "type", "object",

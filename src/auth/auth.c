@@ -469,6 +469,14 @@ static int check_settings(const struct config *cfg, struct mw_error *e)
                          "MODELWRAP_AUTH: 'none' is accepted only on a loopback "
                          "address (MODELWRAP_HOST is '%.64s')",
                          cfg->host);
+        /* Loopback is no protection when a gateway on the same host forwards to it: trusting a
+         * proxy says one does. */
+        else if (cfg->trusted_proxies && !cfg->auth_none_behind_proxy)
+            rc = mw_fail(e, MWE_CONFIG,
+                         "MODELWRAP_AUTH: 'none' with MODELWRAP_TRUSTED_PROXIES set means a "
+                         "gateway forwards to this loopback address and exposes an "
+                         "unauthenticated API; use MODELWRAP_AUTH=required, or accept the risk "
+                         "explicitly with MODELWRAP_AUTH_NONE_BEHIND_PROXY=true");
         goto out;
     }
     if (cfg->jwt_issuer && !cfg->jwt_audience) {
@@ -514,6 +522,12 @@ int auth_config_check(const struct config *cfg, struct mw_error *e)
     int rc = check_settings(cfg, e);
     if (rc == 0 && cfg->auth == AUTH_REQUIRED && cfg->jwt_issuer && !cfg->jwt_hs256_secret_file)
         rc = jwt_algs_parse(cfg->jwt_algorithms, &algs, e);
+    if (rc == 0 && cfg->auth == AUTH_NONE && cfg->trusted_proxies)
+        log_msg(
+            LOG_WARN,
+            "MODELWRAP_AUTH=none behind trusted proxies (MODELWRAP_AUTH_NONE_BEHIND_PROXY=true): "
+            "every request the gateway forwards gets every scope without a credential",
+            "trusted_proxies", cfg->trusted_proxies, NULL);
     return rc;
 }
 

@@ -75,6 +75,9 @@ struct setting {
     /* ---- authentication and authorization (issue 4) ---- */                                     \
     X(AUTH, auth, T_ENUM, "required", 0, 0, "required|none", 0,                                    \
       "required: every route but liveness/readiness needs a credential; none: loopback only")      \
+    X(AUTH_NONE_BEHIND_PROXY, auth_none_behind_proxy, T_BOOL, "false", 0, 0, NULL, 0,              \
+      "accept MODELWRAP_AUTH=none with MODELWRAP_TRUSTED_PROXIES (a gateway on this host then "    \
+      "exposes an unauthenticated API to whoever reaches it); warned at every start")              \
     X(API_KEYS_FILE, api_keys_file, T_STRING, "./keys.json", 0, 0, NULL, F_EMPTY_OK,               \
       "API key file (hashes only; `modelwrap keys` manages it); reloaded when it changes")         \
     X(JWT_ISSUER, jwt_issuer, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                              \

@@ -42,6 +42,7 @@ struct config {
     /* ---- model repository: versions, reload (issue 3) ---- */
     /* ---- authentication and authorization (issue 4) ---- */
     enum auth_mode auth;        /* MODELWRAP_AUTH, "required" | "none" (loopback only) */
+    bool auth_none_behind_proxy; /* MODELWRAP_AUTH_NONE_BEHIND_PROXY, false */
     char *api_keys_file;        /* MODELWRAP_API_KEYS_FILE, "./keys.json" (NULL: no API keys) */
     char *jwt_issuer;           /* MODELWRAP_JWT_ISSUER, unset: no JWT bearer tokens */
     char *jwt_audience;         /* MODELWRAP_JWT_AUDIENCE, unset */
