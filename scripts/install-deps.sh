@@ -18,6 +18,7 @@ test_pkgs=(
   curl openssl redis-server rsyslog nginx-light testssl.sh
   chromium
   wrk tzdata  # issue 7: the audit load test; business hours in a named time zone
+  tinyproxy  # a real forward proxy for the egress tests
 )
 bench_pkgs=(wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools linux-perf)
 

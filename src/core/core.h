@@ -172,6 +172,9 @@ const char *mw_clip(char dst[MW_CLIP_CAP], const char *s, size_t len);
  * '/', and s|sec|second, m|min|minute, h|hour, d|day) into requests per second. 0 or MWE_CONFIG.
  * Shared by the settings, the API key file and the limiter so they all read one syntax. */
 int rate_parse(const char *s, double *per_sec);
+/* Copies url to out (size bytes, truncated) with the userinfo of its authority replaced by
+ * "<redacted>": the form in which a URL that may carry credentials is printed. Any thread. */
+void mw_url_redact(const char *url, char *out, size_t size);
 
 #define MW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
