@@ -60,6 +60,8 @@ static int on_begin(void *ctx, struct request *r)
     (void)a;
     /* ---- tracing (issue 8): first, so that refused requests carry it too ---- */
     api_trace_read(r, true);
+    /* ---- version lifecycle: before any refusal, so that every answer carries it ---- */
+    api_lifecycle_headers(a, r);
     /* ---- SLA: outage windows, global concurrency (issue 6) ---- */
     rc = api_sla_admit(a, r);
     if (rc != 0)

@@ -39,6 +39,9 @@ struct api {
     pthread_mutex_t openapi_lock; /* guards the three above after start-up */
     bool obs_ready;             /* api_obs_init ran (the lock exists) */
     struct api_docs *docs;      /* the /docs files, read at start-up; NULL: not installed */
+    /* ---- version lifecycle, SBOM ---- */
+    struct api_lifecycle *lifecycle; /* Deprecation/Sunset of the template routes; NULL: off */
+    struct api_sbom *sbom;           /* the cached inventory of GET /api/v1/sbom; NULL: none */
 };
 
 /* Prepares the application for cfg and reg (both borrowed, must outlive the api). */
@@ -195,5 +198,16 @@ int api_h_metrics(void *ctx, struct request *r);
 int api_h_openapi(void *ctx, struct request *r);
 int api_h_docs(void *ctx, struct request *r);
 int api_h_docs_asset(void *ctx, struct request *r);
+
+/* ---- version lifecycle (lifecycle.c) ---- */
+/* Validates MODELWRAP_LEGACY_DEPRECATION / _SUNSET (dates, order). 0 or MWE_CONFIG with e. */
+int api_lifecycle_check(const struct config *cfg, struct mw_error *e);
+/* Builds the headers of the deprecated template routes (nothing when not configured). Main
+ * thread, before the server starts; api_lifecycle_fini frees after it stopped. */
+int api_lifecycle_init(struct api *a, struct mw_error *e);
+void api_lifecycle_fini(struct api *a);
+/* Adds Deprecation, Sunset and Link to r when its route is a deprecated template route. I/O
+ * thread; every answer of the route, refusals included. */
+void api_lifecycle_headers(const struct api *a, struct request *r);
 
 #endif /* MW_API_H */

@@ -141,6 +141,11 @@ static int cmd_serve(int argc, char **argv, int first)
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_registry;
     }
+    /* ---- version lifecycle of the template routes ---- */
+    if (api_lifecycle_init(&api, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_registry;
+    }
     /* ---- metrics, OpenAPI, docs, metrics listener (issue 8) ---- */
     if (api_obs_init(&api, &e) != 0) {
         log_msg(LOG_ERROR, "cannot prepare metrics and the OpenAPI document", "error", e.msg, NULL);
@@ -225,6 +230,7 @@ out_registry:
     api_obs_fini(&api);     /* issue 8; after the servers stopped */
     auth_free(api.auth);    /* issue 4; after the servers stopped */
     api_limits_fini(&api);  /* issue 6; after the servers stopped */
+    api_lifecycle_fini(&api);
     api_fini(&api); /* issue 3: the current snapshot (reg may have been replaced by reloads) */
 out_config:
     model_pool_free(pool); /* issue 3: after the reaper freed every released model */
@@ -254,6 +260,11 @@ static int cmd_check_config(int argc, char **argv, int first)
     }
     /* ---- SLA, limits (issue 6) ---- */
     if (api_sla_check(&cfg, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        config_fini(&cfg);
+        return 2;
+    }
+    if (api_lifecycle_check(&cfg, &e) != 0) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         config_fini(&cfg);
         return 2;
