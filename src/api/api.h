@@ -210,4 +210,16 @@ void api_lifecycle_fini(struct api *a);
  * thread; every answer of the route, refusals included. */
 void api_lifecycle_headers(const struct api *a, struct request *r);
 
+/* ---- compliance self-check (compliance.c) ---- */
+/* Evaluates cfg and the models of reg (borrowed; NULL: none) against the Standards on APIs
+ * checklist: {"checklist","result","summary":{met,not_met,not_applicable},"items":[{"id",
+ * "title","status":"met"|"not_met"|"not_applicable","settings":[...],"detail"}]}. A new
+ * reference, NULL when out of memory; *n_unmet (may be NULL) gets the items not met. Any
+ * thread. */
+json_t *api_compliance_report(const struct config *cfg, const struct registry *reg,
+                              size_t *n_unmet);
+/* Logs one warning per item not met (start-up). */
+void api_compliance_log(const struct config *cfg, const struct registry *reg);
+int api_h_compliance(void *ctx, struct request *r);
+
 #endif /* MW_API_H */

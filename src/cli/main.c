@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "audit/audit.h" /* (issue 7) */
+#include "cli/cli.h"
 #include "config/config.h"
 #include "core/core.h"
 #include "http/http.h"
@@ -31,6 +32,11 @@ static void usage(FILE *out)
             "       modelwrap env-example      (prints .env.example: every setting, documented)\n"
             "       modelwrap keys create|list|revoke ...   (API keys; `modelwrap keys help`)\n"
             "       modelwrap openapi [--flag value ...]  (prints the OpenAPI document)\n"
+            "       modelwrap compliance [--format text|json] [--flag value ...]\n"
+            "                          (the Standards on APIs checklist; docs/compliance.md)\n"
+            "       modelwrap sbom [--check TRACKER.json] [--flag value ...]\n"
+            "                          (CycloneDX 1.5 inventory; vulnerability check)\n"
+            "       modelwrap audit report [--since 7d] [--format text|json|csv] FILE...\n"
             "       modelwrap version\n"
             "       modelwrap help\n\n"
             "Serves the models of a model repository over HTTP. Every setting is a flag, an\n"
@@ -125,6 +131,7 @@ static int cmd_serve(int argc, char **argv, int first)
         goto out_config;
     }
     log_models(reg);
+    api_compliance_log(&cfg, reg); /* one warning per checklist item not met */
 
     api_init(&api, &cfg, reg);
     api.audit = audit; /* issue 7 */
@@ -365,6 +372,13 @@ int main(int argc, char **argv)
         return cmd_openapi(argc, argv, 2);
     if (strcmp(cmd, "keys") == 0)
         return auth_keys_cli(argc, argv, 2);
+    /* ---- subcommands: compliance, sbom, audit report ---- */
+    if (strcmp(cmd, "compliance") == 0)
+        return cli_compliance(argc, argv, 2, environ);
+    if (strcmp(cmd, "sbom") == 0)
+        return cli_sbom(argc, argv, 2, environ);
+    if (strcmp(cmd, "audit") == 0)
+        return cli_audit(argc, argv, 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -21,6 +21,8 @@ def test_off_by_default(make_server):
         assert r.status_code == 200, r.text
         assert "Deprecation" not in r.headers and "Sunset" not in r.headers
         assert "successor-version" not in r.headers.get("Link", "")
+    paths = requests.get(s.url("/openapi.json"), timeout=30).json()["paths"]
+    assert "deprecated" not in paths["/api/predict"]["post"]
 
 
 def test_deprecated_routes_say_so(make_server):
@@ -46,6 +48,10 @@ def test_deprecated_routes_say_so(make_server):
         assert r.status_code == 200 and "Deprecation" not in r.headers
     r = post_json(s.url("/api/v1/predict"), {"data": [IRIS_ROW]})
     assert r.status_code == 200 and "Deprecation" not in r.headers and "Sunset" not in r.headers
+    paths = requests.get(s.url("/openapi.json"), timeout=30).json()["paths"]
+    assert paths["/api/predict"]["post"]["deprecated"] is True
+    assert paths["/api/health"]["get"]["deprecated"] is True
+    assert "deprecated" not in paths["/api/v1/predict"]["post"]
 
 
 def test_deprecation_without_sunset(make_server):
