@@ -106,3 +106,14 @@ oidc-deps: $(OIDC_STAMP)
 
 $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund
+
+# ---- dependency inventory: the CycloneDX 1.5 schema validator of the sbom tests ----
+# tests/sbom: @cyclonedx/cyclonedx-library (its schema files and ajv validator) at the versions
+# its committed package-lock.json pins; optional XML dependencies (native builds) left out.
+.PHONY: sbom-test-deps
+SBOM_STAMP := tests/sbom/node_modules/.package-lock.json
+
+sbom-test-deps: $(SBOM_STAMP)
+
+$(SBOM_STAMP): tests/sbom/package.json tests/sbom/package-lock.json
+	npm ci --prefix tests/sbom --ignore-scripts --no-audit --no-fund --omit=optional

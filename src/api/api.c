@@ -45,6 +45,7 @@ static const struct route routes[] = {
     {HTTP_GET, "/docs/{file}", api_h_docs_asset, NULL, "docs_asset", false},
     /* ---- compliance self-check, dependency inventory ---- */
     {HTTP_GET, "/api/v1/compliance", api_h_compliance, "admin", "v1_compliance", false},
+    {HTTP_GET, "/api/v1/sbom", api_h_sbom, "admin", "v1_sbom", false},
     /* The Python template's routes, kept as aliases. */
     {HTTP_GET, "/api/health", api_h_template_health, NULL, "template_health", false},
     {HTTP_GET, "/api/health/", api_h_template_health, NULL, "template_health", false},

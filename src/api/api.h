@@ -222,4 +222,15 @@ json_t *api_compliance_report(const struct config *cfg, const struct registry *r
 void api_compliance_log(const struct config *cfg, const struct registry *reg);
 int api_h_compliance(void *ctx, struct request *r);
 
+/* ---- dependency inventory (sbom.c) ---- */
+/* The CycloneDX 1.5 document of this process: loaded libraries (Debian packages), the docs
+ * page's npm packages, the models of reg (borrowed; NULL: none). Spawns dpkg-query and each Python
+ * model's interpreter (bounded, timed out). A new reference, or NULL with e. Any thread but an
+ * I/O thread of a busy server (it blocks for the subprocesses). */
+json_t *api_sbom_build(const struct config *cfg, const struct registry *reg, struct mw_error *e);
+int api_h_sbom(void *ctx, struct request *r);
+/* The cache of GET /api/v1/sbom: main thread, before the server starts / after it stopped. */
+int api_sbom_init(struct api *a, struct mw_error *e);
+void api_sbom_fini(struct api *a);
+
 #endif /* MW_API_H */

@@ -148,8 +148,8 @@ static int cmd_serve(int argc, char **argv, int first)
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_registry;
     }
-    /* ---- version lifecycle of the template routes ---- */
-    if (api_lifecycle_init(&api, &e) != 0) {
+    /* ---- version lifecycle of the template routes, the inventory's cache ---- */
+    if (api_lifecycle_init(&api, &e) != 0 || api_sbom_init(&api, &e) != 0) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_registry;
     }
@@ -238,6 +238,7 @@ out_registry:
     auth_free(api.auth);    /* issue 4; after the servers stopped */
     api_limits_fini(&api);  /* issue 6; after the servers stopped */
     api_lifecycle_fini(&api);
+    api_sbom_fini(&api);
     api_fini(&api); /* issue 3: the current snapshot (reg may have been replaced by reloads) */
 out_config:
     model_pool_free(pool); /* issue 3: after the reaper freed every released model */
