@@ -9,7 +9,7 @@ what=${1:-all}
 build_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev librhonabwy-dev
-  libcurl4-gnutls-dev libhiredis-dev libxgboost-dev
+  libcurl4-gnutls-dev libhiredis-dev libxgboost-dev zlib1g-dev
 )
 test_pkgs=(
   clang libclang-rt-14-dev libcmocka-dev
