@@ -20,7 +20,7 @@ test_pkgs=(
   wrk tzdata  # issue 7: the audit load test; business hours in a named time zone
   tinyproxy  # a real forward proxy for the egress tests
 )
-bench_pkgs=(wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools linux-perf)
+bench_pkgs=(wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools linux-perf time)
 
 # Node.js: use the machine's own when it has one (its npm conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)

@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "cli/cli_int.h"
+#include "config/config.h"
 
 #define CONSUMERS_MAX 65536     /* distinct consumers tracked; more are pooled as "(other)" */
 #define REASONS_MAX 16          /* denial reasons per consumer; more are "(other)" */
@@ -552,7 +553,8 @@ static json_t *report_json(struct report *rp, struct consumer **v, size_t n, jso
                                         e->principal, "message", e->message));
     }
     return json_pack(
-        "{s:{s:o, s:o, s:o, s:o}, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:{s:o, s:o, s:I}}",
+        "{s:{s:o, s:o, s:o, s:o}, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o, s:{s:o, s:o,"
+        " s:I}}",
         "period", "since", rp->since_ms == INT64_MIN ? json_null() : json_string(since), "until",
         rp->until_ms == INT64_MAX ? json_null() : json_string(until), "first_record",
         rp->lines && rp->first_ms != INT64_MAX ? json_string(first) : json_null(), "last_record",
@@ -562,6 +564,9 @@ static json_t *report_json(struct report *rp, struct consumer **v, size_t n, jso
         "outside_period", (json_int_t)rp->outside, "after_hours",
         hours_spec ? json_pack("{s:s, s:s}", "source", "business hours", "hours", hours_spec)
                    : json_pack("{s:s}", "source", "security events 210"),
+        "large_requests",
+        json_pack("{s:I, s:I}", "bytes", (json_int_t)rp->large_bytes, "records",
+                  (json_int_t)rp->large_records),
         "consumers", consumers, "security_events", "by_signature", totals, "events", events,
         "events_not_listed", (json_int_t)rp->not_listed);
 }
@@ -648,8 +653,10 @@ static void print_text(FILE *out, struct report *rp, struct consumer **v, size_t
                  "records outside the period\n",
             (unsigned long long)rp->requests, (unsigned long long)rp->events,
             (unsigned long long)rp->malformed, (unsigned long long)rp->outside);
-    fprintf(out, "after-hours: %s%s\n\n", hours_spec ? "outside " : "the server's events 210",
+    fprintf(out, "after-hours: %s%s\n", hours_spec ? "outside " : "the server's events 210",
             hours_spec ? hours_spec : "");
+    fprintf(out, "large: at least %llu bytes or %llu records (0: off)\n\n",
+            (unsigned long long)rp->large_bytes, (unsigned long long)rp->large_records);
     fprintf(out, "%-32s %9s %7s %6s %9s %11s %6s  %-24s %-24s %s\n", "consumer", "requests",
             "denied", "errors", "addresses", "after-hours", "large", "first seen", "last seen",
             "models");
@@ -710,8 +717,10 @@ static int usage(void)
     return 2;
 }
 
-int cli_audit(int argc, char **argv, int first)
+int cli_audit(int argc, char **argv, int first, char **envp)
 {
+    struct config cfg;
+    bool cfg_loaded = false;
     struct report *rp = NULL;
     struct arec_parser ap = {NULL, NULL};
     struct mw_error e = {0};
@@ -764,11 +773,17 @@ int cli_audit(int argc, char **argv, int first)
                         "2w) or a date (2026-12-01, 2026-12-01T08:00:00Z)\n");
         goto out;
     }
-    /* The defaults are the server's: its business hours, zone and large-request thresholds. */
+    /* The defaults are the server's: the business hours, zone and large-request thresholds of
+     * the environment and .env (MODELWRAP_AUDIT_*), which the flags override. */
+    if (config_load(&cfg, 1, argv, 1, envp, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out;
+    }
+    cfg_loaded = true;
     if (hours == NULL)
-        hours = getenv("MODELWRAP_AUDIT_BUSINESS_HOURS");
+        hours = cfg.audit_business_hours;
     if (tz == NULL)
-        tz = getenv("MODELWRAP_AUDIT_TIMEZONE");
+        tz = cfg.audit_timezone;
     if (hours != NULL && hours[0] == '\0')
         hours = NULL;
     if (audit_hours_parse(&rp->hours, hours, &e) != 0 ||
@@ -779,8 +794,8 @@ int cli_audit(int argc, char **argv, int first)
     /* One thread: the zone is set once, before any localtime_r (as the server does). */
     setenv("TZ", tz != NULL && tz[0] != '\0' ? tz : "UTC", 1);
     tzset();
-    rp->large_bytes = 524288;
-    rp->large_records = 1000;
+    rp->large_bytes = cfg.audit_large_request_bytes;
+    rp->large_records = cfg.audit_large_request_records;
     if (lb != NULL) {
         char *end;
         rp->large_bytes = strtoull(lb, &end, 10);
@@ -850,5 +865,7 @@ out:
     json_decref(files);
     free(buf);
     arec_parser_fini(&ap);
+    if (cfg_loaded)
+        config_fini(&cfg);
     return ret;
 }

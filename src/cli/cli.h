@@ -19,8 +19,9 @@ int cli_compliance(int argc, char **argv, int first, char **envp);
 /* `modelwrap sbom [--check TRACKER.json] [--release NAME] [--flag value ...]`: 0, 1 when
  * --check finds an open vulnerability, 2 on errors. */
 int cli_sbom(int argc, char **argv, int first, char **envp);
-/* `modelwrap audit report [--since DURATION] [--format text|json|csv] [--after-hours SPEC]
- * [--timezone TZ] FILE...`: 0, or 2 on errors. */
-int cli_audit(int argc, char **argv, int first);
+/* `modelwrap audit report [--since DURATION] [--until DATE] [--format text|json|csv]
+ * [--business-hours SPEC] [--timezone TZ] [--large-bytes N] [--large-records N] FILE...`
+ * (defaults: the MODELWRAP_AUDIT_* settings of the environment and .env): 0, or 2 on errors. */
+int cli_audit(int argc, char **argv, int first, char **envp);
 
 #endif /* MW_CLI_H */

@@ -379,7 +379,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "sbom") == 0)
         return cli_sbom(argc, argv, 2, environ);
     if (strcmp(cmd, "audit") == 0)
-        return cli_audit(argc, argv, 2);
+        return cli_audit(argc, argv, 2, environ);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;
