@@ -42,6 +42,9 @@ int mw_spawn_capture(char *const argv[], char *const envp[], unsigned timeout_ms
                      struct buf *out, int *exit_status, struct mw_error *e)
 {
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, defaults;
+    bool attr_ready = false;
     int pipefd[2] = {-1, -1};
     uint64_t deadline = time_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
     bool fa_ready = false, too_big = false, timed_out = false;
@@ -66,7 +69,26 @@ int mw_spawn_capture(char *const argv[], char *const envp[], unsigned timeout_ms
         rc = mw_fail(e, MWE_NOMEM, "out of memory");
         goto out;
     }
-    rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+    /* The server's threads block SIGTERM/SIGINT/SIGHUP and ignore SIGPIPE; both would be
+     * inherited across exec. The child starts with an empty mask and default dispositions. */
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGHUP);
+    if (posix_spawnattr_init(&attr) != 0) {
+        rc = mw_fail(e, MWE_NOMEM, "out of memory");
+        goto out;
+    }
+    attr_ready = true;
+    if (posix_spawnattr_setsigmask(&attr, &none) != 0 ||
+        posix_spawnattr_setsigdefault(&attr, &defaults) != 0 ||
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0) {
+        rc = mw_fail(e, MWE_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
     if (rc != 0) {
         pid = -1;
         rc = mw_fail(e, MWE_IO, "%s: cannot start: %s", argv[0], strerror(rc));
@@ -115,6 +137,8 @@ out:
     }
     if (fa_ready)
         posix_spawn_file_actions_destroy(&fa);
+    if (attr_ready)
+        posix_spawnattr_destroy(&attr);
     if (pipefd[0] >= 0)
         close(pipefd[0]);
     if (pipefd[1] >= 0)
