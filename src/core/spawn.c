@@ -15,8 +15,8 @@
 
 #include "core/core.h"
 
-/* Waits for pid until deadline_ns, then kills it. The exit status, or -1 when it was killed, or
- * when someone else reaped it (a SIGCHLD handler of the host). */
+/* Waits for pid until deadline_ns, then kills it. The exit status, -1 when it was killed by a
+ * signal, or MW_SPAWN_REAPED_ELSEWHERE when another thread's waitpid(-1) took it first. */
 static int reap(pid_t pid, uint64_t deadline_ns)
 {
     int status = 0;
@@ -25,6 +25,8 @@ static int reap(pid_t pid, uint64_t deadline_ns)
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (r < 0 && errno == ECHILD)
+            return MW_SPAWN_REAPED_ELSEWHERE;
         if (r < 0 && errno != EINTR)
             return -1;
         if (time_mono_ns() >= deadline_ns) {
