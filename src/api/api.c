@@ -43,6 +43,9 @@ static const struct route routes[] = {
     {HTTP_GET, "/openapi.json", api_h_openapi, "read", "openapi", false},
     {HTTP_GET, "/docs", api_h_docs, NULL, "docs", false},
     {HTTP_GET, "/docs/{file}", api_h_docs_asset, NULL, "docs_asset", false},
+    /* ---- compliance self-check, dependency inventory ---- */
+    {HTTP_GET, "/api/v1/compliance", api_h_compliance, "admin", "v1_compliance", false},
+    {HTTP_GET, "/api/v1/sbom", api_h_sbom, "admin", "v1_sbom", false},
     /* The Python template's routes, kept as aliases. */
     {HTTP_GET, "/api/health", api_h_template_health, NULL, "template_health", false},
     {HTTP_GET, "/api/health/", api_h_template_health, NULL, "template_health", false},
@@ -69,6 +72,8 @@ static int on_begin(void *ctx, struct request *r)
     (void)a;
     /* ---- tracing (issue 8): first, so that refused requests carry it too ---- */
     api_trace_read(r, true);
+    /* ---- version lifecycle: before any refusal, so that every answer carries it ---- */
+    api_lifecycle_headers(a, r);
     /* ---- SLA: outage windows, global concurrency (issue 6) ---- */
     rc = api_sla_admit(a, r);
     if (rc != 0)

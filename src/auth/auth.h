@@ -86,6 +86,12 @@ struct auth *auth_new(const struct config *cfg, struct mw_error *e);
  * check-config. 0 or MWE_CONFIG with e naming the setting; logs a warning when MODELWRAP_AUTH=none
  * is accepted behind trusted proxies (MODELWRAP_AUTH_NONE_BEHIND_PROXY). Any thread. */
 int auth_config_check(const struct config *cfg, struct mw_error *e);
+/* Whether the settings make modelwrap call out (OpenID discovery, JWKS over HTTP(S)). */
+bool auth_has_outbound(const struct config *cfg);
+/* The forward proxy outbound requests use: MODELWRAP_EGRESS_PROXY, else https_proxy/HTTPS_PROXY
+ * from the environment; NULL when none. *source names where it came from. Borrowed; any thread
+ * (reads the environment). */
+const char *auth_egress_proxy(const struct config *cfg, const char **source);
 /* Stops the background thread and frees everything. NULL is fine. Main thread, after the HTTP
  * server stopped (no request may be inside auth_begin). */
 void auth_free(struct auth *a);

@@ -116,6 +116,10 @@ struct config {
     /* ---- metrics, tracing, docs (issue 8) ---- */
     uint16_t metrics_port;      /* MODELWRAP_METRICS_PORT, 0: no separate metrics listener */
     char *docs_dir;             /* MODELWRAP_DOCS_DIR, "./web" (NULL: no /docs) */
+    /* ---- egress proxy, version lifecycle ---- */
+    char *egress_proxy;         /* MODELWRAP_EGRESS_PROXY, unset: https_proxy/HTTPS_PROXY or none */
+    char *legacy_deprecation;   /* MODELWRAP_LEGACY_DEPRECATION, unset: template routes not deprecated */
+    char *legacy_sunset;        /* MODELWRAP_LEGACY_SUNSET, unset: no Sunset header */
     /* where the rest came from */
     char *env_file;             /* MODELWRAP_ENV_FILE, "./.env" (NULL: none); from env/flag only */
 };

@@ -193,6 +193,17 @@ size_t mw_path_redact(char *s);
  * '/', and s|sec|second, m|min|minute, h|hour, d|day) into requests per second. 0 or MWE_CONFIG.
  * Shared by the settings, the API key file and the limiter so they all read one syntax. */
 int rate_parse(const char *s, double *per_sec);
+/* Copies url to out (size bytes, truncated) with the userinfo of its authority replaced by
+ * "<redacted>": the form in which a URL that may carry credentials is printed. Any thread. */
+void mw_url_redact(const char *url, char *out, size_t size);
+/* Runs argv[0] (a path; no PATH search) with argv and exactly envp, stdin and stderr on
+ * /dev/null and no other inherited descriptor, appending its stdout to out (bounded by out's
+ * maximum). Kills it when timeout_ms passes or the output is too large. 0 with *exit_status (-1:
+ * killed by a signal; MW_SPAWN_REAPED_ELSEWHERE: a SIGCHLD reaper of the process collected it
+ * first, status unknown), or MWE_IO / MWE_DEADLINE with e. Any thread (posix_spawn, never fork). */
+#define MW_SPAWN_REAPED_ELSEWHERE (-2)
+int mw_spawn_capture(char *const argv[], char *const envp[], unsigned timeout_ms,
+                     struct buf *out, int *exit_status, struct mw_error *e);
 
 #define MW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
