@@ -668,7 +668,7 @@ def main():
         send_frame(master, T_READY, 0, json.dumps({"error": traceback.format_exc()}).encode())
         return 1
     children = {}
-    master.settimeout(0.2)
+    master.settimeout(0.05)
     while True:
         try:
             while True:
