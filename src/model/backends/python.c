@@ -101,6 +101,20 @@ void model_event(const struct model *m, int instance, const char *what, int sig)
         fn(atomic_load(&event_ctx), m->name, m->version, instance, what, sig);
 }
 
+bool model_worker_stats(const struct model *m, struct model_worker_stats *out)
+{
+    struct pystate *st;
+
+    if (m == NULL || !backend_is_python(m->ops) || m->state == NULL)
+        return false;
+    st = m->state;
+    out->instances = st->n;
+    out->live = atomic_load(&st->live);
+    out->restarts = atomic_load(&st->restarts);
+    out->worker_ns = atomic_load(&st->worker_ns);
+    return true;
+}
+
 bool backend_is_python(const struct backend_ops *ops)
 {
     return ops == &backend_python || ops == &backend_sklearn;
