@@ -284,7 +284,7 @@ def load_model(cfg):
             inputs, warn = pydantic_signature(cls)
             if warn:
                 L.warnings.append("no signature: %s; any JSON object is accepted" % warn)
-                L.signature = {"inputs": [], "outputs": TEMPLATE_OUTPUTS}
+                L.signature = {"outputs": TEMPLATE_OUTPUTS}
             else:
                 L.signature = {"inputs": inputs, "outputs": TEMPLATE_OUTPUTS}
     else:
