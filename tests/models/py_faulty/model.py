@@ -41,7 +41,7 @@ class Model:
                     pass
             return {"env": dict(os.environ), "fds": fds, "pid": os.getpid()}
         if "grow" in ops:
-            self.leak.append(b"\x01" * (64 << 20))
+            self.leak.append(b"\x01" * (128 << 20))
         if "print" in ops:
             import logging
             print("hello from the model")
