@@ -298,7 +298,9 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
                                  "LC_ALL=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
                                  "PYTHONUNBUFFERED=1", NULL};
-    char *argv[] = {st->python, "-I", "-c", (char *)pyrunner_source, NULL};
+    /* -I: no PYTHON* variables, no user site, no script folder on sys.path; -B: no byte-code
+     * files written into the model's folder (they would change its reload fingerprint). */
+    char *argv[] = {st->python, "-I", "-B", "-c", (char *)pyrunner_source, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, all;
