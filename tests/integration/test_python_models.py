@@ -177,3 +177,16 @@ def test_no_signature_accepts_any_object(make_server, tmpdir_path):
     assert r.status_code == 200, r.text
     assert r.json() == {"keys": ["a", "b"]}
     assert_error(post_json(s.url("/api/predict"), [1, 2]), 400, "bad_request")
+
+
+def test_tensor_finalize_runs_at_stop(make_server, tmpdir_path):
+    cfg = json.load(open(os.path.join(MODELS, "py_tensor", "model.json")))
+    marker = os.path.join(tmpdir_path, "finalized")
+    cfg["config"] = {"factor": 3, "finalize_file": marker}
+    copy_model("py_tensor", tmpdir_path, "scale", cfg)
+    s = make_server(["--models", tmpdir_path])
+    r = post_json(s.url("/api/v1/models/scale/predict"), {"data": [{"a": 1, "b": 2, "c": 3}]})
+    assert r.json()["predictions"] == [{"y": [3, 6, 9], "total": 6}]
+    assert not os.path.exists(marker)
+    assert s.stop() == 0
+    assert open(marker).read() == "finalized"

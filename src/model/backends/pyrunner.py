@@ -633,6 +633,9 @@ def child_main(master, L, cfg, k, sock_fd, shm_fd, shm_size):
                 os._exit(1)
         send_frame(sock, T_HELLO, 0, json.dumps({"ok": True, "pid": os.getpid()}).encode())
         serve_instance(L, sock, shm, cfg)
+        fin = getattr(L.obj, "finalize", None)
+        if L.interface == "tensor" and callable(fin):
+            fin()
     except BaseException:
         code = 1
     try:
@@ -714,6 +717,18 @@ def main():
         else:
             for fd in fds:
                 os.close(fd)
+    # The server closed every instance's socket too: give them a second to finish (finalize()),
+    # then kill what is left.
+    end = time.monotonic() + 1.0
+    while children and time.monotonic() < end:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.01)
+        else:
+            children.pop(pid, None)
     for pid in list(children):
         try:
             os.kill(pid, signal.SIGKILL)
