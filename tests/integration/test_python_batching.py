@@ -144,3 +144,22 @@ def test_reload_under_load_fails_nothing(make_server, tmpdir_path):
         time.sleep(0.05)
     assert not [p for p in old if alive(p)]
     assert len(descendants(s.proc.pid)) == 3
+
+
+def test_exception_in_a_batch_fails_only_its_request(make_server, tmpdir_path):
+    copy_model("py_faulty", tmpdir_path, "faulty", {
+        "backend": "python", "file": "model.py",
+        "dynamic_batching": {"max_batch_size": 64, "max_queue_delay_us": 20000}})
+    s = make_server(["--models", tmpdir_path] + UNLIMITED)
+    all_bodies = [{"data": [{"op": "raise" if i % 8 == 3 else "ok", "x": i}]}
+                  for i in range(CLIENTS * 2)]
+    got = run_all(s.url("/api/v1/models/faulty/predict"), all_bodies)
+    for i, (status, body) in enumerate(got):
+        if i % 8 == 3:
+            assert status == 500 and body["code"] == "model_failed", body
+        else:
+            assert status == 200, body
+            assert body["predictions"]["predictions"] == [2.0 * i]
+    m = parse_metrics(requests.get(s.url("/metrics")).text)
+    assert value(m, "modelwrap_model_batch_size_count", model="faulty", version="1") < len(got)
+    assert not [l for l in s.logs if "batching is off" in l.get("msg", "")]

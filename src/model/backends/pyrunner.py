@@ -483,18 +483,22 @@ def run_template(L, shm, req, w):
     answers = [None] * len(items)
     errors = [None] * len(items)
     unbatchable = False
+    merged_ok = False
     if len(items) > 1 and req.get("batch"):
         counts = [len(b["data"]) for b in bodies]
         merged = {"data": [r for b in bodies for r in b["data"]]}
         try:
-            split = split_answer(L.obj.run(merged), counts)
+            ans = L.obj.run(merged)
         except Exception:
-            split = None
-        if split is None:
-            unbatchable = True
+            ans = None  # one of the requests is faulty: they run one by one below
         else:
-            answers = split
-    if answers[0] is None or unbatchable:
+            split = split_answer(ans, counts)
+            if split is None:
+                unbatchable = True
+            else:
+                answers = split
+                merged_ok = True
+    if not merged_ok:
         for i, b in enumerate(bodies):
             try:
                 answers[i] = L.obj.run(b)

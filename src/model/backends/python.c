@@ -844,6 +844,8 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
         log_kv(LOG_ERROR, "python model instance died during a call", "model", m->name,
                "#instance", (long long)in->idx, "request_id",
                calls[0]->request_id != NULL ? calls[0]->request_id : "", NULL);
+        /* EOF, or a frame that breaks the protocol: make sure the process is gone. */
+        kill_instance(st, in->pid);
         err = MWE_MODEL_UNAVAILABLE;
         dead = true;
         goto out_release;
@@ -1087,9 +1089,19 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     }
     if (m->json_answers)
         m->run_many = py_run_many;
-    if (pthread_create(&st->sup, NULL, supervisor_main, st) != 0) {
-        mw_fail(e, MWE_INTERNAL, "%s: cannot start the supervisor thread", path);
-        goto out_free;
+    {
+        /* Signals belong to the main thread (sigwait), as for the scheduler's threads. */
+        sigset_t all, old;
+        int err;
+
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        err = pthread_create(&st->sup, NULL, supervisor_main, st);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (err != 0) {
+            mw_fail(e, MWE_INTERNAL, "%s: cannot start the supervisor thread", path);
+            goto out_free;
+        }
     }
     st->sup_started = true;
     rc = 0;
