@@ -1072,9 +1072,11 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
             }
         }
     }
-    init = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:I, s:I, s:I}", "dir", m->dir, "name",
+    /* "o" steals: the path list is a new reference either way. */
+    init = json_pack("{s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:I, s:I, s:I}", "dir", m->dir, "name",
                      m->name, "version", m->version, "backend", sklearn ? "sklearn" : "python",
-                     "model_json", mj, "path", v != NULL ? v : json_array(), "load",
+                     "model_json", mj, "path", v != NULL ? json_incref((json_t *)v) : json_array(),
+                     "load",
                      load_mode != NULL ? json_string_value(load_mode) : "fork", "instances",
                      (json_int_t)instances, "max_rss", (json_int_t)max_rss, "max_requests",
                      (json_int_t)max_requests);
