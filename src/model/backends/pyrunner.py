@@ -135,6 +135,8 @@ def load_module(path):
     folder = os.path.dirname(path)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    # The template is started from its src/ folder: relative paths in model code mean that.
+    os.chdir(folder)
     name = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -233,6 +235,7 @@ def load_model(cfg):
     L.cfg = cfg
     sig = mj.get("signature")
     if cfg["backend"] == "sklearn":
+        os.chdir(d)
         path = os.path.join(d, mj.get("file", "model.joblib"))
         try:
             import joblib
