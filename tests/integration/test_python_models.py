@@ -190,3 +190,45 @@ def test_tensor_finalize_runs_at_stop(make_server, tmpdir_path):
     assert not os.path.exists(marker)
     assert s.stop() == 0
     assert open(marker).read() == "finalized"
+
+
+LOADER = """import os, sys
+import helper_mod
+class Model:
+    model = None
+    def init(self):
+        self.model = os.getpid()
+    def run(self, records):
+        return {"loaded_in": self.model, "pid": os.getpid(), "prefix": sys.prefix,
+                "helper": helper_mod.VALUE, "cwd": os.getcwd()}
+"""
+
+
+def test_venv_path_and_load_modes(make_server, tmpdir_path):
+    import subprocess as sp
+    from conftest import write_model
+    venv = os.path.join(tmpdir_path, "venv")
+    sp.run([PY, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True)
+    models = os.path.join(tmpdir_path, "models")
+    for name, load in (("forked", "fork"), ("own", "per-instance")):
+        d = write_model(models, name, {"backend": "python", "file": "model.py", "instances": 2,
+                                       "load": load,
+                                       "python": {"venv": venv, "path": ["lib"]}},
+                        {"model.py": LOADER})
+        os.makedirs(os.path.join(d, "lib"))
+        with open(os.path.join(d, "lib", "helper_mod.py"), "w") as f:
+            f.write("VALUE = %r\n" % name)
+    s = make_server(["--models", models, "--default-model", "forked"] + UNLIMITED)
+    for name in ("forked", "own"):
+        for _ in range(8):
+            r = post_json(s.url("/api/v1/models/%s/predict" % name), {})
+            assert r.status_code == 200, r.text
+            got = r.json()["predictions"]
+            assert got["prefix"] == venv  # the model's own interpreter
+            assert got["helper"] == name  # "path" is on sys.path
+            assert got["cwd"] == os.path.join(models, name)
+            if name == "forked":
+                assert got["loaded_in"] != got["pid"]  # loaded once, before the fork
+            else:
+                assert got["loaded_in"] == got["pid"]  # each instance loaded its own
+    assert not [l for l in s.logs if l.get("level") == "error"]
