@@ -79,8 +79,6 @@ struct pystate {
     atomic_uint_fast64_t restarts;
     atomic_uint_fast64_t worker_ns;
     atomic_uint live;
-    bool unbatchable_warned;
-    atomic_bool unbatchable;
 };
 
 /* ---- event hook -------------------------------------------------------------------------------- */
@@ -885,7 +883,7 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
         dead = true;
         expected = true;
     }
-    if (info.unbatchable && !atomic_exchange(&st->unbatchable, true))
+    if (info.unbatchable && !atomic_exchange(&m->batch_off, true))
         log_msg(LOG_WARN,
                 "python model: run() did not answer one entry per record (or "
                 "{\"predictions\": [...]}): batching is off for this model",
@@ -932,7 +930,7 @@ static void py_run_many(struct model *m, struct model_call **calls, size_t n, in
 {
     struct pystate *st = m->state;
     size_t off = 0, done;
-    bool batch = !atomic_load(&st->unbatchable);
+    bool batch = !atomic_load(&m->batch_off);
 
     while (off < n) {
         done = 0;
