@@ -174,3 +174,22 @@ def test_no_worker_survives_a_killed_server(make_server, tmpdir_path):
     while any(alive(p) for p in workers) and time.time() < end:
         time.sleep(0.05)
     assert not [p for p in workers if alive(p)]
+
+
+def test_master_death_restarts_everything(make_server, tmpdir_path):
+    import signal as sg
+    from py_util import children
+    s = start(make_server, tmpdir_path, {"backend": "python", "file": "model.py",
+                                         "instances": 2})
+    ok(s)
+    (master,) = children(s.proc.pid)
+    old = descendants(s.proc.pid)
+    os.kill(master, sg.SIGKILL)
+    end = time.time() + 10
+    while any(alive(p) for p in old) and time.time() < end:
+        time.sleep(0.05)
+    assert not [p for p in old if alive(p)]  # the instances died with their parent
+    until_ok(s)
+    new = descendants(s.proc.pid)
+    assert len(new) == 3 and not set(new) & set(old)
+    s.wait_log(lambda l: l.get("msg") == "python worker master exited")

@@ -81,26 +81,6 @@ struct pystate {
     atomic_uint live;
 };
 
-/* ---- event hook -------------------------------------------------------------------------------- */
-
-/* Set at start-up and cleared at exit while supervisors may read them: atomics. */
-static _Atomic(model_event_fn) event_fn;
-static _Atomic(void *) event_ctx;
-
-void model_set_event_hook(model_event_fn fn, void *ctx)
-{
-    atomic_store(&event_ctx, ctx);
-    atomic_store(&event_fn, fn);
-}
-
-void model_event(const struct model *m, int instance, const char *what, int sig)
-{
-    model_event_fn fn = atomic_load(&event_fn);
-
-    if (fn != NULL)
-        fn(atomic_load(&event_ctx), m->name, m->version, instance, what, sig);
-}
-
 bool model_worker_stats(const struct model *m, struct model_worker_stats *out)
 {
     struct pystate *st;
@@ -311,8 +291,9 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
         goto out;
     }
     child = sv[1];
-    if (child == 3) {
-        /* dup2(3, 3) would leave FD_CLOEXEC set on the channel. */
+    if (child <= 3) {
+        /* dup2(3, 3) would leave FD_CLOEXEC set on the channel, and 0-2 are reopened below (a
+         * server started with a closed stdin gets low numbers). */
         child = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
         close(sv[1]);
         if (child < 0) {
@@ -384,8 +365,10 @@ static void stop_master(struct pystate *st)
     st->master_pid = -1;
 }
 
-/* Waits for the master's READY and fills the model's signature and interface from it. */
-static int await_ready(struct pystate *st, struct mw_error *e)
+/* Waits for the master's READY. At load (first) it fills the model's signature and interface
+ * from it; a restarted master (supervisor thread) must report what the model was loaded with,
+ * since request threads read the signature meanwhile without a lock. */
+static int await_ready(struct pystate *st, bool first, struct mw_error *e)
 {
     struct model *m = st->m;
     uint8_t *buf = malloc(PYW_FRAME_MAX + 1);
@@ -433,13 +416,22 @@ static int await_ready(struct pystate *st, struct mw_error *e)
         mw_fail(e, MWE_CONFIG, "%s/model.json: %s", m->dir, sub.msg);
         goto out;
     }
-    if (m->sig.n_inputs == 0 && m->sig.n_outputs == 0) {
-        m->sig = sig;
-    } else {
-        /* model.json's signature was parsed by model.c; the worker echoed it (plus defaults). */
-        model_sig_fini(&m->sig);
-        m->sig = sig;
+    if (!first) {
+        bool same = sig.n_inputs == m->sig.n_inputs && sig.n_outputs == m->sig.n_outputs &&
+                    m->json_answers == (strcmp(iface, "template") == 0);
+        model_sig_fini(&sig);
+        if (!same) {
+            mw_fail(e, MWE_CONFIG, "%s: the restarted Python worker reports another model",
+                    m->name);
+            goto out;
+        }
+        rc = 0;
+        goto out;
     }
+    /* model.json's signature, if any, was parsed by model.c; the worker echoes it (with the
+     * template's default output), else derives one. */
+    model_sig_fini(&m->sig);
+    m->sig = sig;
     m->json_answers = strcmp(iface, "template") == 0;
     rc = 0;
 out:
@@ -669,7 +661,7 @@ static void *supervisor_main(void *arg)
                     if (st->inst[i].st == PI_IDLE)
                         mark_dead(st, &st->inst[i], false);
                 pthread_mutex_unlock(&st->mu);
-                if (spawn_master(st, &e) != 0 || await_ready(st, &e) != 0) {
+                if (spawn_master(st, &e) != 0 || await_ready(st, false, &e) != 0) {
                     log_msg(LOG_ERROR, "python worker restart failed", "model", st->m->name,
                             "error", e.msg, NULL);
                     stop_master(st);
@@ -1087,7 +1079,7 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
                 PYW_FRAME_MAX - PYW_HDR_LEN - 512);
         goto out_free;
     }
-    if (spawn_master(st, e) != 0 || await_ready(st, e) != 0)
+    if (spawn_master(st, e) != 0 || await_ready(st, true, e) != 0)
         goto out_free;
     for (i = 0; i < st->n; i++) {
         st->inst[i].st = PI_STARTING;
