@@ -60,7 +60,6 @@ struct pyinst {
 
 struct pystate {
     struct model *m;
-    bool sklearn;
     char *python;   /* interpreter path */
     char *init_json; /* the INIT frame's configuration */
     unsigned n;
@@ -346,10 +345,13 @@ static void stop_master(struct pystate *st)
     int status;
     pid_t r = 0;
 
+    /* Under send_mu: a worker thread may be sending a KILL (kill_instance). */
+    pthread_mutex_lock(&st->send_mu);
     if (st->master_fd >= 0) {
         close(st->master_fd);
         st->master_fd = -1;
     }
+    pthread_mutex_unlock(&st->send_mu);
     if (st->master_pid <= 0)
         return;
     for (int i = 0; i < 200; i++) {
@@ -995,7 +997,6 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     if (st == NULL)
         goto out_nomem;
     st->m = m;
-    st->sklearn = sklearn;
     st->n = (unsigned)instances;
     st->shm_size = (size_t)shm / 2 * 2;
     st->load_timeout_ms = (unsigned)load_ms;
@@ -1013,12 +1014,7 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->send_mu, NULL);
-    {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_cond_init(&st->cv, &ca);
-        pthread_condattr_destroy(&ca);
-    }
+    pthread_cond_init(&st->cv, NULL); /* CLOCK_REALTIME: acquire's short timed waits */
     m->state = st;
 
     v = py != NULL ? json_object_get(py, "venv") : NULL;
