@@ -976,8 +976,14 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
         mw_fail(e, MWE_CONFIG, "%s: \"file\": expected a path inside the model folder", path);
         goto out;
     }
-    if (read_uint(mj, "instances", 1, PY_MAX_INSTANCES, 1, &instances, path, e) != 0 ||
-        read_uint(mj, "max_rss", 0, UINT64_C(1) << 48, 0, &max_rss, path, e) != 0 ||
+    /* model.c read "instances" (1 to 64) into the scheduler's workers: one per process. */
+    instances = m->opts.workers;
+    if (instances < 1 || instances > PY_MAX_INSTANCES) {
+        mw_fail(e, MWE_CONFIG, "%s: \"instances\": expected an integer from 1 to %d", path,
+                PY_MAX_INSTANCES);
+        goto out;
+    }
+    if (read_uint(mj, "max_rss", 0, UINT64_C(1) << 48, 0, &max_rss, path, e) != 0 ||
         read_uint(mj, "max_requests", 0, UINT32_MAX, 0, &max_requests, path, e) != 0 ||
         read_uint(mj, "shm_bytes", 1 << 20, PY_SHM_MAX, PY_SHM_DEFAULT, &shm, path, e) != 0 ||
         read_uint(mj, "load_timeout_ms", 1000, 3600000, PY_LOAD_TIMEOUT_MS, &load_ms, path, e) !=
