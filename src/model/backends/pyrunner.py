@@ -16,7 +16,8 @@ import traceback
 MAGIC = 0x5950574D  # "MWPY"
 VERSION = 1
 HDR = struct.Struct("<IHHQII")  # magic, version, type, seq, off, len
-T_INIT, T_READY, T_FORK, T_SPAWNED, T_KILL, T_EXITED, T_RUN, T_RESULT, T_LOG, T_HELLO = range(1, 11)
+(T_INIT, T_READY, T_FORK, T_SPAWNED, T_KILL, T_EXITED, T_RUN, T_RESULT, T_LOG, T_HELLO,
+ T_RUN_BODY, T_RESULT_JSON, T_RESULT_JSON_RECYCLE) = range(1, 14)
 MAX_FRAME = 65536
 LOG_MAX = 4096
 ALIGN = 64
@@ -574,30 +575,41 @@ def serve_instance(L, sock, shm, cfg):
         if fr is None:
             break
         ftype, seq, off, ln, _payload, _fds = fr
-        if ftype != T_RUN:
+        if ftype not in (T_RUN, T_RUN_BODY):
             continue
         w = Writer(shm)
+        answer = None
         try:
             if off < 0 or ln < 0 or off + ln > shm.half:
-                raise RuntimeError("descriptor outside the request area")
-            req = json.loads(bytes(shm.mv[off:off + ln]))
-            if L.interface == "template":
-                items, unbatchable = run_template(L, shm, req, w)
+                raise RuntimeError("request outside the request area")
+            if ftype == T_RUN_BODY and L.interface == "template":
+                # One request, no descriptors: the body in, the JSON answer out.
+                answer = w.put(dumps(L.obj.run(json.loads(bytes(shm.mv[off:off + ln])))))
+                items, unbatchable = None, False
             else:
-                items, unbatchable = run_tensor(L, shm, req, w)
+                req = json.loads(bytes(shm.mv[off:off + ln]))
+                if L.interface == "template":
+                    items, unbatchable = run_template(L, shm, req, w)
+                else:
+                    items, unbatchable = run_tensor(L, shm, req, w)
         except Exception:
+            answer = None
             items, unbatchable = [{"error": traceback.format_exc()}], False
         served += 1
         recycle = (max_requests > 0 and served >= max_requests) or (max_rss > 0 and rss_bytes() > max_rss)
-        desc = json.dumps({"items": items, "unbatchable": unbatchable, "recycle": recycle}).encode()
-        try:
-            doff, dln = w.put(desc)
-        except MemoryError:
-            w = Writer(shm)
-            desc = json.dumps({"items": [{"error": "the answer does not fit the shared memory area"}] * len(req.get("items", [0])),
-                               "recycle": recycle}).encode()
-            doff, dln = w.put(desc)
-        send_frame(sock, T_RESULT, seq, off=doff, length=dln)
+        if answer is not None:
+            send_frame(sock, T_RESULT_JSON_RECYCLE if recycle else T_RESULT_JSON, seq,
+                       off=answer[0], length=answer[1])
+        else:
+            desc = json.dumps({"items": items, "unbatchable": unbatchable, "recycle": recycle}).encode()
+            try:
+                doff, dln = w.put(desc)
+            except MemoryError:
+                w = Writer(shm)
+                desc = json.dumps({"items": [{"error": "the answer does not fit the shared memory area"}] * len(items),
+                                   "recycle": recycle}).encode()
+                doff, dln = w.put(desc)
+            send_frame(sock, T_RESULT, seq, off=doff, length=dln)
         if recycle:
             break
 

@@ -51,6 +51,7 @@ struct pyinst {
     uint8_t *shm;
     size_t shm_size;
     uint64_t seq;
+    uint8_t *rbuf; /* PYW_FRAME_MAX + 1 bytes for the frames of the call in flight */
     uint64_t restart_at_ns;
     uint64_t started_ns;
     unsigned backoff_ms;
@@ -228,8 +229,8 @@ static void handle_exited(struct pystate *st, const uint8_t *p, size_t len)
         model_event(st->m, idx, "python_worker_died", sig);
 }
 
-/* Waits for a frame of type want on fd, logging LOG frames meanwhile. *payload / *len point into
- * buf. 1: got it; 0: EOF / broken / other type; -1: timeout. */
+/* Waits for a frame of type want (0: any) on fd, logging LOG frames meanwhile. *payload / *len
+ * point into buf. 1: got it; 0: EOF / broken / other type; -1: timeout. */
 static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uint16_t want,
                      uint64_t deadline_ns, struct pyw_hdr *h, const uint8_t **payload,
                      size_t *len)
@@ -250,7 +251,7 @@ static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uin
         }
         *payload = buf + PYW_HDR_LEN;
         *len = (size_t)n - PYW_HDR_LEN;
-        return h->type == want ? 1 : 0;
+        return want == 0 || h->type == want ? 1 : 0;
     }
 }
 
@@ -799,7 +800,6 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
 {
     struct model *m = st->m;
     struct pyinst *in;
-    uint8_t *buf = NULL;
     const uint8_t *p;
     struct pyw_hdr h;
     struct pyw_reply info = {0};
@@ -807,7 +807,10 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     uint64_t deadline = UINT64_MAX, t0;
     size_t items = 0, doff = 0, dlen = 0, half, len;
     int err = 0, got;
-    bool dead = false, expected = false;
+    bool dead = false, expected = false, broken = false;
+    /* One template request: the body goes as it is and the answer comes back as it is, with no
+     * descriptor to write or parse on either side (the common case of an unbatched model). */
+    bool fast = n == 1 && m->json_answers && calls[0]->body != NULL;
 
     for (size_t i = 0; i < n; i++) {
         uint64_t d = calls[i]->deadline_ns != 0
@@ -821,27 +824,35 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     if (in == NULL)
         goto out_all;
     half = in->shm_size / 2;
-    err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
+    if (fast) {
+        err = calls[0]->body_len <= half ? 0 : MWE_BODY_TOO_LARGE;
+        if (err == 0 && calls[0]->body_len > 0)
+            memcpy(in->shm, calls[0]->body, calls[0]->body_len);
+        items = 1;
+        dlen = calls[0]->body_len;
+    } else {
+        err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
+    }
     if (err != 0)
         goto out_release;
     *done = items;
-    buf = malloc(PYW_FRAME_MAX + 1);
-    if (buf == NULL) {
-        err = MWE_NOMEM;
-        goto out_release;
-    }
     in->seq++;
     t0 = time_mono_ns();
-    if (send_frame(in->fd, PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen, NULL, 0) != 0) {
+    if (send_frame(in->fd, fast ? PYW_RUN_BODY : PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen,
+                   NULL, 0) != 0) {
         err = MWE_MODEL_UNAVAILABLE;
         dead = true;
         goto out_release;
     }
     for (;;) {
-        got = wait_type(st, in->idx, in->fd, buf, PYW_RESULT, deadline, &h, &p, &len);
+        got = wait_type(st, in->idx, in->fd, in->rbuf, 0, deadline, &h, &p, &len);
         if (got != 1 || h.seq == in->seq)
             break;
     }
+    /* Only the answers this request allows; anything else breaks the protocol. */
+    if (got == 1 && h.type != PYW_RESULT &&
+        !(fast && (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE)))
+        got = 0;
     atomic_fetch_add(&st->worker_ns, time_mono_ns() - t0);
     for (size_t i = 0; i < items; i++)
         calls[i]->worker_ns = time_mono_ns() - t0;
@@ -869,8 +880,16 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     ex.st = st;
     ex.instance = in->idx;
     ex.calls = calls;
-    if (pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls, items, rc,
-                         &info, on_exception, &ex) != 0) {
+    if (h.type != PYW_RESULT) {
+        rc[0] = pyw_decode_answer(in->shm + half, in->shm_size - half, h.off, h.len, calls[0]);
+        info.recycle = h.type == PYW_RESULT_JSON_RECYCLE;
+        /* The runner's json.dumps cannot write what the decoder refuses. */
+        broken = rc[0] == MWE_MODEL_FAILED;
+    } else {
+        broken = pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls,
+                                  items, rc, &info, on_exception, &ex) != 0;
+    }
+    if (broken) {
         log_kv(LOG_ERROR, "python model instance sent a malformed reply: killed", "model",
                m->name, "#instance", (long long)in->idx, NULL);
         kill_instance(st, in->pid);
@@ -904,7 +923,6 @@ out_unlock:
         }
         pthread_mutex_unlock(&st->mu);
     }
-    free(buf);
 }
 
 static int py_run(struct model *m, struct model_call *c)
@@ -1017,6 +1035,17 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     for (i = 0; i < PY_MAX_INSTANCES; i++) {
         st->inst[i].idx = (int)i;
         st->inst[i].fd = -1;
+    }
+    for (i = 0; i < instances; i++) {
+        st->inst[i].rbuf = malloc(PYW_FRAME_MAX + 1);
+        if (st->inst[i].rbuf == NULL) {
+            for (size_t k = 0; k < i; k++)
+                free(st->inst[k].rbuf);
+            close(st->wake_fd);
+            free(st);
+            st = NULL;
+            goto out_nomem;
+        }
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->send_mu, NULL);
@@ -1170,6 +1199,8 @@ static void py_free(struct model *m)
         if (in->shm != NULL)
             munmap(in->shm, in->shm_size);
         in->shm = NULL;
+        free(in->rbuf);
+        in->rbuf = NULL;
     }
     stop_master(st);
     pthread_cond_destroy(&st->cv);
