@@ -193,3 +193,25 @@ def test_master_death_restarts_everything(make_server, tmpdir_path):
     new = descendants(s.proc.pid)
     assert len(new) == 3 and not set(new) & set(old)
     s.wait_log(lambda l: l.get("msg") == "python worker master exited")
+
+
+def test_not_ready_while_no_instance_lives(make_server, tmpdir_path):
+    import requests
+    d = copy_model("py_faulty", tmpdir_path, "faulty", {"backend": "python", "file": "model.py",
+                                                        "load": "per-instance"})
+    s = make_server(["--models", tmpdir_path] + UNLIMITED)
+    ready = s.url("/api/v1/health/ready")
+    assert requests.get(ready).status_code == 200
+    ok(s)
+    open(os.path.join(d, "broken"), "w").close()  # every restart fails from now on
+    assert_error(op(s, "exit"), 503, "model_unavailable")
+    end = time.time() + 20
+    while requests.get(ready).status_code != 503 and time.time() < end:
+        time.sleep(0.05)
+    assert requests.get(ready).status_code == 503
+    assert op(s, "ok").status_code == 503
+    s.wait_log(lambda l: l.get("msg") == "python model instance failed to load" and
+               "this model is broken for now" in l.get("traceback", ""))
+    os.unlink(os.path.join(d, "broken"))
+    until_ok(s)
+    assert requests.get(ready).status_code == 200

@@ -21,6 +21,8 @@ class Model:
 
     def init(self):
         self.leak = []
+        if os.path.exists("broken"):  # the current folder is the model's
+            raise RuntimeError("this model is broken for now")
 
     def run(self, records: Records):
         ops = [r["op"] for r in records["data"]]
