@@ -95,6 +95,11 @@ def test_template_openapi_shows_fields(pysrv):
     rec = next(v for k, v in schemas.items() if k.startswith("Record_") and "tickets" in k)
     assert set(rec["properties"]) == {"description", "ci", "priority"}
     assert set(rec["required"]) == {"description", "ci"}
+    # the template's route answers run()'s value unwrapped; the v1 route wraps it
+    ans = doc["paths"]["/api/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert ans["schema"]["$ref"].endswith("/Prediction_tickets")
+    v1 = doc["paths"]["/api/v1/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert v1["schema"]["$ref"].endswith("/Predictions_tickets")
 
 
 def test_template_v2_infer(pysrv):
