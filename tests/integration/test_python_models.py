@@ -237,3 +237,17 @@ def test_venv_path_and_load_modes(make_server, tmpdir_path):
             else:
                 assert got["loaded_in"] == got["pid"]  # each instance loaded its own
     assert not [l for l in s.logs if l.get("level") == "error"]
+
+
+def test_sklearn_names_from_the_signature(make_server, tmpdir_path):
+    d, est, X = train_sklearn(tmpdir_path, "flowers")
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    with open(os.path.join(d, "model.json"), "w") as f:
+        json.dump({"backend": "sklearn", "file": "model.joblib", "signature": {"inputs": [
+            {"name": "input", "datatype": "FP64", "shape": [-1, 4], "names": names}]}}, f)
+    s = make_server(["--models", tmpdir_path])
+    r = post_json(s.url("/api/v1/predict"), {"data": [dict(zip(names, map(float, X[100])))]})
+    assert r.status_code == 200, r.text
+    p = r.json()["predictions"][0]
+    assert p["label"] == est.predict(X[100:101])[0]
+    assert sorted(p["probabilities"]) == ["0", "1", "2"]

@@ -249,7 +249,13 @@ def load_model(cfg):
             raise RuntimeError("%s: the object has no predict()" % path)
         L.interface = "sklearn"
         L.obj = est
-        L.signature = sig or sklearn_signature(est, path)
+        # model.json's inputs and outputs win; what it leaves out comes from the estimator.
+        sig = dict(sig or {})
+        if not (sig.get("inputs") and sig.get("outputs")):
+            derived = sklearn_signature(est, path, sig.get("inputs"))
+            sig.setdefault("inputs", derived["inputs"])
+            sig.setdefault("outputs", derived["outputs"])
+        L.signature = sig
         return L
     path = os.path.join(d, mj.get("file", "model.py"))
     mod = load_module(path)
@@ -309,9 +315,11 @@ def np_dtype_name(dt):
     return "BYTES"
 
 
-def sklearn_signature(est, path):
+def sklearn_signature(est, path, given_inputs=None):
     names = getattr(est, "feature_names_in_", None)
     nf = getattr(est, "n_features_in_", None)
+    if given_inputs:
+        names = ["given"]  # only the outputs are needed
     if names is None:
         if nf is None:
             raise RuntimeError("%s: no feature_names_in_ or n_features_in_: give a \"signature\"" % path)
