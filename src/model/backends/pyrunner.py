@@ -1,5 +1,6 @@
-# modelwrap's Python worker: the server execs `python3 -I -c <this file>` with one SOCK_SEQPACKET
-# socket on fd 3. It imports the model once, then forks one process per instance on request; each
+# modelwrap's Python worker: the server execs `python3 -I -B -c <boot>` with one SOCK_SEQPACKET
+# socket on fd 3 and this file's text on fd 4 (boot reads and runs it). It imports the model
+# once, then forks one process per instance on request; each
 # instance answers RUN frames whose data sit in a shared-memory (memfd) area. The protocol is
 # docs/python-workers.md; the server treats everything this program sends as untrusted.
 import json

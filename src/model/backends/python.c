@@ -271,29 +271,70 @@ static void last_line(const char *tb, char *out, size_t cap)
 
 /* ---- the master process ------------------------------------------------------------------------ */
 
-/* Execs the runner with a scrubbed environment and only its socket (fd 3). 0 or -1 with e. */
+/* A memfd holding the runner's source, for the worker to read on fd 4 (so that its command line
+ * stays short in `ps`). -1 on failure. */
+static int runner_fd(void)
+{
+    size_t len = strlen(pyrunner_source), done = 0;
+    ssize_t n;
+    int fd = memfd_create("modelwrap-runner", MFD_CLOEXEC);
+
+    while (fd >= 0 && done < len) {
+        n = write(fd, pyrunner_source + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            fd = -1;
+            break;
+        }
+        done += (size_t)n;
+    }
+    if (fd >= 0 && lseek(fd, 0, SEEK_SET) != 0) { /* the worker reads from the start */
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Execs the runner with a scrubbed environment and only its socket (fd 3) and its source (fd 4,
+ * closed by the runner first thing). 0 or -1 with e. */
 static int spawn_master(struct pystate *st, struct mw_error *e)
 {
     static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
                                  "LC_ALL=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
                                  "PYTHONUNBUFFERED=1", NULL};
+    static char boot[] = "import os;f=os.fdopen(4,'rb');s=f.read();f.close();"
+                         "exec(compile(s,'modelwrap-runner.py','exec'))";
     /* -I: no PYTHON* variables, no user site, no script folder on sys.path; -B: no byte-code
      * files written into the model's folder (they would change its reload fingerprint). */
-    char *argv[] = {st->python, "-I", "-B", "-c", (char *)pyrunner_source, NULL};
+    char *argv[] = {st->python, "-I", "-B", "-c", boot, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, all;
-    int sv[2], child, err, rc = -1;
+    int sv[2], child, src = -1, err, rc = -1;
     pid_t pid;
 
+    src = runner_fd();
+    if (src >= 0 && src <= 4) {
+        /* 0-4 are the child's own: move it above them before the file actions run. */
+        int moved = fcntl(src, F_DUPFD_CLOEXEC, 10);
+        close(src);
+        src = moved;
+    }
+    if (src < 0) {
+        mw_fail(e, MWE_CONFIG, "%s: cannot prepare the Python worker: %s", st->m->name,
+                strerror(errno));
+        goto out;
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         mw_fail(e, MWE_CONFIG, "%s: socketpair: %s", st->m->name, strerror(errno));
         goto out;
     }
     child = sv[1];
-    if (child <= 3) {
-        /* dup2(3, 3) would leave FD_CLOEXEC set on the channel, and 0-2 are reopened below (a
-         * server started with a closed stdin gets low numbers). */
+    if (child <= 4) {
+        /* dup2(3, 3) would leave FD_CLOEXEC set on the channel, and 0-2 and 4 are the child's
+         * (a server started with a closed stdin gets low numbers). */
         child = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
         close(sv[1]);
         if (child < 0) {
@@ -307,7 +348,8 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, child, 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawn_file_actions_adddup2(&fa, src, 4);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 5);
     posix_spawnattr_init(&attr);
     sigemptyset(&none);
     sigfillset(&all);
@@ -320,6 +362,8 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(child);
+    close(src);
+    src = -1;
     if (err != 0) {
         close(sv[0]);
         mw_fail(e, MWE_CONFIG, "%s: cannot start %s: %s", st->m->name, st->python,
@@ -336,6 +380,8 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     }
     rc = 0;
 out:
+    if (src >= 0)
+        close(src);
     return rc;
 }
 
