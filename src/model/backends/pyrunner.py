@@ -250,6 +250,10 @@ def load_model(cfg):
             raise RuntimeError("%s: the object has no predict()" % path)
         L.interface = "sklearn"
         L.obj = est
+        # The server passes arrays in the order of the feature names, so an estimator fitted on
+        # a DataFrame would warn on every call that the array has no names: not news.
+        import warnings
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
         # model.json's inputs and outputs win; what it leaves out comes from the estimator.
         sig = dict(sig or {})
         if not (sig.get("inputs") and sig.get("outputs")):
