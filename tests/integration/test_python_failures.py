@@ -215,3 +215,12 @@ def test_not_ready_while_no_instance_lives(make_server, tmpdir_path):
     os.unlink(os.path.join(d, "broken"))
     until_ok(s)
     assert requests.get(ready).status_code == 200
+
+
+def test_forged_reply_is_refused_and_the_worker_replaced(make_server, tmpdir_path):
+    s = start(make_server, tmpdir_path)
+    pid0 = ok(s)["pid"]
+    r = op(s, "forge")
+    assert_error(r, 500, "model_failed")
+    s.wait_log(lambda l: l.get("msg") == "python model instance sent a malformed reply: killed")
+    assert until_ok(s)["pid"] != pid0
