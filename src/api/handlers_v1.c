@@ -266,7 +266,8 @@ int api_h_predict(void *ctx, struct request *r)
         c->body_len = r->body.len;
     }
     if (m->json_answers && m->sig.n_inputs == 0)
-        rc = json_is_object(body) ? 0 : mw_fail(&e, MWE_BAD_REQUEST, "body: expected a JSON object");
+        rc = json_is_object(body) ? 0
+                                  : mw_fail(&e, MWE_BAD_REQUEST, "body: expected a JSON object");
     else
         rc = records_decode(c, body, m->opts.max_records, &e);
     json_decref(body);

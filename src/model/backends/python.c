@@ -45,7 +45,7 @@ struct pyinst {
     int idx;
     int fd; /* -1 when dead */
     pid_t pid;
-    pid_t prev_pid;      /* the previous process of this instance (its EXITED may come late) */
+    pid_t prev_pid; /* the previous process of this instance (its EXITED may come late) */
     bool prev_expected;
     enum inst_state st;
     uint8_t *shm;
@@ -61,21 +61,21 @@ struct pyinst {
 
 struct pystate {
     struct model *m;
-    char *python;   /* interpreter path */
+    char *python;    /* interpreter path */
     char *init_json; /* the INIT frame's configuration */
     unsigned n;
     size_t shm_size;
     unsigned load_timeout_ms;
     pid_t master_pid;
     int master_fd;
-    int wake_fd; /* eventfd: an instance died, the supervisor should look now */
+    int wake_fd;             /* eventfd: an instance died, the supervisor should look now */
     pthread_mutex_t send_mu; /* frames to the master from several threads */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* an instance became idle, or died */
     struct pyinst inst[PY_MAX_INSTANCES];
     pthread_t sup;
     bool sup_started;
-    bool stop;
+    atomic_bool stop; /* py_free began: the supervisor leaves, waits give up */
     atomic_uint_fast64_t restarts;
     atomic_uint_fast64_t worker_ns;
     atomic_uint live;
@@ -100,7 +100,7 @@ bool backend_is_python(const struct backend_ops *ops)
     return ops == &backend_python || ops == &backend_sklearn;
 }
 
-/* ---- frames ------------------------------------------------------------------------------------ */
+/* ---- frames ---------------------------------------------------------------------------------- */
 
 static int send_frame(int fd, uint16_t type, uint64_t seq, uint32_t off, const char *payload,
                       size_t len, const int *fds, size_t n_fds)
@@ -213,10 +213,10 @@ static void handle_exited(struct pystate *st, const uint8_t *p, size_t len)
         struct pyinst *in = &st->inst[i];
         if (in->pid == pid) {
             idx = (int)i;
-            expected = in->expected_exit || st->stop;
+            expected = in->expected_exit || atomic_load(&st->stop);
         } else if (in->prev_pid == pid) {
             idx = (int)i;
-            expected = in->prev_expected || st->stop;
+            expected = in->prev_expected || atomic_load(&st->stop);
         }
     }
     pthread_mutex_unlock(&st->mu);
@@ -232,8 +232,7 @@ static void handle_exited(struct pystate *st, const uint8_t *p, size_t len)
 /* Waits for a frame of type want (0: any) on fd, logging LOG frames meanwhile. *payload / *len
  * point into buf. 1: got it; 0: EOF / broken / other type; -1: timeout. */
 static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uint16_t want,
-                     uint64_t deadline_ns, struct pyw_hdr *h, const uint8_t **payload,
-                     size_t *len)
+                     uint64_t deadline_ns, struct pyw_hdr *h, const uint8_t **payload, size_t *len)
 {
     ssize_t n;
 
@@ -255,6 +254,24 @@ static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uin
     }
 }
 
+/* wait_type that gives up when the model is being freed (a slow per-instance load must not
+ * hold up a shutdown for the whole load timeout). */
+static int wait_type_or_stop(struct pystate *st, int instance, int fd, uint8_t *buf, uint16_t want,
+                             uint64_t deadline_ns, struct pyw_hdr *h, const uint8_t **payload,
+                             size_t *len)
+{
+    uint64_t step;
+    int got;
+
+    for (;;) {
+        step = time_mono_ns() + UINT64_C(100) * 1000000;
+        got = wait_type(st, instance, fd, buf, want, step < deadline_ns ? step : deadline_ns, h,
+                        payload, len);
+        if (got != -1 || time_mono_ns() >= deadline_ns || atomic_load(&st->stop))
+            return got;
+    }
+}
+
 /* The last line of a traceback ("RuntimeError: ..."), for a start-up error message. */
 static void last_line(const char *tb, char *out, size_t cap)
 {
@@ -269,7 +286,7 @@ static void last_line(const char *tb, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(end - start), tb + start);
 }
 
-/* ---- the master process ------------------------------------------------------------------------ */
+/* ---- the master process ---------------------------------------------------------------------- */
 
 /* A memfd holding the runner's source, for the worker to read on fd 4 (so that its command line
  * stays short in `ps`). -1 on failure. */
@@ -301,9 +318,9 @@ static int runner_fd(void)
  * closed by the runner first thing). 0 or -1 with e. */
 static int spawn_master(struct pystate *st, struct mw_error *e)
 {
-    static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-                                 "LC_ALL=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
-                                 "PYTHONUNBUFFERED=1", NULL};
+    static char *const envp[] = {
+        "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",       "LC_ALL=C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE=1",         "PYTHONUNBUFFERED=1", NULL};
     static char boot[] = "import os;f=os.fdopen(4,'rb');s=f.read();f.close();"
                          "exec(compile(s,'modelwrap-runner.py','exec'))";
     /* -I: no PYTHON* variables, no user site, no script folder on sys.path; -B: no byte-code
@@ -366,14 +383,13 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     src = -1;
     if (err != 0) {
         close(sv[0]);
-        mw_fail(e, MWE_CONFIG, "%s: cannot start %s: %s", st->m->name, st->python,
-                strerror(err));
+        mw_fail(e, MWE_CONFIG, "%s: cannot start %s: %s", st->m->name, st->python, strerror(err));
         goto out;
     }
     st->master_pid = pid;
     st->master_fd = sv[0];
-    if (send_frame(st->master_fd, PYW_INIT, 0, 0, st->init_json, strlen(st->init_json), NULL,
-                   0) != 0) {
+    if (send_frame(st->master_fd, PYW_INIT, 0, 0, st->init_json, strlen(st->init_json), NULL, 0) !=
+        0) {
         mw_fail(e, MWE_CONFIG, "%s: cannot talk to the Python worker: %s", st->m->name,
                 strerror(errno));
         goto out;
@@ -435,8 +451,8 @@ static int await_ready(struct pystate *st, bool first, struct mw_error *e)
         mw_fail(e, MWE_NOMEM, "%s: out of memory", m->name);
         goto out;
     }
-    got = wait_type(st, -1, st->master_fd, buf, PYW_READY,
-                    time_mono_ns() + (uint64_t)st->load_timeout_ms * 1000000, &h, &p, &len);
+    got = wait_type_or_stop(st, -1, st->master_fd, buf, PYW_READY,
+                            time_mono_ns() + (uint64_t)st->load_timeout_ms * 1000000, &h, &p, &len);
     if (got != 1) {
         mw_fail(e, MWE_CONFIG, "%s: the Python worker %s before loading the model", m->name,
                 got < 0 ? "timed out" : "exited");
@@ -445,8 +461,7 @@ static int await_ready(struct pystate *st, bool first, struct mw_error *e)
     j = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, NULL);
     err = json_string_value(json_object_get(j, "error"));
     if (err != NULL) {
-        log_kv(LOG_ERROR, "python model failed to load", "model", m->name, "traceback", err,
-               NULL);
+        log_kv(LOG_ERROR, "python model failed to load", "model", m->name, "traceback", err, NULL);
         last_line(err, line, sizeof(line));
         mw_fail(e, MWE_CONFIG, "%s/model.json: the model failed to load: %s", m->dir, line);
         goto out;
@@ -456,7 +471,8 @@ static int await_ready(struct pystate *st, bool first, struct mw_error *e)
         mw_fail(e, MWE_CONFIG, "%s: the Python worker sent a malformed READY", m->name);
         goto out;
     }
-    json_array_foreach(json_object_get(j, "warnings"), i, w) {
+    json_array_foreach(json_object_get(j, "warnings"), i, w)
+    {
         if (json_is_string(w))
             log_msg(LOG_WARN, "python model", "model", m->name, "warning", json_string_value(w),
                     NULL);
@@ -489,7 +505,7 @@ out:
     return rc;
 }
 
-/* ---- instances ----------------------------------------------------------------------------------- */
+/* ---- instances ------------------------------------------------------------------------------- */
 
 /* Asks the master to SIGKILL instance pid (which it checks is its child). Any thread. */
 static void kill_instance(struct pystate *st, pid_t pid)
@@ -523,16 +539,16 @@ static void mark_dead(struct pystate *st, struct pyinst *in, bool expected)
     } else {
         if (in->started_ns != 0 && now - in->started_ns > PY_STABLE_NS)
             in->backoff_ms = 0;
-        in->backoff_ms = in->backoff_ms == 0 ? PY_BACKOFF_MIN_MS
-                                             : (in->backoff_ms * 2 > PY_BACKOFF_MAX_MS
-                                                    ? PY_BACKOFF_MAX_MS
-                                                    : in->backoff_ms * 2);
+        in->backoff_ms =
+            in->backoff_ms == 0
+                ? PY_BACKOFF_MIN_MS
+                : (in->backoff_ms * 2 > PY_BACKOFF_MAX_MS ? PY_BACKOFF_MAX_MS : in->backoff_ms * 2);
         in->restart_at_ns = now + (uint64_t)in->backoff_ms * 1000000;
     }
     in->expected_exit = expected;
     /* Recycling and deadline kills restart at once: the model stays ready meanwhile (calls wait
      * for the replacement, see acquire). */
-    if (atomic_load(&st->live) == 0 && !st->stop && !expected)
+    if (atomic_load(&st->live) == 0 && !atomic_load(&st->stop) && !expected)
         atomic_store(&st->m->ready, false);
     pthread_cond_broadcast(&st->cv);
     if (st->wake_fd >= 0) {
@@ -572,9 +588,8 @@ static int fork_instance(struct pystate *st, struct pyinst *in, struct mw_error 
     fds[0] = sv[1];
     fds[1] = memfd;
     pthread_mutex_lock(&st->send_mu);
-    rc = st->master_fd >= 0
-             ? send_frame(st->master_fd, PYW_FORK, 0, 0, msg, (size_t)n, fds, 2)
-             : -1;
+    rc =
+        st->master_fd >= 0 ? send_frame(st->master_fd, PYW_FORK, 0, 0, msg, (size_t)n, fds, 2) : -1;
     pthread_mutex_unlock(&st->send_mu);
     close(sv[1]);
     sv[1] = -1;
@@ -583,7 +598,7 @@ static int fork_instance(struct pystate *st, struct pyinst *in, struct mw_error 
     if (rc != 0)
         goto out_fail;
     rc = -1;
-    got = wait_type(st, -1, st->master_fd, buf, PYW_SPAWNED, deadline, &h, &p, &len);
+    got = wait_type_or_stop(st, -1, st->master_fd, buf, PYW_SPAWNED, deadline, &h, &p, &len);
     if (got != 1)
         goto out_fail;
     j = json_loadb((const char *)p, len, 0, NULL);
@@ -594,7 +609,7 @@ static int fork_instance(struct pystate *st, struct pyinst *in, struct mw_error 
     pthread_mutex_unlock(&st->mu);
     json_decref(j);
     j = NULL;
-    got = wait_type(st, in->idx, sv[0], buf, PYW_HELLO, deadline, &h, &p, &len);
+    got = wait_type_or_stop(st, in->idx, sv[0], buf, PYW_HELLO, deadline, &h, &p, &len);
     if (got != 1) {
         if (got < 0)
             kill_instance(st, in->pid);
@@ -619,7 +634,7 @@ static int fork_instance(struct pystate *st, struct pyinst *in, struct mw_error 
     in->started_ns = time_mono_ns();
     in->expected_exit = false;
     atomic_fetch_add(&st->live, 1);
-    if (!st->stop)
+    if (!atomic_load(&st->stop))
         atomic_store(&m->ready, true);
     pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
@@ -627,8 +642,7 @@ static int fork_instance(struct pystate *st, struct pyinst *in, struct mw_error 
     goto out;
 
 out_fail:
-    mw_fail(e, MWE_CONFIG, "%s: instance %d of the Python worker did not start", m->name,
-            in->idx);
+    mw_fail(e, MWE_CONFIG, "%s: instance %d of the Python worker did not start", m->name, in->idx);
     pthread_mutex_lock(&st->mu);
     in->st = PI_STARTING; /* so that mark_dead does not count it live */
     mark_dead(st, in, false);
@@ -647,7 +661,7 @@ out:
     return rc;
 }
 
-/* ---- the supervisor ---------------------------------------------------------------------------- */
+/* ---- the supervisor -------------------------------------------------------------------------- */
 
 /* Handles the master's spontaneous frames (EXITED: an instance died; LOG) for up to one tick,
  * returning early when an instance died (wake_fd). */
@@ -699,7 +713,7 @@ static void *supervisor_main(void *arg)
     if (buf == NULL)
         return NULL;
     pthread_mutex_lock(&st->mu);
-    while (!st->stop) {
+    while (!atomic_load(&st->stop)) {
         pthread_mutex_unlock(&st->mu);
         now = time_mono_ns();
         if (st->master_fd < 0) {
@@ -735,7 +749,8 @@ static void *supervisor_main(void *arg)
             bool go;
 
             pthread_mutex_lock(&st->mu);
-            go = in->st == PI_DEAD && time_mono_ns() >= in->restart_at_ns && !st->stop;
+            go =
+                in->st == PI_DEAD && time_mono_ns() >= in->restart_at_ns && !atomic_load(&st->stop);
             if (go)
                 in->st = PI_STARTING;
             pthread_mutex_unlock(&st->mu);
@@ -777,7 +792,7 @@ static void *supervisor_main(void *arg)
     return NULL;
 }
 
-/* ---- calls ------------------------------------------------------------------------------------- */
+/* ---- calls ----------------------------------------------------------------------------------- */
 
 struct err_ctx {
     struct pystate *st;
@@ -792,8 +807,8 @@ static void on_exception(void *ctx, size_t index, const char *text, size_t len)
 
     log_kv(LOG_ERROR, "python model raised an exception", "model", x->st->m->name, "#instance",
            (long long)x->instance, "request_id",
-           x->calls[index]->request_id != NULL ? x->calls[index]->request_id : "",
-           "traceback", copy != NULL ? copy : "(out of memory)", NULL);
+           x->calls[index]->request_id != NULL ? x->calls[index]->request_id : "", "traceback",
+           copy != NULL ? copy : "(out of memory)", NULL);
     free(copy);
 }
 
@@ -820,7 +835,7 @@ static struct pyinst *acquire(struct pystate *st, uint64_t deadline_ns, int *rc)
             got->st = PI_BUSY;
             break;
         }
-        if (!any || st->stop) {
+        if (!any || atomic_load(&st->stop)) {
             *rc = MWE_MODEL_UNAVAILABLE;
             break;
         }
@@ -884,8 +899,8 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     *done = items;
     in->seq++;
     t0 = time_mono_ns();
-    if (send_frame(in->fd, fast ? PYW_RUN_BODY : PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen,
-                   NULL, 0) != 0) {
+    if (send_frame(in->fd, fast ? PYW_RUN_BODY : PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen, NULL,
+                   0) != 0) {
         err = MWE_MODEL_UNAVAILABLE;
         dead = true;
         goto out_release;
@@ -914,8 +929,8 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
         goto out_release;
     }
     if (got == 0) {
-        log_kv(LOG_ERROR, "python model instance died during a call", "model", m->name,
-               "#instance", (long long)in->idx, "request_id",
+        log_kv(LOG_ERROR, "python model instance died during a call", "model", m->name, "#instance",
+               (long long)in->idx, "request_id",
                calls[0]->request_id != NULL ? calls[0]->request_id : "", NULL);
         /* EOF, or a frame that breaks the protocol: make sure the process is gone. */
         kill_instance(st, in->pid);
@@ -932,12 +947,12 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
         /* The runner's json.dumps cannot write what the decoder refuses. */
         broken = rc[0] == MWE_MODEL_FAILED;
     } else {
-        broken = pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls,
-                                  items, rc, &info, on_exception, &ex) != 0;
+        broken = pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls, items,
+                                  rc, &info, on_exception, &ex) != 0;
     }
     if (broken) {
-        log_kv(LOG_ERROR, "python model instance sent a malformed reply: killed", "model",
-               m->name, "#instance", (long long)in->idx, NULL);
+        log_kv(LOG_ERROR, "python model instance sent a malformed reply: killed", "model", m->name,
+               "#instance", (long long)in->idx, NULL);
         kill_instance(st, in->pid);
         dead = true;
         expected = true;
@@ -997,7 +1012,7 @@ static void py_run_many(struct model *m, struct model_call **calls, size_t n, in
     }
 }
 
-/* ---- load / free ------------------------------------------------------------------------------- */
+/* ---- load / free ----------------------------------------------------------------------------- */
 
 static int read_uint(const json_t *root, const char *key, uint64_t lo, uint64_t hi, uint64_t dflt,
                      uint64_t *out, const char *path, struct mw_error *e)
@@ -1050,8 +1065,7 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     if (read_uint(mj, "max_rss", 0, UINT64_C(1) << 48, 0, &max_rss, path, e) != 0 ||
         read_uint(mj, "max_requests", 0, UINT32_MAX, 0, &max_requests, path, e) != 0 ||
         read_uint(mj, "shm_bytes", 1 << 20, PY_SHM_MAX, PY_SHM_DEFAULT, &shm, path, e) != 0 ||
-        read_uint(mj, "load_timeout_ms", 1000, 3600000, PY_LOAD_TIMEOUT_MS, &load_ms, path, e) !=
-            0)
+        read_uint(mj, "load_timeout_ms", 1000, 3600000, PY_LOAD_TIMEOUT_MS, &load_ms, path, e) != 0)
         goto out;
     if (load_mode != NULL && !(json_is_string(load_mode) &&
                                (strcmp(json_string_value(load_mode), "fork") == 0 ||
@@ -1105,9 +1119,8 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
             mw_fail(e, MWE_CONFIG, "%s: \"python\".\"venv\": expected a path", path);
             goto out_free;
         }
-        venv = json_string_value(v)[0] == '/'
-                   ? strdup(json_string_value(v))
-                   : model_path_join(m->dir, json_string_value(v));
+        venv = json_string_value(v)[0] == '/' ? strdup(json_string_value(v))
+                                              : model_path_join(m->dir, json_string_value(v));
         bin = venv != NULL ? model_path_join(venv, "bin/python") : NULL;
         free(venv);
         if (bin == NULL)
@@ -1130,7 +1143,8 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
             mw_fail(e, MWE_CONFIG, "%s: \"python\".\"path\": expected an array of folders", path);
             goto out_free;
         }
-        json_array_foreach(v, i, p) {
+        json_array_foreach(v, i, p)
+        {
             if (!json_is_string(p) || !rel_path_ok(json_string_value(p))) {
                 mw_fail(e, MWE_CONFIG,
                         "%s: \"python\".\"path\"[%zu]: expected a folder inside the model folder",
@@ -1143,8 +1157,7 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     init = json_pack("{s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:I, s:I, s:I}", "dir", m->dir, "name",
                      m->name, "version", m->version, "backend", sklearn ? "sklearn" : "python",
                      "model_json", mj, "path", v != NULL ? json_incref((json_t *)v) : json_array(),
-                     "load",
-                     load_mode != NULL ? json_string_value(load_mode) : "fork", "instances",
+                     "load", load_mode != NULL ? json_string_value(load_mode) : "fork", "instances",
                      (json_int_t)instances, "max_rss", (json_int_t)max_rss, "max_requests",
                      (json_int_t)max_requests);
     st->init_json = init != NULL ? json_dumps(init, JSON_COMPACT) : NULL;
@@ -1176,9 +1189,8 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     {
         bool batch = m->sig.n_inputs > 0;
         for (size_t k = 0; k < m->sig.n_inputs + m->sig.n_outputs; k++) {
-            const struct mw_tensor_spec *sp = k < m->sig.n_inputs
-                                                  ? &m->sig.inputs[k]
-                                                  : &m->sig.outputs[k - m->sig.n_inputs];
+            const struct mw_tensor_spec *sp =
+                k < m->sig.n_inputs ? &m->sig.inputs[k] : &m->sig.outputs[k - m->sig.n_inputs];
             batch = batch && sp->ndim >= 1 && sp->shape[0] == -1;
         }
         if (batch)
@@ -1232,7 +1244,7 @@ static void py_free(struct model *m)
     if (st == NULL)
         return;
     pthread_mutex_lock(&st->mu);
-    st->stop = true;
+    atomic_store(&st->stop, true);
     pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
     if (st->sup_started)

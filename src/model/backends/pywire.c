@@ -94,8 +94,7 @@ static size_t tensor_count(const struct mw_tensor *t)
 }
 
 /* Copies len bytes to area at an aligned offset from *pos. -1 when they do not fit. */
-static int place(uint8_t *area, size_t cap, size_t *pos, const void *src, size_t len,
-                 size_t *at)
+static int place(uint8_t *area, size_t cap, size_t *pos, const void *src, size_t len, size_t *at)
 {
     size_t start = align_up(*pos);
 
@@ -178,8 +177,8 @@ static int encode_item(uint8_t *area, size_t cap, size_t *pos, const struct mode
             }
         if (shape == NULL)
             goto out_free;
-        t = json_pack("{s:s, s:o, s:I, s:I}", "dtype", dtype_name(in->dtype), "shape", shape,
-                      "off", (json_int_t)at, "len", (json_int_t)len);
+        t = json_pack("{s:s, s:o, s:I, s:I}", "dtype", dtype_name(in->dtype), "shape", shape, "off",
+                      (json_int_t)at, "len", (json_int_t)len);
         if (t == NULL || json_array_append_new(tens, t) != 0)
             goto out_free;
     }
@@ -303,8 +302,7 @@ out:
 }
 
 /* The JSON answer of item {"json":[off,len]} into c. 0, MWE_MODEL_FAILED, MWE_NOMEM. */
-static int take_json(struct model_call *c, const json_t *pair, const uint8_t *area,
-                     size_t area_len)
+static int take_json(struct model_call *c, const json_t *pair, const uint8_t *area, size_t area_len)
 {
     json_int_t off, len;
 

@@ -15,9 +15,9 @@
 
 #define PYW_MAGIC 0x5950574Du /* "MWPY" little-endian */
 #define PYW_VERSION 1
-#define PYW_HDR_LEN 24        /* magic u32, version u16, type u16, seq u64, off u32, len u32 */
-#define PYW_FRAME_MAX 65536   /* largest control frame either side sends */
-#define PYW_ALIGN 64          /* tensors start on this boundary of the shared memory */
+#define PYW_HDR_LEN 24      /* magic u32, version u16, type u16, seq u64, off u32, len u32 */
+#define PYW_FRAME_MAX 65536 /* largest control frame either side sends */
+#define PYW_ALIGN 64        /* tensors start on this boundary of the shared memory */
 #define PYW_DESC_MAX ((size_t)16 << 20) /* largest reply descriptor (JSON) accepted */
 
 enum pyw_type {
@@ -32,8 +32,8 @@ enum pyw_type {
     PYW_LOG = 9,     /* either -> server: {"stream","level","text"} */
     PYW_HELLO = 10,  /* instance -> server: {"ok":true,"pid"} or {"error"} once loaded */
     /* The one-request fast path of template models (no descriptors): */
-    PYW_RUN_BODY = 11,           /* server -> instance: the body at [off, off+len) of requests */
-    PYW_RESULT_JSON = 12,        /* instance -> server: the JSON answer at [off, off+len) */
+    PYW_RUN_BODY = 11,            /* server -> instance: the body at [off, off+len) of requests */
+    PYW_RESULT_JSON = 12,         /* instance -> server: the JSON answer at [off, off+len) */
     PYW_RESULT_JSON_RECYCLE = 13, /* the same, and the instance exits after it */
 };
 
@@ -56,8 +56,8 @@ int pyw_hdr_decode(const uint8_t *p, size_t n, struct pyw_hdr *h);
  * Writes the request of calls[0..n) (one item each: the JSON body of a json_answers call, else its
  * input tensors) into the request area (cap bytes at area): data at PYW_ALIGN boundaries, then the
  * descriptor {"items":[...],"batch":b}. *items gets how many calls fit (the first ones; at least
- * 1 or the function fails). 0 with *desc_off and *desc_len set, MWE_BODY_TOO_LARGE when even the first
- * call does not fit, MWE_NOMEM. Thread: the one holding the calls.
+ * 1 or the function fails). 0 with *desc_off and *desc_len set, MWE_BODY_TOO_LARGE when even the
+ * first call does not fit, MWE_NOMEM. Thread: the one holding the calls.
  */
 int pyw_encode_request(uint8_t *area, size_t cap, struct model_call *const *calls, size_t n,
                        bool batch, size_t *items, size_t *desc_off, size_t *desc_len);

@@ -202,8 +202,7 @@ static void test_reply_json(void **state)
     assert_int_equal(rc[0], MWE_MODEL_FAILED);
     dl = put_desc(area, "[1]");
     assert_int_equal(pyw_decode_reply(area, AREA, 0, dl, &c, 1, rc, &info, NULL, NULL), -1);
-    assert_int_equal(pyw_decode_reply(area, AREA, AREA - 2, 10, &c, 1, rc, &info, NULL, NULL),
-                     -1);
+    assert_int_equal(pyw_decode_reply(area, AREA, AREA - 2, 10, &c, 1, rc, &info, NULL, NULL), -1);
     assert_int_equal(pyw_decode_reply(area, AREA, 0, 0, &c, 1, rc, &info, NULL, NULL), -1);
 
     /* the fast path's answer: the same checks without a descriptor */
@@ -241,7 +240,12 @@ static void test_reply_tensors(void **state)
 
     (void)state;
     memcpy(area + 1024, y, sizeof(y));
-    memcpy(area + 2048, "\x01\x00\x00\x00" "a" "\x02\x00\x00\x00" "bc", 11);
+    memcpy(area + 2048,
+           "\x01\x00\x00\x00"
+           "a"
+           "\x02\x00\x00\x00"
+           "bc",
+           11);
     dl = put_desc(area, good);
     assert_int_equal(pyw_decode_reply(area, AREA, 0, dl, &c, 1, rc, &info, NULL, NULL), 0);
     assert_int_equal(rc[0], 0);
@@ -273,7 +277,8 @@ static void test_reply_tensors(void **state)
         "{\"items\":[{\"tensors\":[{\"dtype\":\"FP32\",\"shape\":[2147483647,2147483647],"
         "\"off\":1024,\"len\":16},{\"dtype\":\"BYTES\",\"shape\":[2],\"off\":2048,\"len\":11}]}]}",
         /* too few outputs */
-        "{\"items\":[{\"tensors\":[{\"dtype\":\"FP32\",\"shape\":[2,2],\"off\":1024,\"len\":16}]}]}",
+        "{\"items\":[{\"tensors\":[{\"dtype\":\"FP32\",\"shape\":[2,2],\"off\":1024,\"len\":16}]}]"
+        "}",
         /* a JSON answer for a tensor model */
         "{\"items\":[{\"json\":[1024,1]}]}",
         /* past the end of the area */
