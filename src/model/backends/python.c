@@ -598,10 +598,17 @@ static int fork_instance(struct pystate *st, struct pyinst *in, struct mw_error 
     if (rc != 0)
         goto out_fail;
     rc = -1;
-    got = wait_type_or_stop(st, -1, st->master_fd, buf, PYW_SPAWNED, deadline, &h, &p, &len);
-    if (got != 1)
-        goto out_fail;
-    j = json_loadb((const char *)p, len, 0, NULL);
+    /* A SPAWNED of an earlier FORK that timed out may still come: wait for this instance's. */
+    for (;;) {
+        got = wait_type_or_stop(st, -1, st->master_fd, buf, PYW_SPAWNED, deadline, &h, &p, &len);
+        if (got != 1)
+            goto out_fail;
+        j = json_loadb((const char *)p, len, 0, NULL);
+        if (json_integer_value(json_object_get(j, "instance")) == in->idx)
+            break;
+        json_decref(j);
+        j = NULL;
+    }
     pthread_mutex_lock(&st->mu);
     in->prev_pid = in->pid;
     in->prev_expected = in->expected_exit;
