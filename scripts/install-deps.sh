@@ -20,11 +20,13 @@ build_pkgs=(
   libmicrohttpd-dev libgnutls28-dev libjansson-dev librhonabwy-dev
   libcurl4-gnutls-dev libhiredis-dev libxgboost-dev zlib1g-dev
   curl ca-certificates
+  # the "python" and "sklearn" backends' worker processes (docs/python-workers.md)
+  python3 python3-numpy python3-pydantic python3-joblib python3-sklearn
 )
 test_pkgs=(
   clang libclang-rt-14-dev libcmocka-dev
   python3-pytest python3-requests python3-jwt python3-cryptography python3-numpy
-  python3-sklearn python3-xgboost
+  python3-sklearn python3-xgboost python3-venv  # python3-venv: a Python model in its own venv
   openssl redis-server rsyslog nginx-light testssl.sh
   chromium
   wrk tzdata

@@ -146,8 +146,15 @@ static json_t *record_schema(const struct model *m, enum rec_kind kind, json_t *
     } else {
         for (i = 0; i < sig->n_inputs; i++) {
             const struct mw_tensor_spec *s = &sig->inputs[i];
-            put(props, s->name, dtype_schema(s->dtype), &ok);
-            push(req, json_string(s->name), &ok);
+            json_t *vs = dtype_schema(s->dtype);
+            /* An optional member (Python's Optional[...]) may be null or missing. */
+            if (sig->optional != NULL && sig->optional[i]) {
+                json_t *any = json_pack("{s:[o,{s:s}]}", "anyOf", vs, "type", "null");
+                put(props, s->name, any, &ok);
+            } else {
+                put(props, s->name, vs, &ok);
+                push(req, json_string(s->name), &ok);
+            }
             put(ex, s->name, dtype_example(s->dtype), &ok);
         }
     }
@@ -220,6 +227,21 @@ static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_r
                   "minItems", 1, "maxItems", (json_int_t)max_records, "items", ref("schemas", rec),
                   "additionalProperties", 0),
         &ok);
+    if (m->json_answers) {
+        /* A template-style Python model answers whatever its run() returns. */
+        put(schemas, pred,
+            json_pack("{s:s}", "description",
+                      "What the model's run() returned for the request's records (any JSON)."),
+            &ok);
+        put(schemas, predictions_name,
+            json_pack("{s:s, s:[sss], s:{s:{s:s, s:s}, s:{s:s}, s:o}}", "type", "object",
+                      "required", "model", "model_version", "predictions", "properties", "model",
+                      "type", "string", "const", m->name, "model_version", "type", "string",
+                      "predictions", ref("schemas", pred)),
+            &ok);
+        *example = json_pack("{s:[o]}", "data", rec_example);
+        return ok && *example != NULL;
+    }
     props = json_object();
     for (size_t i = 0; i < m->sig.n_outputs; i++) {
         const struct mw_tensor_spec *s = &m->sig.outputs[i];
@@ -575,6 +597,7 @@ struct model_docs {
     json_t *default_records; /* the default model's, or NULL */
     json_t *default_predictions;
     json_t *default_example;
+    json_t *default_answer; /* a template-style Python default model: what /api/predict answers */
     json_t *model_names; /* enum of the {name} parameter */
 };
 
@@ -616,6 +639,11 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
         json_t *rs = by_name ? md->records_ref : md->default_records;
         json_t *ps = by_name ? md->predictions_ref : md->default_predictions;
         desc = "The predictions, one per record, in order.";
+        if (!by_name && md->default_answer != NULL && strcmp(rt->name, "template_predict") == 0) {
+            /* The template's route answers what the model's run() returned, unwrapped. */
+            desc = "What the default model's run() returned.";
+            ps = md->default_answer;
+        }
         content = json_body(ps != NULL ? json_incref(ps) : ref("schemas", "AnyObject"));
         json_t *media = json_pack("{s:o}", "schema",
                                   rs != NULL ? json_incref(rs) : ref("schemas", "AnyObject"));
@@ -869,6 +897,11 @@ static json_t *build_models(const struct config *cfg, const struct registry *reg
             md->default_records = ref("schemas", rn);
             md->default_predictions = ref("schemas", pn);
             md->default_example = json_incref(example);
+            if (m->json_answers) {
+                char an[160];
+                schema_name(an, sizeof(an), "Prediction_", m->name);
+                md->default_answer = ref("schemas", an);
+            }
         }
         json_decref(example);
     }
@@ -892,6 +925,7 @@ static void model_docs_fini(struct model_docs *md)
     json_decref(md->default_records);
     json_decref(md->default_predictions);
     json_decref(md->default_example);
+    json_decref(md->default_answer);
     json_decref(md->model_names);
 }
 

@@ -15,7 +15,7 @@
 #include "model/model.h"
 #include "model/model_int.h"
 
-#define BACKENDS_ACCEPTED "xgboost, plugin"
+#define BACKENDS_ACCEPTED "xgboost, plugin, python, sklearn"
 
 static const struct model_opts builtin_defaults = {
     .workers = 0,
@@ -40,8 +40,32 @@ const struct backend_ops *backend_find(const char *name)
         ops = &backend_xgboost;
     else if (strcmp(name, "plugin") == 0)
         ops = &backend_plugin;
+    else if (strcmp(name, "python") == 0)
+        ops = &backend_python;
+    else if (strcmp(name, "sklearn") == 0)
+        ops = &backend_sklearn;
 out:
     return ops;
+}
+
+/* ---- worker events (out-of-process backends) ---------------------------------------------- */
+
+/* Set at start-up and cleared at exit while supervisors may read them: atomics. */
+static _Atomic(model_event_fn) event_fn;
+static _Atomic(void *) event_ctx;
+
+void model_set_event_hook(model_event_fn fn, void *ctx)
+{
+    atomic_store(&event_ctx, ctx);
+    atomic_store(&event_fn, fn);
+}
+
+void model_event(const struct model *m, int instance, const char *what, int sig)
+{
+    model_event_fn fn = atomic_load(&event_fn);
+
+    if (fn != NULL)
+        fn(atomic_load(&event_ctx), m->name, m->version, instance, what, sig);
 }
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -399,6 +423,12 @@ static int read_model_json(struct model *m, const json_t *root, const char *dir,
         rc = read_opt(root, "timeout_ms", 1, 3600000, &m->opts.timeout_ms, path, e);
     if (rc == 0)
         rc = read_opt(root, "max_records", 1, 10000000, &m->opts.max_records, path, e);
+    /* Python models: one scheduler worker per worker process ("instances"), so that each
+     * instance has one batch in flight and no call ever runs on an I/O thread. */
+    if (rc == 0 && backend_is_python(m->ops)) {
+        m->opts.workers = 1;
+        rc = read_opt(root, "instances", 1, 64, &m->opts.workers, path, e);
+    }
     /* ---- dynamic batching (issue 9) ---- */
     if (rc == 0)
         rc = read_batching(root, &m->batch, m->opts.workers, path, e);
@@ -483,7 +513,8 @@ static struct model *load_model(const char *dir, const char *want_name, const ch
         goto out_fail;
     }
     loaded = true;
-    if (m->sig.n_inputs == 0 || m->sig.n_outputs == 0) {
+    /* A template-style Python model without a signature takes any JSON object. */
+    if ((m->sig.n_inputs == 0 && !m->json_answers) || m->sig.n_outputs == 0) {
         mw_fail(e, MWE_CONFIG, "%s: the model declares no %s (see \"signature\")", path,
                 m->sig.n_inputs == 0 ? "inputs" : "outputs");
         goto out_fail;

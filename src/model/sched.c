@@ -187,9 +187,13 @@ static void run_held(struct sched *s, struct worker *w, size_t n)
     int64_t off = 0;
     int rc;
 
-    (void)s;
     if (n == 1) {
         w->rc[0] = model_call_exec(w->mine[0]);
+        goto out;
+    }
+    if (s->m->run_many != NULL) {
+        /* The backend batches itself (Python template models merge records, not tensors). */
+        s->m->run_many(s->m, w->mine, n, w->rc);
         goto out;
     }
     merged = batch_merge(w->mine, n);
@@ -253,7 +257,7 @@ static void *worker_main(void *arg)
         c->t_started_ns = now;
         w->mine[0] = c;
         s->n_running[w->idx] = 1;
-        if (s->m->batch.max > 0)
+        if (s->m->batch.max > 0 && !atomic_load_explicit(&s->m->batch_off, memory_order_relaxed))
             collect_batch(s, w);
 
         /* Calls the watchdog answered while the batch was gathered are not merged. The others

@@ -169,7 +169,7 @@ static void test_parse_errors(void **state)
     expect_error("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1], "
                  "\"dims\": [1]}]}",
                  "signature.inputs[0]: unknown member 'dims' (accepted: name, datatype, shape, "
-                 "names, labels)");
+                 "names, labels, optional)");
     /* name */
     expect_error("{\"inputs\": [{\"datatype\": \"FP32\", \"shape\": [1]}]}",
                  "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");
@@ -310,7 +310,7 @@ static void test_copy(void **state)
          .labels = labels},
         {.name = "label", .dtype = MW_BYTES, .ndim = 1, .shape = {-1}},
     };
-    struct model_sig src = {1, in, 2, out};
+    struct model_sig src = {1, in, 2, out, NULL};
     struct model_sig dst = {0};
     struct mw_error e = {0};
 
@@ -331,7 +331,7 @@ static void test_copy(void **state)
 
     /* The same rules as JSON, with the same messages. */
     struct mw_tensor_spec bad = in[0];
-    struct model_sig bsrc = {1, &bad, 0, NULL};
+    struct model_sig bsrc = {1, &bad, 0, NULL, NULL};
     bad.shape[1] = 0;
     assert_int_equal(model_sig_copy(&dst, &bsrc, &e), MWE_CONFIG);
     assert_string_equal(e.msg, "signature.inputs[0].shape[1]: expected -1 or a positive integer");
@@ -369,20 +369,56 @@ static void test_copy(void **state)
     bad.names = bad_utf8;
     assert_int_equal(model_sig_copy(&dst, &bsrc, &e), MWE_CONFIG);
     struct mw_tensor_spec two[2] = {in[0], in[0]};
-    struct model_sig dup = {2, two, 0, NULL};
+    struct model_sig dup = {2, two, 0, NULL, NULL};
     assert_int_equal(model_sig_copy(&dst, &dup, &e), MWE_CONFIG);
     assert_string_equal(e.msg,
                         "signature.inputs[1].name: duplicate 'x' (also signature.inputs[0])");
-    struct model_sig nul = {1, NULL, 0, NULL};
+    struct model_sig nul = {1, NULL, 0, NULL, NULL};
     assert_int_equal(model_sig_copy(&dst, &nul, &e), MWE_CONFIG);
     assert_string_equal(e.msg, "signature.inputs: 1 tensors declared but the list is NULL");
     assert_null(dst.inputs);
     assert_int_equal(dst.n_inputs, 0);
 }
 
+/* "optional": true marks an input that may be null or missing; anything but a boolean is refused. */
+static void test_optional_inputs(void **state)
+{
+    struct model_sig sig = {0}, copy = {0};
+    struct mw_error e = {0};
+    json_t *j;
+
+    (void)state;
+    j = json_loads("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"BYTES\",\"shape\":[-1]},"
+                   "{\"name\":\"b\",\"datatype\":\"INT64\",\"shape\":[-1],\"optional\":true}]}",
+                   0, NULL);
+    assert_int_equal(model_sig_from_json(&sig, j, &e), 0);
+    json_decref(j);
+    assert_non_null(sig.optional);
+    assert_false(sig.optional[0]);
+    assert_true(sig.optional[1]);
+    assert_int_equal(model_sig_copy(&copy, &sig, &e), 0);
+    assert_non_null(copy.optional);
+    assert_true(copy.optional[1]);
+    model_sig_fini(&copy);
+    model_sig_fini(&sig);
+    j = json_loads("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"BYTES\",\"shape\":[-1]}]}", 0,
+                   NULL);
+    assert_int_equal(model_sig_from_json(&sig, j, &e), 0);
+    json_decref(j);
+    assert_null(sig.optional); /* none optional: no flags at all */
+    model_sig_fini(&sig);
+    j = json_loads("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"BYTES\",\"shape\":[-1],"
+                   "\"optional\":1}]}",
+                   0, NULL);
+    assert_int_equal(model_sig_from_json(&sig, j, &e), MWE_CONFIG);
+    assert_string_equal(e.msg, "signature.inputs[0].optional: expected true or false");
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_optional_inputs),
         cmocka_unit_test(test_dtype_names_and_sizes),
         cmocka_unit_test(test_parse_full_signature),
         cmocka_unit_test(test_parse_partial_signatures),
