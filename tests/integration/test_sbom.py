@@ -125,22 +125,22 @@ def test_plugin_model_and_its_library(tmpdir_path):
 
 
 def test_python_model_interpreter(tmpdir_path):
-    """A model whose model.json says backend "sklearn": once the Python backend serves it, its
-    interpreter and distributions are in the inventory; until then the repository refuses it by
-    its backend name (the inventory itself is unit-tested in tests/unit/api/test_sbom.c)."""
+    """A served sklearn model: its interpreter and the distributions it sees are in the
+    inventory."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
     models = os.path.join(tmpdir_path, "models")
-    write_model(models, "skl", {"backend": "sklearn", "file": "model.joblib"},
-                {"model.joblib": "x"})
-    out = sbom("--models", models, "--default-model", "skl", check=False)
-    if out.returncode != 0:
-        assert "sklearn" in out.stderr, out.stderr
-        return
+    write_model(models, "skl", {"backend": "sklearn", "file": "model.joblib"})
+    est = LogisticRegression().fit([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]], [0, 1, 0, 1])
+    joblib.dump(est, os.path.join(models, "skl", "model.joblib"))
+    out = sbom("--models", models, "--default-model", "skl")
     d = json.loads(out.stdout)
     validate(d)
     skl = next(c for c in d["components"] if c["type"] == "machine-learning-model")
     py = next(c for c in skl["components"] if c["type"] == "platform")
     assert py["name"] == "python" and prop(py, "modelwrap:interpreter") == ["/usr/bin/python3"]
     assert any(c["name"] == "numpy" for c in py["components"])
+    assert any(c["name"] == "scikit-learn" for c in py["components"])
 
 
 def test_endpoint_needs_admin(make_server, tmpdir_path, doc):
