@@ -227,7 +227,8 @@ def load_model(cfg):
     """Imports and initialises the model named by cfg. Returns a Loaded with .interface, .obj,
     .signature and .warnings."""
     mj = cfg.get("model_json") or {}
-    d = cfg["dir"]
+    # Absolute before any chdir below: the server may name the folder relative to its own cwd.
+    d = os.path.abspath(cfg["dir"])
     for p in cfg.get("path") or []:
         p = os.path.join(d, p)
         if p not in sys.path:
