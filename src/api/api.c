@@ -44,6 +44,8 @@ static const struct route routes[] = {
     {HTTP_GET, "/docs", api_h_docs, NULL, "docs", false},
     {HTTP_GET, "/docs/{file}", api_h_docs_asset, NULL, "docs_asset", false},
     /* The Python template's routes, kept as aliases. */
+    {HTTP_GET, "/api", api_h_template_version, "read", "template_version", false},
+    {HTTP_GET, "/api/", api_h_template_version, "read", "template_version", false},
     {HTTP_GET, "/api/health", api_h_template_health, NULL, "template_health", false},
     {HTTP_GET, "/api/health/", api_h_template_health, NULL, "template_health", false},
     {HTTP_POST, "/api/predict", api_h_predict, "predict", "template_predict", true},

@@ -14,7 +14,8 @@ NATIVE_PATHS = {
     "/": ["get"], "/api/v1/health": ["get"], "/api/v1/health/live": ["get"],
     "/api/v1/health/ready": ["get"], "/api/v1/models": ["get"], "/api/v1/models/{name}": ["get"],
     "/api/v1/models/{name}/predict": ["post"], "/api/v1/predict": ["post"],
-    "/api/health": ["get"], "/api/health/": ["get"], "/api/predict": ["post"],
+    "/api": ["get"], "/api/": ["get"], "/api/health": ["get"], "/api/health/": ["get"],
+    "/api/predict": ["post"],
     "/api/predict/": ["post"], "/metrics": ["get"], "/openapi.json": ["get"], "/docs": ["get"],
     "/docs/{file}": ["get"],
 }
