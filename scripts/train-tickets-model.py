@@ -2,7 +2,8 @@
 # Trains the bundled support-ticket classifier (models/tickets): a scikit-learn pipeline
 # (TfidfVectorizer + LogisticRegression) on synthetic tickets this script generates from a fixed
 # seed (no downloads), saved with joblib as models/tickets/tickets.joblib; then writes
-# models/tickets/reference.json: example requests and the answers of Model().run called directly,
+# models/tickets/reference.json: example requests and the answers of Model().run called directly
+# ("predictions": the body of /api/predict, the "predictions" member of /api/v1/.../predict),
 # the way the server imports the model file. Run with Debian's python (scikit-learn 1.2):
 #   /usr/bin/python3 scripts/train-tickets-model.py
 import argparse
@@ -155,12 +156,12 @@ def main():
     model.init()
     if not model.model:
         raise SystemExit("train-tickets-model: Model().init() left no model")
-    cases = [{"request": req, "response": model.run(req)} for req in REFERENCE_REQUESTS]
+    cases = [{"request": req, "predictions": model.run(req)} for req in REFERENCE_REQUESTS]
     write_json(os.path.join(args.out, "reference.json"), {"cases": cases})
     print(f"tickets: {len(texts)} synthetic tickets, training accuracy {accuracy:.3f}, "
           f"{len(cases)} reference cases", file=sys.stderr)
     for c in cases:
-        for rec, ans in zip(c["request"]["data"], c["response"]):
+        for rec, ans in zip(c["request"]["data"], c["predictions"]):
             print(f"  {ans['category']:9s} {ans['confidence']:.4f}  {rec['description']!r}",
                   file=sys.stderr)
 
