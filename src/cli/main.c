@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "audit/audit.h" /* (issue 7) */
+#include "cli/cli.h"
 #include "config/config.h"
 #include "core/core.h"
 #include "http/http.h"
@@ -31,6 +32,7 @@ static void usage(FILE *out)
             "       modelwrap env-example      (prints .env.example: every setting, documented)\n"
             "       modelwrap keys create|list|revoke ...   (API keys; `modelwrap keys help`)\n"
             "       modelwrap openapi [--flag value ...]  (prints the OpenAPI document)\n"
+            "       modelwrap init python|sklearn|plugin NAME [--dir PARENT]  (a new model folder)\n"
             "       modelwrap version\n"
             "       modelwrap help\n\n"
             "Serves the models of a model repository over HTTP. Every setting is a flag, an\n"
@@ -354,6 +356,8 @@ int main(int argc, char **argv)
         return cmd_openapi(argc, argv, 2);
     if (strcmp(cmd, "keys") == 0)
         return auth_keys_cli(argc, argv, 2);
+    if (strcmp(cmd, "init") == 0)
+        return cli_init(argc, argv, 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;
