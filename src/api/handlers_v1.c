@@ -147,10 +147,43 @@ void api_reply_call_error(struct request *r, const struct model_call *c, int inv
     case MWE_DEADLINE:
         http_set_error(r, MWE_DEADLINE, NULL);
         return;
+    case MWE_MODEL_UNAVAILABLE:
+        http_set_error(r, MWE_MODEL_UNAVAILABLE, NULL);
+        http_header_add(r, "Retry-After", "1");
+        return;
+    case MWE_BODY_TOO_LARGE:
+        http_set_error(r, MWE_BODY_TOO_LARGE, "The request does not fit the model's worker.");
+        return;
     default:
         http_set_error(r, c->status == MWE_NOMEM ? MWE_NOMEM : MWE_MODEL_FAILED, NULL);
         return;
     }
+}
+
+/* The answer of a template-style Python model (c->answer, validated JSON): unchanged on the
+ * template's own routes, {"model","model_version","predictions": <answer>} on the v1 routes. */
+static int encode_answer(struct request *r, const struct model_call *c)
+{
+    const struct model *m = c->model;
+    int rc = 0;
+
+    if (r->route != NULL && r->route->name != NULL &&
+        strcmp(r->route->name, "template_predict") == 0)
+        return buf_append(&r->resp, c->answer, c->answer_len);
+    rc = buf_append(&r->resp, "{\"model\":\"", 10);
+    if (rc == 0)
+        rc = buf_append_json_escaped(&r->resp, m->name, strlen(m->name));
+    if (rc == 0)
+        rc = buf_append(&r->resp, "\",\"model_version\":\"", 19);
+    if (rc == 0)
+        rc = buf_append_json_escaped(&r->resp, m->version, strlen(m->version));
+    if (rc == 0)
+        rc = buf_append(&r->resp, "\",\"predictions\":", 16);
+    if (rc == 0)
+        rc = buf_append(&r->resp, c->answer, c->answer_len);
+    if (rc == 0)
+        rc = buf_append(&r->resp, "}", 1);
+    return rc;
 }
 
 static void reply_from_call(struct request *r, struct model_call *c)
@@ -160,6 +193,13 @@ static void reply_from_call(struct request *r, struct model_call *c)
         return;
     }
     buf_reset(&r->resp);
+    if (c->answer != NULL) {
+        if (encode_answer(r, c) != 0)
+            http_set_error(r, MWE_NOMEM, NULL);
+        else
+            http_set_json(r, 200);
+        return;
+    }
     if (records_encode(c, &r->resp) != 0)
         http_set_error(r, MWE_NOMEM, NULL);
     else
@@ -218,7 +258,24 @@ int api_h_predict(void *ctx, struct request *r)
         return HTTP_DONE;
     }
     r->app_data = c; /* released by the log phase */
-    rc = records_decode(c, body, m->opts.max_records, &e);
+    c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
+    if (m->json_answers) {
+        /* A template model gets the body itself, once it passed the signature (if any). */
+        char *copy = arena_alloc(&c->arena, r->body.len + 1);
+        if (copy == NULL) {
+            json_decref(body);
+            http_set_error(r, MWE_NOMEM, NULL);
+            return HTTP_DONE;
+        }
+        memcpy(copy, r->body.ptr ? r->body.ptr : "", r->body.len);
+        copy[r->body.len] = '\0';
+        c->body = copy;
+        c->body_len = r->body.len;
+    }
+    if (m->json_answers && m->sig.n_inputs == 0)
+        rc = json_is_object(body) ? 0 : mw_fail(&e, MWE_BAD_REQUEST, "body: expected a JSON object");
+    else
+        rc = records_decode(c, body, m->opts.max_records, &e);
     json_decref(body);
     if (rc != 0) {
         http_set_error(r, rc, e.msg[0] ? e.msg : NULL);

@@ -35,6 +35,7 @@
     X(OVERLOADED, "overloaded", 503, "The server is overloaded; retry later.")                    \
     X(NOT_READY, "not_ready", 503, "The server is not ready.")                                    \
     X(SHUTTING_DOWN, "shutting_down", 503, "The server is shutting down.")                        \
+    X(MODEL_UNAVAILABLE, "model_unavailable", 503, "The model has no live worker; retry later.")  \
     X(DEADLINE, "deadline_exceeded", 504, "The model did not answer in time.")                    \
     X(CONFIG, "invalid_config", 500, "Invalid configuration.")                                    \
     X(IO, "io_error", 500, "Input/output error.")                                                \

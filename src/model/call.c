@@ -176,6 +176,9 @@ int model_call_exec(struct model_call *c)
     case MWE_INVALID_INPUT:
     case MWE_MODEL_FAILED:
     case MWE_NOMEM:
+    case MWE_DEADLINE:          /* out-of-process backends: the worker missed the deadline */
+    case MWE_MODEL_UNAVAILABLE: /* or died */
+    case MWE_BODY_TOO_LARGE:
         break;
     default:
         log_kv(LOG_ERROR, "model run returned an unexpected status", "model", m->name, "#status",
@@ -183,7 +186,7 @@ int model_call_exec(struct model_call *c)
         rc = MWE_MODEL_FAILED;
         goto out;
     }
-    if (rc != 0)
+    if (rc != 0 || c->answer != NULL)
         goto out;
     for (size_t i = 0; i < c->n_outputs; i++) {
         if (c->outputs[i].data == NULL) {

@@ -15,7 +15,7 @@
 #include "model/model.h"
 #include "model/model_int.h"
 
-#define BACKENDS_ACCEPTED "xgboost, plugin"
+#define BACKENDS_ACCEPTED "xgboost, plugin, python, sklearn"
 
 static const struct model_opts builtin_defaults = {
     .workers = 0,
@@ -40,6 +40,10 @@ const struct backend_ops *backend_find(const char *name)
         ops = &backend_xgboost;
     else if (strcmp(name, "plugin") == 0)
         ops = &backend_plugin;
+    else if (strcmp(name, "python") == 0)
+        ops = &backend_python;
+    else if (strcmp(name, "sklearn") == 0)
+        ops = &backend_sklearn;
 out:
     return ops;
 }
@@ -399,6 +403,12 @@ static int read_model_json(struct model *m, const json_t *root, const char *dir,
         rc = read_opt(root, "timeout_ms", 1, 3600000, &m->opts.timeout_ms, path, e);
     if (rc == 0)
         rc = read_opt(root, "max_records", 1, 10000000, &m->opts.max_records, path, e);
+    /* Python models: one scheduler worker per worker process ("instances"), so that each
+     * instance has one batch in flight and no call ever runs on an I/O thread. */
+    if (rc == 0 && backend_is_python(m->ops)) {
+        m->opts.workers = 1;
+        rc = read_opt(root, "instances", 1, 64, &m->opts.workers, path, e);
+    }
     /* ---- dynamic batching (issue 9) ---- */
     if (rc == 0)
         rc = read_batching(root, &m->batch, m->opts.workers, path, e);

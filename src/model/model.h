@@ -29,6 +29,9 @@ struct model_sig {
     struct mw_tensor_spec *inputs;
     size_t n_outputs;
     struct mw_tensor_spec *outputs;
+    /* n_inputs flags, or NULL: input i may be null or missing in a record (a spec's "optional":
+     * true; Python models' Optional[...] fields). Such an element holds 0 / an empty string. */
+    bool *optional;
 };
 
 /* "FP32" -> MW_FP32 (the Open Inference Protocol names); MW_DTYPE_INVALID when unknown. */
@@ -90,6 +93,20 @@ struct backend_ops {
 
 extern const struct backend_ops backend_xgboost;
 extern const struct backend_ops backend_plugin;
+/* backends/python.c: Python models in worker processes (docs/python-workers.md). */
+extern const struct backend_ops backend_python;
+extern const struct backend_ops backend_sklearn;
+/* True for the backends that run models in worker processes of their own ("python", "sklearn"):
+ * their model.json's "instances" sets the scheduler's workers. */
+bool backend_is_python(const struct backend_ops *ops);
+
+/* Worker life-cycle events of out-of-process backends (a worker died, was killed past its
+ * deadline): the API layer turns them into security/audit events. One hook per process, set at
+ * start-up before any model loads; NULL: none. what is a static string. Any thread. */
+typedef void (*model_event_fn)(void *ctx, const char *model, const char *version, int instance,
+                               const char *what, int signal);
+void model_set_event_hook(model_event_fn fn, void *ctx);
+void model_event(const struct model *m, int instance, const char *what, int signal);
 /* Finds a backend by model.json's "backend" value; NULL when unknown. */
 const struct backend_ops *backend_find(const char *name);
 
@@ -138,6 +155,13 @@ struct model {
     struct model *dead_next;  /* the pool's queue of models to free (pool lock) */
     /* ---- dynamic batching (issue 9) ---- */
     struct batch_opts batch; /* read from model.json; checked by sched_new */
+    /* ---- Python models ----
+     * json_answers: run() answers arbitrary JSON (call->answer) for calls that carry a body
+     * (the template's Model class): the records API passes the body and returns the answer.
+     * run_many, when set, runs several held calls as one batch itself (instead of batch_merge +
+     * batch_split), storing each call's status in rc[]. Set by the backend's load. */
+    bool json_answers;
+    void (*run_many)(struct model *m, struct model_call **calls, size_t n, int *rc);
 };
 
 /* Loads one model from dir/model.json. NULL on failure with e naming the file and the problem. */
@@ -197,6 +221,16 @@ struct model_call {
      * batch's first call (the one that reports it to the batch-size metric), 0 on the others. */
     bool batched;
     uint64_t batch_rows;
+    /* ---- Python models (json_answers) ----
+     * body: the request body's JSON text (borrowed: it lives in c->arena), passed unchanged to a
+     * template model; answer: the JSON text it answered (in c->arena; NULL until then).
+     * request_id: the request's id for the model's log lines (in c->arena; may be NULL). */
+    const char *body;
+    size_t body_len;
+    const char *answer;
+    size_t answer_len;
+    const char *request_id;
+    uint64_t worker_ns; /* time the call spent in a worker process (0: none) */
 };
 
 /* A new call with one reference and n_inputs zeroed input tensors; NULL when out of memory.

@@ -275,19 +275,23 @@ static int check_members(const json_t *rec, size_t row, const struct model_sig *
                          const char *const *names, size_t n, struct mw_error *e)
 {
     char buf[MW_CLIP_CAP];
-    size_t i;
+    size_t i, present = 0;
     void *it;
     int rc = 0;
 
     for (i = 0; i < n; i++) {
         const char *name = names ? names[i] : sig->inputs[i].name;
-        if (json_object_get(rec, name) == NULL) {
-            rc = mw_fail(e, MWE_INVALID_INPUT, "data[%zu]: missing member '%s'", row,
-                         clip_str(buf, name));
-            goto out_done;
+        if (json_object_get(rec, name) != NULL) {
+            present++;
+            continue;
         }
+        if (names == NULL && sig->optional != NULL && sig->optional[i])
+            continue;
+        rc = mw_fail(e, MWE_INVALID_INPUT, "data[%zu]: missing member '%s'", row,
+                     clip_str(buf, name));
+        goto out_done;
     }
-    if (json_object_size(rec) == n)
+    if (json_object_size(rec) == present)
         goto out_done;
     for (it = json_object_iter((json_t *)rec); it != NULL;
          it = json_object_iter_next((json_t *)rec, it)) {
@@ -413,6 +417,10 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
         for (j = 0; j < nfields; j++) {
             const char *name = names ? names[j] : sig->inputs[j].name;
             const json_t *v = json_object_get(rec, name);
+            /* An optional member that is null or missing keeps its zeroed element. */
+            if (kind == REC_COLUMNS && sig->optional != NULL && sig->optional[j] &&
+                (v == NULL || json_is_null(v)))
+                continue;
             if (kind == REC_MATRIX)
                 rc = put_value(c->inputs[0].data, r * nfields + j, spec->dtype, v, &c->arena, r,
                                name, e);

@@ -187,9 +187,13 @@ static void run_held(struct sched *s, struct worker *w, size_t n)
     int64_t off = 0;
     int rc;
 
-    (void)s;
     if (n == 1) {
         w->rc[0] = model_call_exec(w->mine[0]);
+        goto out;
+    }
+    if (s->m->run_many != NULL) {
+        /* The backend batches itself (Python template models merge records, not tensors). */
+        s->m->run_many(s->m, w->mine, n, w->rc);
         goto out;
     }
     merged = batch_merge(w->mine, n);

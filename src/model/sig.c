@@ -205,7 +205,8 @@ out:
 
 /* ---- JSON -> spec ---------------------------------------------------------------------------- */
 
-static const char *const spec_members[] = {"name", "datatype", "shape", "names", "labels"};
+static const char *const spec_members[] = {"name", "datatype", "shape", "names", "labels",
+                                           "optional"};
 
 /* "BOOL, UINT8, ..., BYTES, FP16, BF16" into out; false when it does not fit. */
 static bool accepted_dtypes(char *out, size_t cap)
@@ -288,7 +289,7 @@ static int parse_spec_json(struct mw_tensor_spec *spec, const json_t *js, const 
         if (!known) {
             rc = mw_fail(e, MWE_CONFIG,
                          "%s: unknown member '%.64s' (accepted: name, datatype, shape, names, "
-                         "labels)",
+                         "labels, optional)",
                          where, key);
             goto out;
         }
@@ -355,6 +356,11 @@ static int parse_spec_json(struct mw_tensor_spec *spec, const json_t *js, const 
         rc = parse_list_json(spec, labels, where, "labels", &spec->n_labels, &spec->labels, e);
         if (rc != 0)
             goto out;
+    }
+    val = json_object_get(js, "optional");
+    if (val != NULL && !json_is_boolean(val)) {
+        rc = mw_fail(e, MWE_CONFIG, "%s.optional: expected true or false", where);
+        goto out;
     }
 out:
     return rc;
@@ -434,6 +440,19 @@ int model_sig_from_json(struct model_sig *sig, const json_t *signature, struct m
     rc = parse_specs_json(signature, "outputs", &tmp.n_outputs, &tmp.outputs, e);
     if (rc != 0)
         goto out_fini;
+    /* "optional" inputs (a record member that may be null or missing) */
+    for (size_t i = 0; i < tmp.n_inputs; i++) {
+        const json_t *spec = json_array_get(json_object_get(signature, "inputs"), i);
+        if (!json_is_true(json_object_get(spec, "optional")))
+            continue;
+        if (tmp.optional == NULL)
+            tmp.optional = calloc(tmp.n_inputs, sizeof(*tmp.optional));
+        if (tmp.optional == NULL) {
+            rc = mw_fail(e, MWE_NOMEM, "signature.inputs: out of memory");
+            goto out_fini;
+        }
+        tmp.optional[i] = true;
+    }
     *sig = tmp;
     goto out;
 
@@ -575,6 +594,14 @@ int model_sig_copy(struct model_sig *dst, const struct model_sig *src, struct mw
     rc = copy_specs(src->outputs, src->n_outputs, "outputs", &tmp.n_outputs, &tmp.outputs, e);
     if (rc != 0)
         goto out_fini;
+    if (src->optional != NULL && tmp.n_inputs > 0) {
+        tmp.optional = calloc(tmp.n_inputs, sizeof(*tmp.optional));
+        if (tmp.optional == NULL) {
+            rc = mw_fail(e, MWE_NOMEM, "signature.inputs: out of memory");
+            goto out_fini;
+        }
+        memcpy(tmp.optional, src->optional, tmp.n_inputs * sizeof(*tmp.optional));
+    }
     *dst = tmp;
     goto out;
 
@@ -593,6 +620,7 @@ void model_sig_fini(struct model_sig *sig)
     if (sig != NULL) {
         specs_free(sig->inputs, sig->n_inputs);
         specs_free(sig->outputs, sig->n_outputs);
+        free(sig->optional);
         memset(sig, 0, sizeof(*sig));
     }
 }

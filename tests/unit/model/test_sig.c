@@ -310,7 +310,7 @@ static void test_copy(void **state)
          .labels = labels},
         {.name = "label", .dtype = MW_BYTES, .ndim = 1, .shape = {-1}},
     };
-    struct model_sig src = {1, in, 2, out};
+    struct model_sig src = {1, in, 2, out, NULL};
     struct model_sig dst = {0};
     struct mw_error e = {0};
 
@@ -331,7 +331,7 @@ static void test_copy(void **state)
 
     /* The same rules as JSON, with the same messages. */
     struct mw_tensor_spec bad = in[0];
-    struct model_sig bsrc = {1, &bad, 0, NULL};
+    struct model_sig bsrc = {1, &bad, 0, NULL, NULL};
     bad.shape[1] = 0;
     assert_int_equal(model_sig_copy(&dst, &bsrc, &e), MWE_CONFIG);
     assert_string_equal(e.msg, "signature.inputs[0].shape[1]: expected -1 or a positive integer");
@@ -369,11 +369,11 @@ static void test_copy(void **state)
     bad.names = bad_utf8;
     assert_int_equal(model_sig_copy(&dst, &bsrc, &e), MWE_CONFIG);
     struct mw_tensor_spec two[2] = {in[0], in[0]};
-    struct model_sig dup = {2, two, 0, NULL};
+    struct model_sig dup = {2, two, 0, NULL, NULL};
     assert_int_equal(model_sig_copy(&dst, &dup, &e), MWE_CONFIG);
     assert_string_equal(e.msg,
                         "signature.inputs[1].name: duplicate 'x' (also signature.inputs[0])");
-    struct model_sig nul = {1, NULL, 0, NULL};
+    struct model_sig nul = {1, NULL, 0, NULL, NULL};
     assert_int_equal(model_sig_copy(&dst, &nul, &e), MWE_CONFIG);
     assert_string_equal(e.msg, "signature.inputs: 1 tensors declared but the list is NULL");
     assert_null(dst.inputs);
