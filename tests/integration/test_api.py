@@ -48,7 +48,7 @@ def test_models(server):
     r = requests.get(server.url("/api/v1/models"))
     assert r.status_code == 200
     models = r.json()["models"]
-    assert [m["name"] for m in models] == ["iris"]
+    assert [m["name"] for m in models] == ["iris", "tickets"]  # the bundled models
     r = requests.get(server.url("/api/v1/models/iris"))
     assert r.status_code == 200
     m = r.json()

@@ -75,7 +75,7 @@ def test_document_valid_and_complete(make_server, tmpdir_path):
     assert "401" not in doc["paths"]["/api/v1/health/live"]["get"]["responses"]
     by_name = doc["paths"]["/api/v1/models/{name}/predict"]["post"]
     name_param = [p for p in by_name["parameters"] if p.get("name") == "name"][0]
-    assert name_param["schema"]["enum"] == ["iris"] and name_param["in"] == "path"
+    assert name_param["schema"]["enum"] == ["iris", "tickets"] and name_param["in"] == "path"
     schemes = doc["components"]["securitySchemes"]
     assert schemes["ApiKeyHeader"] == dict(schemes["ApiKeyHeader"], type="apiKey", name="X-API-Key",
                                            **{"in": "header"})
