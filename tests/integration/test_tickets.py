@@ -101,3 +101,33 @@ def test_template_token_header(tmp_path):
         assert r.status_code == 200 and set(r.json()) == {"version"}
     finally:
         assert s.stop() == 0, "".join(s.raw[-40:])
+
+
+def test_batched_answers_equal_reference(tmp_path):
+    """The example batches: with dynamic batching on, concurrent requests merged into one run()
+    still answer each client its own records' reference answers, and the model is never marked
+    unbatchable (its run() returns one entry per record)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    repo = tmp_path / "repo"
+    shutil.copytree(MODEL_DIR, repo / "tickets", ignore=shutil.ignore_patterns("__pycache__"))
+    mj = json.loads((repo / "tickets" / "model.json").read_text())
+    mj.update({"instances": 1, "dynamic_batching": {"max_batch_size": 64,
+                                                    "max_queue_delay_us": 20000}})
+    (repo / "tickets" / "model.json").write_text(json.dumps(mj))
+    s = Server(["--models", str(repo), "--default-model", "tickets"])
+    try:
+        work = [c for _ in range(8) for c in cases()]
+
+        def one(case):
+            r = post_json(s.url("/api/predict"), case["request"])
+            return r.status_code, r.json(), case["predictions"]
+
+        with ThreadPoolExecutor(16) as pool:
+            for status, got, want in pool.map(one, work):
+                assert status == 200, got
+                assert got == want
+        assert not any("batching is off" in str(rec.get("msg")) for rec in s.logs)
+    finally:
+        assert s.stop() == 0, "".join(s.raw[-40:])
