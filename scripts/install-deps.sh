@@ -10,6 +10,8 @@ build_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev librhonabwy-dev
   libcurl4-gnutls-dev libhiredis-dev libxgboost-dev
+  # the "python" and "sklearn" backends' worker processes (docs/python-workers.md)
+  python3 python3-numpy python3-pydantic python3-joblib python3-sklearn
 )
 test_pkgs=(
   clang libclang-rt-14-dev libcmocka-dev

@@ -176,3 +176,29 @@ void api_reply_json(struct request *r, int status, json_t *j)
         http_set_json(r, status);
     json_decref(j);
 }
+
+/*
+ * model_set_event_hook's function (ctx: the struct audit): a worker process of an out-of-process
+ * model died or was killed, written as security event 270 with the model, its version, what
+ * happened (outcome) and the signal (threshold). Any thread (the model's supervisor or worker).
+ */
+void api_model_event(void *ctx, const char *model, const char *version, int instance,
+                     const char *what, int sig)
+{
+    struct audit_record rec;
+
+    if (ctx == NULL)
+        return;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = AUDIT_EVENT;
+    rec.sig = AUDIT_EV_WORKER_DIED;
+    rec.time_ms = time_real_ms();
+    rec.outcome = what;
+    rec.count = 1;
+    rec.threshold = sig > 0 ? (uint64_t)sig : 0;
+    rec.truncated = audit_copy(rec.model, sizeof(rec.model), model, model ? strlen(model) : 0);
+    rec.truncated |= audit_copy(rec.model_version, sizeof(rec.model_version), version,
+                                version ? strlen(version) : 0);
+    (void)instance;
+    audit_emit(ctx, &rec);
+}

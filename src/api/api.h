@@ -43,6 +43,10 @@ struct api {
 
 /* Prepares the application for cfg and reg (both borrowed, must outlive the api). */
 void api_init(struct api *a, const struct config *cfg, struct registry *reg);
+/* The model layer's worker event hook (model_set_event_hook) writing audit security events;
+ * ctx is the struct audit. */
+void api_model_event(void *ctx, const char *model, const char *version, int instance,
+                     const char *what, int sig);
 
 /* Appends the JSON text of j to b (compact). 0 or MWE_NOMEM / MWE_BODY_TOO_LARGE. */
 int api_json_dump(struct buf *b, const json_t *j);

@@ -175,9 +175,11 @@ static int write_build(struct buf *out)
     return rc;
 }
 
+enum model_gauge_kind { MG_READY = 0, MG_DEPTH, MG_LIVE, MG_RESTARTS, MG_WORKER_SECONDS };
+
 struct model_gauges {
     struct buf *out;
-    bool depth; /* modelwrap_model_queue_depth, else modelwrap_model_ready */
+    enum model_gauge_kind kind;
     int rc;
 };
 
@@ -186,30 +188,63 @@ static void model_gauge(const struct model *m, void *ctx)
     struct model_gauges *g = ctx;
     struct metrics_label l[] = {{"model", m->name}, {"version", m->version}};
 
+    struct model_worker_stats ws;
+
     if (g->rc != 0)
         return;
-    if (g->depth)
+    switch (g->kind) {
+    case MG_DEPTH:
         g->rc = metrics_sample_u64(g->out, "modelwrap_model_queue_depth", l, 2,
                                    m->sched != NULL ? (uint64_t)sched_pending(m->sched) : 0);
-    else
+        break;
+    case MG_READY:
         g->rc = metrics_sample_u64(g->out, "modelwrap_model_ready", l, 2,
                                    atomic_load(&m->ready) ? 1 : 0);
+        break;
+    /* Python models only: their worker processes. */
+    case MG_LIVE:
+        if (model_worker_stats(m, &ws))
+            g->rc = metrics_sample_u64(g->out, "modelwrap_model_workers_live", l, 2, ws.live);
+        break;
+    case MG_RESTARTS:
+        if (model_worker_stats(m, &ws))
+            g->rc = metrics_sample_u64(g->out, "modelwrap_model_worker_restarts_total", l, 2,
+                                       ws.restarts);
+        break;
+    case MG_WORKER_SECONDS:
+        if (model_worker_stats(m, &ws))
+            g->rc = metrics_sample_f64(g->out, "modelwrap_model_worker_seconds_total", l, 2,
+                                       (double)ws.worker_ns / 1e9);
+        break;
+    }
 }
 
 /* The state of every version the current snapshot serves. */
 static int write_models(struct api *a, struct buf *out)
 {
     struct registry *reg = api_registry_acquire(a);
-    struct model_gauges g = {out, false, 0};
+    struct model_gauges g = {out, MG_READY, 0};
+    static const struct {
+        enum model_gauge_kind kind;
+        const char *name, *type, *help;
+    } fam[] = {
+        {MG_READY, "modelwrap_model_ready", "gauge",
+         "1 when the model version is loaded and ready, else 0."},
+        {MG_DEPTH, "modelwrap_model_queue_depth", "gauge",
+         "Model calls waiting for a worker (0 for models run inline)."},
+        {MG_LIVE, "modelwrap_model_workers_live", "gauge",
+         "Worker processes of a Python model answering calls now."},
+        {MG_RESTARTS, "modelwrap_model_worker_restarts_total", "counter",
+         "Worker processes of a Python model started again (death, deadline, recycling)."},
+        {MG_WORKER_SECONDS, "modelwrap_model_worker_seconds_total", "counter",
+         "Seconds calls of a Python model spent in its worker processes."},
+    };
 
-    g.rc = metrics_family(out, "modelwrap_model_ready", "gauge",
-                          "1 when the model version is loaded and ready, else 0.");
-    each_version(reg, model_gauge, &g);
-    if (g.rc == 0)
-        g.rc = metrics_family(out, "modelwrap_model_queue_depth", "gauge",
-                              "Model calls waiting for a worker (0 for models run inline).");
-    g.depth = true;
-    each_version(reg, model_gauge, &g);
+    for (size_t i = 0; i < MW_ARRAY_LEN(fam) && g.rc == 0; i++) {
+        g.rc = metrics_family(out, fam[i].name, fam[i].type, fam[i].help);
+        g.kind = fam[i].kind;
+        each_version(reg, model_gauge, &g);
+    }
     if (reg != NULL)
         registry_release(reg);
     return g.rc;

@@ -146,8 +146,15 @@ static json_t *record_schema(const struct model *m, enum rec_kind kind, json_t *
     } else {
         for (i = 0; i < sig->n_inputs; i++) {
             const struct mw_tensor_spec *s = &sig->inputs[i];
-            put(props, s->name, dtype_schema(s->dtype), &ok);
-            push(req, json_string(s->name), &ok);
+            json_t *vs = dtype_schema(s->dtype);
+            /* An optional member (Python's Optional[...]) may be null or missing. */
+            if (sig->optional != NULL && sig->optional[i]) {
+                json_t *any = json_pack("{s:[o,{s:s}]}", "anyOf", vs, "type", "null");
+                put(props, s->name, any, &ok);
+            } else {
+                put(props, s->name, vs, &ok);
+                push(req, json_string(s->name), &ok);
+            }
             put(ex, s->name, dtype_example(s->dtype), &ok);
         }
     }
@@ -220,6 +227,21 @@ static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_r
                   "minItems", 1, "maxItems", (json_int_t)max_records, "items", ref("schemas", rec),
                   "additionalProperties", 0),
         &ok);
+    if (m->json_answers) {
+        /* A template-style Python model answers whatever its run() returns. */
+        put(schemas, pred,
+            json_pack("{s:s}", "description",
+                      "What the model's run() returned for the request's records (any JSON)."),
+            &ok);
+        put(schemas, predictions_name,
+            json_pack("{s:s, s:[sss], s:{s:{s:s, s:s}, s:{s:s}, s:o}}", "type", "object",
+                      "required", "model", "model_version", "predictions", "properties", "model",
+                      "type", "string", "const", m->name, "model_version", "type", "string",
+                      "predictions", ref("schemas", pred)),
+            &ok);
+        *example = json_pack("{s:[o]}", "data", rec_example);
+        return ok && *example != NULL;
+    }
     props = json_object();
     for (size_t i = 0; i < m->sig.n_outputs; i++) {
         const struct mw_tensor_spec *s = &m->sig.outputs[i];

@@ -298,6 +298,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
     }
     r->app_data = c; /* released by the log phase */
     r->app_v2 = req;
+    c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id)); /* for the model's logs */
     if (framed && hlen == 0)
         rc = tensor_decode_raw(c, &r->arena, (const uint8_t *)body, len, req, &e);
     else

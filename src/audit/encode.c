@@ -79,6 +79,10 @@ static void event_message(const struct audit_record *rec, char *out, size_t cap)
                  "(threshold %llu)",
                  n, rec->window_s, t);
         break;
+    case AUDIT_EV_WORKER_DIED:
+        snprintf(out, cap, "model worker: %s (signal %llu)",
+                 rec->outcome != NULL ? rec->outcome : "died", t);
+        break;
     case AUDIT_EV_SUPPRESSED:
         snprintf(out, cap, "%llu security event(s) suppressed by the rate limit", n);
         break;

@@ -116,6 +116,8 @@ static int cmd_serve(int argc, char **argv, int first)
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_config;
     }
+    /* Python models' worker deaths become security events (before any model loads). */
+    model_set_event_hook(api_model_event, audit);
 
     model_defaults(&cfg, &defaults);
     pool = model_pool_new(&e); /* issue 3 */
@@ -230,6 +232,7 @@ out_registry:
     api_fini(&api); /* issue 3: the current snapshot (reg may have been replaced by reloads) */
 out_config:
     model_pool_free(pool); /* issue 3: after the reaper freed every released model */
+    model_set_event_hook(NULL, NULL);
     audit_free(audit);     /* issue 7: after every server stopped: writes every queued record */
     config_fini(&cfg);
     return ret;

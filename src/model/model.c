@@ -493,7 +493,8 @@ static struct model *load_model(const char *dir, const char *want_name, const ch
         goto out_fail;
     }
     loaded = true;
-    if (m->sig.n_inputs == 0 || m->sig.n_outputs == 0) {
+    /* A template-style Python model without a signature takes any JSON object. */
+    if ((m->sig.n_inputs == 0 && !m->json_answers) || m->sig.n_outputs == 0) {
         mw_fail(e, MWE_CONFIG, "%s: the model declares no %s (see \"signature\")", path,
                 m->sig.n_inputs == 0 ? "inputs" : "outputs");
         goto out_fail;

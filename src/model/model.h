@@ -107,6 +107,17 @@ typedef void (*model_event_fn)(void *ctx, const char *model, const char *version
                                const char *what, int signal);
 void model_set_event_hook(model_event_fn fn, void *ctx);
 void model_event(const struct model *m, int instance, const char *what, int signal);
+
+/* The worker processes of an out-of-process model, for metrics. */
+struct model_worker_stats {
+    unsigned instances; /* configured */
+    unsigned live;      /* answering calls now */
+    uint64_t restarts;  /* processes started again after a death, a deadline or recycling */
+    uint64_t worker_ns; /* time calls spent waiting for a worker's answer */
+};
+/* Fills out and returns true for a model of an out-of-process backend; false otherwise. Any
+ * thread holding a reference to m. */
+bool model_worker_stats(const struct model *m, struct model_worker_stats *out);
 /* Finds a backend by model.json's "backend" value; NULL when unknown. */
 const struct backend_ops *backend_find(const char *name);
 

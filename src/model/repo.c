@@ -168,19 +168,51 @@ static bool keep_file(const char *dir, const char *name)
     return yes;
 }
 
-/* A fingerprint of the regular files directly in dir (names, sizes, times, inodes): it changes
- * when a file is replaced or written. 0 when dir cannot be listed (then never equal to a model's:
- * its fingerprint is computed from a readable folder and 0 is avoided). */
-static uint64_t fingerprint(const char *dir)
+/* A sub-folder whose files belong to the model's fingerprint: not hidden, not Python's byte-code
+ * cache, and not a version folder (those have fingerprints of their own). */
+static bool keep_source_dir(const char *dir, const char *name)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    char **files = NULL, *p;
-    size_t n = 0;
+    char *p, *mj;
+    struct stat st;
+    bool yes = false;
+
+    if (name[0] == '.' || strcmp(name, "__pycache__") == 0)
+        return false;
+    p = model_path_join(dir, name);
+    if (p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+        mj = model_path_join(p, "model.json");
+        yes = mj != NULL && stat(mj, &st) != 0;
+        free(mj);
+    }
+    free(p);
+    return yes;
+}
+
+#define FINGERPRINT_DEPTH 4 /* sub-folder levels a model's source may use (Python: src/helpers) */
+
+/* A fingerprint of the regular files in dir and, depth levels down, in its source sub-folders
+ * (names, sizes, times, inodes): it changes when a file is replaced or written, so that a reload
+ * picks up a Python model's edited src/model.py too. 0 when dir cannot be listed (then never
+ * equal to a model's: its fingerprint is computed from a readable folder and 0 is avoided). */
+static uint64_t fingerprint_at(const char *dir, uint64_t h, int depth)
+{
+    char **files = NULL, **dirs = NULL, *p;
+    size_t n = 0, nd = 0;
     struct stat st;
     uint64_t v[5];
 
     if (list_dir(dir, keep_file, 4096, "files", &files, &n, NULL) != 0)
         return 0;
+    if (depth > 0 && list_dir(dir, keep_source_dir, 256, "folders", &dirs, &nd, NULL) == 0) {
+        for (size_t i = 0; i < nd; i++) {
+            p = model_path_join(dir, dirs[i]);
+            h = fnv(h, dirs[i], strlen(dirs[i]) + 1);
+            if (p != NULL)
+                h = fingerprint_at(p, h, depth - 1);
+            free(p);
+        }
+        free_strings(dirs, nd);
+    }
     for (size_t i = 0; i < n; i++) {
         p = model_path_join(dir, files[i]);
         if (p == NULL || stat(p, &st) != 0) {
@@ -198,6 +230,11 @@ static uint64_t fingerprint(const char *dir)
     }
     free_strings(files, n);
     return h != 0 ? h : 1;
+}
+
+static uint64_t fingerprint(const char *dir)
+{
+    return fingerprint_at(dir, UINT64_C(0xcbf29ce484222325), FINGERPRINT_DEPTH);
 }
 
 /* ---- version policies ------------------------------------------------------------------------ */

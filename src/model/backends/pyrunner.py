@@ -284,7 +284,7 @@ def load_model(cfg):
             inputs, warn = pydantic_signature(cls)
             if warn:
                 L.warnings.append("no signature: %s; any JSON object is accepted" % warn)
-                L.signature = {"inputs": [], "outputs": TEMPLATE_OUTPUTS}
+                L.signature = {"outputs": TEMPLATE_OUTPUTS}
             else:
                 L.signature = {"inputs": inputs, "outputs": TEMPLATE_OUTPUTS}
     else:
@@ -483,18 +483,22 @@ def run_template(L, shm, req, w):
     answers = [None] * len(items)
     errors = [None] * len(items)
     unbatchable = False
+    merged_ok = False
     if len(items) > 1 and req.get("batch"):
         counts = [len(b["data"]) for b in bodies]
         merged = {"data": [r for b in bodies for r in b["data"]]}
         try:
-            split = split_answer(L.obj.run(merged), counts)
+            ans = L.obj.run(merged)
         except Exception:
-            split = None
-        if split is None:
-            unbatchable = True
+            ans = None  # one of the requests is faulty: they run one by one below
         else:
-            answers = split
-    if answers[0] is None or unbatchable:
+            split = split_answer(ans, counts)
+            if split is None:
+                unbatchable = True
+            else:
+                answers = split
+                merged_ok = True
+    if not merged_ok:
         for i, b in enumerate(bodies):
             try:
                 answers[i] = L.obj.run(b)
@@ -633,6 +637,9 @@ def child_main(master, L, cfg, k, sock_fd, shm_fd, shm_size):
                 os._exit(1)
         send_frame(sock, T_HELLO, 0, json.dumps({"ok": True, "pid": os.getpid()}).encode())
         serve_instance(L, sock, shm, cfg)
+        fin = getattr(L.obj, "finalize", None)
+        if L.interface == "tensor" and callable(fin):
+            fin()
     except BaseException:
         code = 1
     try:
@@ -668,7 +675,7 @@ def main():
         send_frame(master, T_READY, 0, json.dumps({"error": traceback.format_exc()}).encode())
         return 1
     children = {}
-    master.settimeout(0.2)
+    master.settimeout(0.05)
     while True:
         try:
             while True:
@@ -714,6 +721,18 @@ def main():
         else:
             for fd in fds:
                 os.close(fd)
+    # The server closed every instance's socket too: give them a second to finish (finalize()),
+    # then kill what is left.
+    end = time.monotonic() + 1.0
+    while children and time.monotonic() < end:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.01)
+        else:
+            children.pop(pid, None)
     for pid in list(children):
         try:
             os.kill(pid, signal.SIGKILL)

@@ -44,6 +44,8 @@ struct pyinst {
     int idx;
     int fd; /* -1 when dead */
     pid_t pid;
+    pid_t prev_pid;      /* the previous process of this instance (its EXITED may come late) */
+    bool prev_expected;
     enum inst_state st;
     uint8_t *shm;
     size_t shm_size;
@@ -81,19 +83,36 @@ struct pystate {
 
 /* ---- event hook -------------------------------------------------------------------------------- */
 
-static model_event_fn event_fn;
-static void *event_ctx;
+/* Set at start-up and cleared at exit while supervisors may read them: atomics. */
+static _Atomic(model_event_fn) event_fn;
+static _Atomic(void *) event_ctx;
 
 void model_set_event_hook(model_event_fn fn, void *ctx)
 {
-    event_fn = fn;
-    event_ctx = ctx;
+    atomic_store(&event_ctx, ctx);
+    atomic_store(&event_fn, fn);
 }
 
 void model_event(const struct model *m, int instance, const char *what, int sig)
 {
-    if (event_fn != NULL)
-        event_fn(event_ctx, m->name, m->version, instance, what, sig);
+    model_event_fn fn = atomic_load(&event_fn);
+
+    if (fn != NULL)
+        fn(atomic_load(&event_ctx), m->name, m->version, instance, what, sig);
+}
+
+bool model_worker_stats(const struct model *m, struct model_worker_stats *out)
+{
+    struct pystate *st;
+
+    if (m == NULL || !backend_is_python(m->ops) || m->state == NULL)
+        return false;
+    st = m->state;
+    out->instances = st->n;
+    out->live = atomic_load(&st->live);
+    out->restarts = atomic_load(&st->restarts);
+    out->worker_ns = atomic_load(&st->worker_ns);
+    return true;
 }
 
 bool backend_is_python(const struct backend_ops *ops)
@@ -145,7 +164,7 @@ static int send_frame(int fd, uint16_t type, uint64_t seq, uint32_t off, const c
 }
 
 /* Logs a LOG frame's payload (untrusted JSON) as the model's output. */
-static void log_output(const struct pystate *st, int instance, const uint8_t *p, size_t len)
+static void log_output(struct pystate *st, int instance, const uint8_t *p, size_t len)
 {
     json_t *j = json_loadb((const char *)p, len, 0, NULL);
     const char *text = json_string_value(json_object_get(j, "text"));
@@ -196,9 +215,44 @@ static ssize_t recv_frame(int fd, uint8_t *buf, struct pyw_hdr *h, uint64_t dead
     }
 }
 
+/* An EXITED frame from the master: an instance process ended. Logs it and raises the security
+ * event unless the server ended it on purpose (recycling, deadline). mu not held. */
+static void handle_exited(struct pystate *st, const uint8_t *p, size_t len)
+{
+    json_t *j = json_loadb((const char *)p, len, 0, NULL);
+    pid_t pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+    int sig = (int)json_integer_value(json_object_get(j, "signal"));
+    int status = (int)json_integer_value(json_object_get(j, "status"));
+    bool expected = true;
+    int idx = -1;
+
+    json_decref(j);
+    if (pid <= 0)
+        return;
+    pthread_mutex_lock(&st->mu);
+    for (unsigned i = 0; i < st->n; i++) {
+        struct pyinst *in = &st->inst[i];
+        if (in->pid == pid) {
+            idx = (int)i;
+            expected = in->expected_exit || st->stop;
+        } else if (in->prev_pid == pid) {
+            idx = (int)i;
+            expected = in->prev_expected || st->stop;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (idx < 0)
+        return;
+    log_kv(expected ? LOG_INFO : LOG_ERROR, "python model instance exited", "model", st->m->name,
+           "#instance", (long long)idx, "#pid", (long long)pid, "#signal", (long long)sig,
+           "#status", (long long)status, NULL);
+    if (!expected)
+        model_event(st->m, idx, "python_worker_died", sig);
+}
+
 /* Waits for a frame of type want on fd, logging LOG frames meanwhile. *payload / *len point into
  * buf. 1: got it; 0: EOF / broken / other type; -1: timeout. */
-static int wait_type(const struct pystate *st, int instance, int fd, uint8_t *buf, uint16_t want,
+static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uint16_t want,
                      uint64_t deadline_ns, struct pyw_hdr *h, const uint8_t **payload,
                      size_t *len)
 {
@@ -212,8 +266,10 @@ static int wait_type(const struct pystate *st, int instance, int fd, uint8_t *bu
             log_output(st, instance, buf + PYW_HDR_LEN, (size_t)n - PYW_HDR_LEN);
             continue;
         }
-        if (h->type == PYW_EXITED)
+        if (h->type == PYW_EXITED) {
+            handle_exited(st, buf + PYW_HDR_LEN, (size_t)n - PYW_HDR_LEN);
             continue;
+        }
         *payload = buf + PYW_HDR_LEN;
         *len = (size_t)n - PYW_HDR_LEN;
         return h->type == want ? 1 : 0;
@@ -242,7 +298,9 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
                                  "LC_ALL=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
                                  "PYTHONUNBUFFERED=1", NULL};
-    char *argv[] = {st->python, "-I", "-c", (char *)pyrunner_source, NULL};
+    /* -I: no PYTHON* variables, no user site, no script folder on sys.path; -B: no byte-code
+     * files written into the model's folder (they would change its reload fingerprint). */
+    char *argv[] = {st->python, "-I", "-B", "-c", (char *)pyrunner_source, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, all;
@@ -482,7 +540,11 @@ static int fork_instance(struct pystate *st, struct pyinst *in, struct mw_error 
     if (got != 1)
         goto out_fail;
     j = json_loadb((const char *)p, len, 0, NULL);
+    pthread_mutex_lock(&st->mu);
+    in->prev_pid = in->pid;
+    in->prev_expected = in->expected_exit;
     in->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+    pthread_mutex_unlock(&st->mu);
     json_decref(j);
     j = NULL;
     got = wait_type(st, in->idx, sv[0], buf, PYW_HELLO, deadline, &h, &p, &len);
@@ -560,31 +622,7 @@ static void master_frames(struct pystate *st, uint8_t *buf)
         if (h.type == PYW_LOG) {
             log_output(st, -1, buf + PYW_HDR_LEN, (size_t)n - PYW_HDR_LEN);
         } else if (h.type == PYW_EXITED) {
-            json_t *j = json_loadb((const char *)buf + PYW_HDR_LEN, (size_t)n - PYW_HDR_LEN, 0,
-                                   NULL);
-            pid_t pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-            int sig = (int)json_integer_value(json_object_get(j, "signal"));
-            int status = (int)json_integer_value(json_object_get(j, "status"));
-            bool expected = false;
-            int idx = -1;
-
-            pthread_mutex_lock(&st->mu);
-            for (unsigned i = 0; i < st->n; i++) {
-                if (st->inst[i].pid == pid && pid > 0) {
-                    idx = (int)i;
-                    expected = st->inst[i].expected_exit;
-                    if (st->inst[i].st == PI_IDLE)
-                        mark_dead(st, &st->inst[i], false);
-                }
-            }
-            pthread_mutex_unlock(&st->mu);
-            json_decref(j);
-            if (idx >= 0 && !expected && !st->stop) {
-                log_kv(LOG_ERROR, "python model instance died", "model", st->m->name,
-                       "#instance", (long long)idx, "#signal", (long long)sig, "#status",
-                       (long long)status, NULL);
-                model_event(st->m, idx, "python_worker_died", sig);
-            }
+            handle_exited(st, buf + PYW_HDR_LEN, (size_t)n - PYW_HDR_LEN);
         }
     }
 }
@@ -806,6 +844,8 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
         log_kv(LOG_ERROR, "python model instance died during a call", "model", m->name,
                "#instance", (long long)in->idx, "request_id",
                calls[0]->request_id != NULL ? calls[0]->request_id : "", NULL);
+        /* EOF, or a frame that breaks the protocol: make sure the process is gone. */
+        kill_instance(st, in->pid);
         err = MWE_MODEL_UNAVAILABLE;
         dead = true;
         goto out_release;
@@ -1049,9 +1089,19 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     }
     if (m->json_answers)
         m->run_many = py_run_many;
-    if (pthread_create(&st->sup, NULL, supervisor_main, st) != 0) {
-        mw_fail(e, MWE_INTERNAL, "%s: cannot start the supervisor thread", path);
-        goto out_free;
+    {
+        /* Signals belong to the main thread (sigwait), as for the scheduler's threads. */
+        sigset_t all, old;
+        int err;
+
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        err = pthread_create(&st->sup, NULL, supervisor_main, st);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (err != 0) {
+            mw_fail(e, MWE_INTERNAL, "%s: cannot start the supervisor thread", path);
+            goto out_free;
+        }
     }
     st->sup_started = true;
     rc = 0;

@@ -3,6 +3,7 @@
  * (docs/python-workers.md). The reply decoder treats its input as hostile: a worker runs model
  * code that may be buggy or malicious.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/backends/pywire.h"
@@ -200,12 +201,14 @@ int pyw_encode_request(uint8_t *area, size_t cap, struct model_call *const *call
 {
     json_t *root = NULL, *list;
     char *text = NULL;
-    size_t pos = 0, done = 0, len;
+    size_t pos = 0, done = 0, len, *ends = NULL;
     int rc = MWE_NOMEM;
 
+    ends = calloc(n > 0 ? n : 1, sizeof(*ends)); /* where each item's data ends */
     root = json_object();
     list = json_array();
-    if (root == NULL || list == NULL || json_object_set_new(root, "items", list) != 0) {
+    if (ends == NULL || root == NULL || list == NULL ||
+        json_object_set_new(root, "items", list) != 0) {
         json_decref(list);
         goto out;
     }
@@ -218,6 +221,7 @@ int pyw_encode_request(uint8_t *area, size_t cap, struct model_call *const *call
         }
         if (rc != 0)
             goto out;
+        ends[done] = pos;
     }
     if (done == 0) {
         rc = MWE_BODY_TOO_LARGE;
@@ -240,6 +244,7 @@ int pyw_encode_request(uint8_t *area, size_t cap, struct model_call *const *call
         }
         done--;
         json_array_remove(list, done);
+        pos = ends[done - 1];
     }
     pos = align_up(pos);
     memcpy(area + pos, text, len);
@@ -252,6 +257,7 @@ int pyw_encode_request(uint8_t *area, size_t cap, struct model_call *const *call
 out_nomem:
     rc = MWE_NOMEM;
 out:
+    free(ends);
     free(text);
     json_decref(root);
     return rc;

@@ -218,13 +218,13 @@ static void test_backend_member(void **state)
     (void)state;
     put_model("a", "{\"backend\": \"nope\"}");
     expect_registry_error(
-        NULL, "%s/a/model.json: \"backend\": unknown backend 'nope' (accepted: xgboost, plugin)");
+        NULL, "%s/a/model.json: \"backend\": unknown backend 'nope' (accepted: xgboost, plugin, python, sklearn)");
     put_model("a", "{\"name\": \"a\"}");
     expect_registry_error(NULL,
-                          "%s/a/model.json: \"backend\": required (accepted: xgboost, plugin)");
+                          "%s/a/model.json: \"backend\": required (accepted: xgboost, plugin, python, sklearn)");
     put_model("a", "{\"backend\": 3}");
     expect_registry_error(NULL, "%s/a/model.json: \"backend\": unknown backend '(not a string)' "
-                                "(accepted: xgboost, plugin)");
+                                "(accepted: xgboost, plugin, python, sklearn)");
 }
 
 static void test_bad_signature(void **state)
@@ -439,7 +439,7 @@ static void test_model_load_direct(void **state)
     snprintf(dir, sizeof(dir), "%s/q/", root);
     assert_null(model_load(dir, NULL, &e));
     snprintf(want, sizeof(want),
-             "%s/q/model.json: \"backend\": unknown backend 'nope' (accepted: xgboost, plugin)",
+             "%s/q/model.json: \"backend\": unknown backend 'nope' (accepted: xgboost, plugin, python, sklearn)",
              root);
     assert_string_equal(e.msg, want);
 }

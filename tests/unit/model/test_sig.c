@@ -169,7 +169,7 @@ static void test_parse_errors(void **state)
     expect_error("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1], "
                  "\"dims\": [1]}]}",
                  "signature.inputs[0]: unknown member 'dims' (accepted: name, datatype, shape, "
-                 "names, labels)");
+                 "names, labels, optional)");
     /* name */
     expect_error("{\"inputs\": [{\"datatype\": \"FP32\", \"shape\": [1]}]}",
                  "signature.inputs[0].name: expected a non-empty string of at most 256 bytes");

@@ -303,7 +303,7 @@ static void test_settings_only_model_json(void **state)
     registry_release(r);
     /* without version folders it is the flat model, and its error is model_load's */
     put("y", "{\"name\": \"yy\"}");
-    expect_open_error("%s/y/model.json: \"backend\": required (accepted: xgboost, plugin)");
+    expect_open_error("%s/y/model.json: \"backend\": required (accepted: xgboost, plugin, python, sklearn)");
     put("y", "{\"name\": 3}");
     expect_open_error("%s/y/model.json: \"name\": expected a string of 1 to 64 characters from "
                       "[A-Za-z0-9_.-]");

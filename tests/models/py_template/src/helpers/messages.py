@@ -1,0 +1,1 @@
+MODEL_NOT_LOADED = "Could not initiate model"
