@@ -106,3 +106,8 @@ oidc-deps: $(OIDC_STAMP)
 
 $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund
+
+# ---- Python models: the python backend against the template's FastAPI app (bench/python.sh) ----
+.PHONY: bench-python
+bench-python: build
+	bash bench/python.sh
