@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 /* One file of a scaffold: written to NAME/path for `modelwrap init kind NAME`. The bytes are
- * embedded at build time from scaffold/<kind>/<path> (cmake/embed-files.cmake); "@NAME@" in
+ * embedded at build time from scaffold/<kind>/<path> (scripts/embed-files.cmake); "@NAME@" in
  * them is replaced by the model's name. Static, read-only. */
 struct scaffold_file {
     const char *kind;
