@@ -40,14 +40,14 @@ static struct mw_tensor_spec img_in[] = {
 static struct model all = {
     .name = "all",
     .version = "1",
-    .sig = {MW_ARRAY_LEN(all_in), all_in, 1, one_out},
+    .sig = {MW_ARRAY_LEN(all_in), all_in, 1, one_out, NULL},
     .opts = {.max_records = 64},
 };
 static struct model iris = {
-    .name = "iris", .version = "1", .flags = MW_FLAG_BATCH, .sig = {1, iris_in, 1, one_out}};
+    .name = "iris", .version = "1", .flags = MW_FLAG_BATCH, .sig = {1, iris_in, 1, one_out, NULL}};
 static struct model text = {
-    .name = "text", .version = "1", .flags = MW_FLAG_BATCH, .sig = {1, text_in, 1, one_out}};
-static struct model img = {.name = "img", .version = "1", .sig = {1, img_in, 1, one_out}};
+    .name = "text", .version = "1", .flags = MW_FLAG_BATCH, .sig = {1, text_in, 1, one_out, NULL}};
+static struct model img = {.name = "img", .version = "1", .sig = {1, img_in, 1, one_out, NULL}};
 
 static void check_error(int rc, const struct mw_error *e)
 {

@@ -43,14 +43,14 @@ static struct mw_tensor_spec iris_out[] = {
 static struct model echo = {
     .name = "echo",
     .version = "1",
-    .sig = {MW_ARRAY_LEN(echo_in), echo_in, MW_ARRAY_LEN(echo_out), echo_out},
+    .sig = {MW_ARRAY_LEN(echo_in), echo_in, MW_ARRAY_LEN(echo_out), echo_out, NULL},
     .opts = {.max_records = 64},
 };
 static struct model iris = {
     .name = "iris",
     .version = "2",
     .flags = MW_FLAG_BATCH,
-    .sig = {1, iris_in, 2, iris_out},
+    .sig = {1, iris_in, 2, iris_out, NULL},
     .opts = {.max_records = 64},
 };
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -67,6 +68,7 @@ struct pystate {
     unsigned load_timeout_ms;
     pid_t master_pid;
     int master_fd;
+    int wake_fd; /* eventfd: an instance died, the supervisor should look now */
     pthread_mutex_t send_mu; /* frames to the master from several threads */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* an instance became idle, or died */
@@ -135,10 +137,9 @@ static int send_frame(int fd, uint16_t type, uint64_t seq, uint32_t off, const c
     } cbuf;
     ssize_t n;
 
-    if (len > PYW_FRAME_MAX - PYW_HDR_LEN || n_fds > 2)
+    /* Without a payload, len is the size of a descriptor in the shared memory. */
+    if ((payload != NULL && len > PYW_FRAME_MAX - PYW_HDR_LEN) || len > UINT32_MAX || n_fds > 2)
         return -1;
-    if (payload == NULL)
-        h.len = (uint32_t)len;
     pyw_hdr_encode(hdr, &h);
     iov[0].iov_base = hdr;
     iov[0].iov_len = sizeof(hdr);
@@ -490,9 +491,16 @@ static void mark_dead(struct pystate *st, struct pyinst *in, bool expected)
         in->restart_at_ns = now + (uint64_t)in->backoff_ms * 1000000;
     }
     in->expected_exit = expected;
-    if (atomic_load(&st->live) == 0 && !st->stop)
+    /* Recycling and deadline kills restart at once: the model stays ready meanwhile (calls wait
+     * for the replacement, see acquire). */
+    if (atomic_load(&st->live) == 0 && !st->stop && !expected)
         atomic_store(&st->m->ready, false);
     pthread_cond_broadcast(&st->cv);
+    if (st->wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(st->wake_fd, &one, sizeof(one));
+        (void)w; /* a full counter already wakes the supervisor */
+    }
 }
 
 /* Starts instance k: a memfd and a socketpair handed to the master, which forks; waits for the
@@ -602,13 +610,25 @@ out:
 
 /* ---- the supervisor ---------------------------------------------------------------------------- */
 
-/* Handles the master's spontaneous frames: EXITED (an instance died) and LOG. */
+/* Handles the master's spontaneous frames (EXITED: an instance died; LOG) for up to one tick,
+ * returning early when an instance died (wake_fd). */
 static void master_frames(struct pystate *st, uint8_t *buf)
 {
     struct pyw_hdr h;
     ssize_t n;
+    uint64_t count;
 
-    for (;;) {
+    for (int k = 0; k < 64; k++) {
+        struct pollfd pf[2] = {{st->master_fd, POLLIN, 0}, {st->wake_fd, POLLIN, 0}};
+        int pr = poll(pf, 2, PY_TICK_MS);
+
+        if (pr <= 0)
+            return;
+        if (pf[1].revents & POLLIN) {
+            n = read(st->wake_fd, &count, sizeof(count));
+            (void)n;
+            return;
+        }
         n = recv_frame(st->master_fd, buf, &h, time_mono_ns() + (uint64_t)PY_TICK_MS * 1000000);
         if (n < 0)
             return;
@@ -749,9 +769,13 @@ static struct pyinst *acquire(struct pystate *st, uint64_t deadline_ns, int *rc)
     for (;;) {
         bool any = false;
         for (unsigned i = 0; i < st->n && got == NULL; i++) {
-            if (st->inst[i].st == PI_IDLE)
+            const struct pyinst *in = &st->inst[i];
+            if (in->st == PI_IDLE)
                 got = &st->inst[i];
-            any = any || st->inst[i].st == PI_BUSY;
+            /* Worth waiting for: one that will be free, or is being replaced right now
+             * (recycled, killed past a deadline, or already restarting). */
+            any = any || in->st == PI_BUSY || in->st == PI_STARTING ||
+                  (in->st == PI_DEAD && in->expected_exit);
         }
         if (got != NULL) {
             got->st = PI_BUSY;
@@ -898,8 +922,6 @@ static int py_run(struct model *m, struct model_call *c)
     int rc = MWE_MODEL_FAILED;
 
     exchange(st, &c, 1, false, &rc, &done);
-    if (rc == MWE_DEADLINE || rc == MWE_MODEL_UNAVAILABLE)
-        return rc;
     return rc;
 }
 
@@ -989,6 +1011,12 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     st->load_timeout_ms = (unsigned)load_ms;
     st->master_fd = -1;
     st->master_pid = -1;
+    st->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (st->wake_fd < 0) {
+        free(st);
+        st = NULL;
+        goto out_nomem;
+    }
     for (i = 0; i < PY_MAX_INSTANCES; i++) {
         st->inst[i].idx = (int)i;
         st->inst[i].fd = -1;
@@ -1044,9 +1072,11 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
             }
         }
     }
-    init = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:I, s:I, s:I}", "dir", m->dir, "name",
+    /* "o" steals: the path list is a new reference either way. */
+    init = json_pack("{s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:I, s:I, s:I}", "dir", m->dir, "name",
                      m->name, "version", m->version, "backend", sklearn ? "sklearn" : "python",
-                     "model_json", mj, "path", v != NULL ? v : json_array(), "load",
+                     "model_json", mj, "path", v != NULL ? json_incref((json_t *)v) : json_array(),
+                     "load",
                      load_mode != NULL ? json_string_value(load_mode) : "fork", "instances",
                      (json_int_t)instances, "max_rss", (json_int_t)max_rss, "max_requests",
                      (json_int_t)max_requests);
@@ -1153,6 +1183,8 @@ static void py_free(struct model *m)
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->mu);
     pthread_mutex_destroy(&st->send_mu);
+    if (st->wake_fd >= 0)
+        close(st->wake_fd);
     free(st->python);
     free(st->init_json);
     free(st);

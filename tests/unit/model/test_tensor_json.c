@@ -64,30 +64,30 @@ static struct mw_tensor_spec img_in[] = {
 static struct model mixed = {
     .name = "mixed",
     .version = "7",
-    .sig = {MW_ARRAY_LEN(mixed_in), mixed_in, MW_ARRAY_LEN(mixed_out), mixed_out},
+    .sig = {MW_ARRAY_LEN(mixed_in), mixed_in, MW_ARRAY_LEN(mixed_out), mixed_out, NULL},
     .opts = {.max_records = 100},
 };
 static struct model iris = {
     .name = "iris",
     .version = "1",
     .flags = MW_FLAG_BATCH,
-    .sig = {1, iris_in, 2, iris_out},
+    .sig = {1, iris_in, 2, iris_out, NULL},
     .opts = {.max_records = 3},
 };
 static struct model two = {
     .name = "two",
     .version = "1",
     .flags = MW_FLAG_BATCH,
-    .sig = {2, two_in, 1, two_out},
+    .sig = {2, two_in, 1, two_out, NULL},
     .opts = {.max_records = 10},
 };
 static struct model text = {.name = "text",
                             .version = "1",
                             .flags = MW_FLAG_BATCH,
-                            .sig = {1, text_in, 1, two_out},
+                            .sig = {1, text_in, 1, two_out, NULL},
                             .opts = {.max_records = 10}};
 static struct model img = {
-    .name = "img", .version = "1", .sig = {1, img_in, 1, two_out}, .opts = {.max_records = 10}};
+    .name = "img", .version = "1", .sig = {1, img_in, 1, two_out, NULL}, .opts = {.max_records = 10}};
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -472,7 +472,7 @@ static struct mw_tensor_spec half_out[] = {
     {.name = "h", .dtype = MW_FP16, .ndim = 1, .shape = {-1}},
 };
 static struct model half = {
-    .name = "half", .version = "1", .sig = {1, text_in, 1, half_out}, .opts = {.max_records = 10}};
+    .name = "half", .version = "1", .sig = {1, text_in, 1, half_out, NULL}, .opts = {.max_records = 10}};
 
 static void test_decode_half_output(void **state)
 {
@@ -784,7 +784,7 @@ static struct mw_tensor_spec float_out[] = {
 };
 static struct model floats = {.name = "floats",
                               .version = "1",
-                              .sig = {1, text_in, 2, float_out},
+                              .sig = {1, text_in, 2, float_out, NULL},
                               .opts = {.max_records = 10}};
 
 static void test_encode_float_formats(void **state)
