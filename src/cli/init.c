@@ -17,13 +17,18 @@
 #define INIT_PATH_MAX 4096
 #define INIT_MAX_WRITTEN 64
 
+enum kind { KIND_PYTHON, KIND_SKLEARN, KIND_PLUGIN };
+
 static const struct {
+    enum kind id;
     const char *kind;
     const char *what;
 } kinds[] = {
-    {"python", "a template-style Python model (src/model.py: class Model, pydantic Record)"},
-    {"sklearn", "a scikit-learn estimator (train.py writes model.joblib and reference.json)"},
-    {"plugin", "a C model plug-in (model.c against include/modelwrap/model.h)"},
+    {KIND_PYTHON, "python",
+     "a template-style Python model (src/model.py: class Model, pydantic Record)"},
+    {KIND_SKLEARN, "sklearn",
+     "a scikit-learn estimator (train.py writes model.joblib and reference.json)"},
+    {KIND_PLUGIN, "plugin", "a C model plug-in (model.c against include/modelwrap/model.h)"},
 };
 
 /* What was created, newest last, so that a failure can remove it again. */
@@ -142,16 +147,16 @@ static int write_file(const struct scaffold_file *f, const char *path, const cha
 
 /* The kind's first step, its format filled with the folder (a literal per kind, so that the
  * compiler checks every format). */
-static void print_step(size_t k, const char *root)
+static void print_step(enum kind id, const char *root)
 {
-    switch (k) {
-    case 0:
+    switch (id) {
+    case KIND_PYTHON:
         printf("edit %s/src/model.py: init() loads, run() predicts; keep Record in step", root);
         break;
-    case 1:
+    case KIND_SKLEARN:
         printf("/usr/bin/python3 %s/train.py   # writes model.joblib and reference.json", root);
         break;
-    default:
+    case KIND_PLUGIN:
         printf("cc -std=c11 -O2 -Wall -shared -fPIC -I%s/include -o %s/model.so %s/model.c", root,
                root, root);
         break;
@@ -198,8 +203,7 @@ int cli_init(int argc, char **argv, int first)
         if (strcmp(kinds[k].kind, kind) == 0)
             break;
     if (k == sizeof(kinds) / sizeof(kinds[0])) {
-        fprintf(stderr, "modelwrap init: unknown kind '%.64s' (python, sklearn or plugin)\n",
-                kind);
+        fprintf(stderr, "modelwrap init: unknown kind '%.64s' (python, sklearn or plugin)\n", kind);
         return 2;
     }
     if (!name_ok(name)) {
@@ -248,7 +252,7 @@ int cli_init(int argc, char **argv, int first)
         n_files++;
     }
     printf("wrote %s: %s, %zu files\nnext:\n  ", root, kinds[k].what, n_files);
-    print_step(k, root);
+    print_step(kinds[k].id, root);
     printf("\n  modelwrap serve --models %s\n  POST {\"data\": [...]} to /api/v1/models/%s/predict "
            "(%s/reference.json has examples)\n",
            parent, name, root);
