@@ -1,8 +1,9 @@
 /*
- * libFuzzer target for the Python worker reply decoder (pyw_decode_reply) and frame headers: a
- * worker runs model code, so every byte it writes is hostile. Input: one configuration byte (model
- * kind, number of calls), then the reply area; the descriptor is the area's bytes up to the first
- * NUL (offsets in it point anywhere in the area). Seed corpus: fuzz/corpus/pywire/.
+ * libFuzzer target for the Python worker reply decoders (pyw_decode_reply, pyw_decode_answer) and
+ * frame headers: a worker runs model code, so every byte it writes is hostile. Input: one
+ * configuration byte (model kind, number of calls, fast path), then the reply area; the descriptor
+ * is the area's bytes up to the first NUL (offsets in it point anywhere in the area); the fast
+ * path's answer range comes from the area's first three bytes. Seed corpus: fuzz/corpus/pywire/.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,7 +77,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             calls[i]->body_len = 11;
         }
     }
-    pyw_decode_reply(area, area_len, 0, desc_len, calls, n, rc, &info, on_error, NULL);
+    if (data[0] & 8) {
+        /* RESULT_JSON: the first bytes say where the answer is (offset, length) */
+        size_t off = area_len > 0 ? area[0] : 0, len = area_len > 1 ? area[1] : 0;
+        rc[0] = pyw_decode_answer(area, area_len, off, len * 64 + (area_len > 2 ? area[2] : 0),
+                                  calls[0]);
+        for (size_t i = 1; i < n; i++)
+            rc[i] = MWE_MODEL_FAILED;
+    } else {
+        pyw_decode_reply(area, area_len, 0, desc_len, calls, n, rc, &info, on_error, NULL);
+    }
     for (size_t i = 0; i < n; i++) {
         if (rc[i] == 0 && calls[i]->answer != NULL) {
             json_t *j = json_loadb(calls[i]->answer, calls[i]->answer_len, JSON_DECODE_ANY, NULL);

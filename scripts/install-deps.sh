@@ -16,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   clang libclang-rt-14-dev libcmocka-dev
   python3-pytest python3-requests python3-jwt python3-cryptography python3-numpy
-  python3-sklearn python3-xgboost
+  python3-sklearn python3-xgboost python3-venv  # python3-venv: a Python model in its own venv
   curl openssl redis-server rsyslog nginx-light testssl.sh
   chromium
   wrk tzdata  # issue 7: the audit load test; business hours in a named time zone

@@ -601,6 +601,7 @@ struct model_docs {
     json_t *default_records; /* the default model's, or NULL */
     json_t *default_predictions;
     json_t *default_example;
+    json_t *default_answer; /* a template-style Python default model: what /api/predict answers */
     json_t *model_names; /* enum of the {name} parameter */
 };
 
@@ -645,6 +646,11 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
         json_t *rs = by_name ? md->records_ref : md->default_records;
         json_t *ps = by_name ? md->predictions_ref : md->default_predictions;
         desc = "The predictions, one per record, in order.";
+        if (!by_name && md->default_answer != NULL && strcmp(rt->name, "template_predict") == 0) {
+            /* The template's route answers what the model's run() returned, unwrapped. */
+            desc = "What the default model's run() returned.";
+            ps = md->default_answer;
+        }
         content = json_body(ps != NULL ? json_incref(ps) : ref("schemas", "AnyObject"));
         json_t *media = json_pack("{s:o}", "schema",
                                   rs != NULL ? json_incref(rs) : ref("schemas", "AnyObject"));
@@ -895,6 +901,11 @@ static json_t *build_models(const struct config *cfg, const struct registry *reg
             md->default_records = ref("schemas", rn);
             md->default_predictions = ref("schemas", pn);
             md->default_example = json_incref(example);
+            if (m->json_answers) {
+                char an[160];
+                schema_name(an, sizeof(an), "Prediction_", m->name);
+                md->default_answer = ref("schemas", an);
+            }
         }
         json_decref(example);
     }
@@ -918,6 +929,7 @@ static void model_docs_fini(struct model_docs *md)
     json_decref(md->default_records);
     json_decref(md->default_predictions);
     json_decref(md->default_example);
+    json_decref(md->default_answer);
     json_decref(md->model_names);
 }
 

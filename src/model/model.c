@@ -48,6 +48,26 @@ out:
     return ops;
 }
 
+/* ---- worker events (out-of-process backends) ---------------------------------------------- */
+
+/* Set at start-up and cleared at exit while supervisors may read them: atomics. */
+static _Atomic(model_event_fn) event_fn;
+static _Atomic(void *) event_ctx;
+
+void model_set_event_hook(model_event_fn fn, void *ctx)
+{
+    atomic_store(&event_ctx, ctx);
+    atomic_store(&event_fn, fn);
+}
+
+void model_event(const struct model *m, int instance, const char *what, int sig)
+{
+    model_event_fn fn = atomic_load(&event_fn);
+
+    if (fn != NULL)
+        fn(atomic_load(&event_ctx), m->name, m->version, instance, what, sig);
+}
+
 /* ---- helpers --------------------------------------------------------------------------------- */
 
 /* "a/b" as a new string (trailing slashes of a dropped); NULL when out of memory. Any thread. */

@@ -173,6 +173,9 @@ struct model {
      * batch_split), storing each call's status in rc[]. Set by the backend's load. */
     bool json_answers;
     void (*run_many)(struct model *m, struct model_call **calls, size_t n, int *rc);
+    /* Set by a backend that found the model cannot be batched after all (a template model whose
+     * answer could not be split): the scheduler stops gathering batches for it. */
+    atomic_bool batch_off;
 };
 
 /* Loads one model from dir/model.json. NULL on failure with e naming the file and the problem. */

@@ -168,22 +168,31 @@ static bool keep_file(const char *dir, const char *name)
     return yes;
 }
 
+/* True when folder p holds a file called name. */
+static bool has_file(const char *p, const char *name)
+{
+    char *f = model_path_join(p, name);
+    struct stat st;
+    bool yes = f == NULL || stat(f, &st) == 0; /* out of memory: as if it did (skip it) */
+
+    free(f);
+    return yes;
+}
+
 /* A sub-folder whose files belong to the model's fingerprint: not hidden, not Python's byte-code
- * cache, and not a version folder (those have fingerprints of their own). */
+ * cache, not a version folder (those have fingerprints of their own) and not a virtual
+ * environment (thousands of files that are not the model's source). */
 static bool keep_source_dir(const char *dir, const char *name)
 {
-    char *p, *mj;
+    char *p;
     struct stat st;
     bool yes = false;
 
     if (name[0] == '.' || strcmp(name, "__pycache__") == 0)
         return false;
     p = model_path_join(dir, name);
-    if (p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-        mj = model_path_join(p, "model.json");
-        yes = mj != NULL && stat(mj, &st) != 0;
-        free(mj);
-    }
+    if (p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        yes = !has_file(p, "model.json") && !has_file(p, "pyvenv.cfg");
     free(p);
     return yes;
 }
@@ -205,10 +214,14 @@ static uint64_t fingerprint_at(const char *dir, uint64_t h, int depth)
         return 0;
     if (depth > 0 && list_dir(dir, keep_source_dir, 256, "folders", &dirs, &nd, NULL) == 0) {
         for (size_t i = 0; i < nd; i++) {
+            uint64_t below = 0;
+
             p = model_path_join(dir, dirs[i]);
             h = fnv(h, dirs[i], strlen(dirs[i]) + 1);
             if (p != NULL)
-                h = fingerprint_at(p, h, depth - 1);
+                below = fingerprint_at(p, h, depth - 1);
+            if (below != 0) /* an unreadable sub-folder counts by its name only */
+                h = below;
             free(p);
         }
         free_strings(dirs, nd);

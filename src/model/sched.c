@@ -257,7 +257,7 @@ static void *worker_main(void *arg)
         c->t_started_ns = now;
         w->mine[0] = c;
         s->n_running[w->idx] = 1;
-        if (s->m->batch.max > 0)
+        if (s->m->batch.max > 0 && !atomic_load_explicit(&s->m->batch_off, memory_order_relaxed))
             collect_batch(s, w);
 
         /* Calls the watchdog answered while the batch was gathered are not merged. The others

@@ -126,10 +126,14 @@ def make_server():
         return s
 
     yield start
+    # Every server is stopped before any failure is reported: a test never leaves one running.
+    failures = []
     for s in servers:
         if s.proc.poll() is None:
             rc = s.stop()
-            assert rc == 0, "server exited with %r:\n%s" % (rc, "".join(s.raw[-40:]))
+            if rc != 0:
+                failures.append("server exited with %r:\n%s" % (rc, "".join(s.raw[-40:])))
+    assert not failures, "\n".join(failures)
 
 
 @pytest.fixture(scope="module")

@@ -58,11 +58,11 @@ def children(pid):
 
 
 def descendants(pid):
-    todo, out = [pid], []
-    while todo:
-        for c in children(todo.pop()):
+    pending, out = [pid], []
+    while pending:
+        for c in children(pending.pop()):
             out.append(c)
-            todo.append(c)
+            pending.append(c)
     return out
 
 

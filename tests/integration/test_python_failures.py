@@ -174,3 +174,53 @@ def test_no_worker_survives_a_killed_server(make_server, tmpdir_path):
     while any(alive(p) for p in workers) and time.time() < end:
         time.sleep(0.05)
     assert not [p for p in workers if alive(p)]
+
+
+def test_master_death_restarts_everything(make_server, tmpdir_path):
+    import signal as sg
+    from py_util import children
+    s = start(make_server, tmpdir_path, {"backend": "python", "file": "model.py",
+                                         "instances": 2})
+    ok(s)
+    (master,) = children(s.proc.pid)
+    old = descendants(s.proc.pid)
+    os.kill(master, sg.SIGKILL)
+    end = time.time() + 10
+    while any(alive(p) for p in old) and time.time() < end:
+        time.sleep(0.05)
+    assert not [p for p in old if alive(p)]  # the instances died with their parent
+    until_ok(s)
+    new = descendants(s.proc.pid)
+    assert len(new) == 3 and not set(new) & set(old)
+    s.wait_log(lambda l: l.get("msg") == "python worker master exited")
+
+
+def test_not_ready_while_no_instance_lives(make_server, tmpdir_path):
+    import requests
+    d = copy_model("py_faulty", tmpdir_path, "faulty", {"backend": "python", "file": "model.py",
+                                                        "load": "per-instance"})
+    s = make_server(["--models", tmpdir_path] + UNLIMITED)
+    ready = s.url("/api/v1/health/ready")
+    assert requests.get(ready).status_code == 200
+    ok(s)
+    open(os.path.join(d, "broken"), "w").close()  # every restart fails from now on
+    assert_error(op(s, "exit"), 503, "model_unavailable")
+    end = time.time() + 20
+    while requests.get(ready).status_code != 503 and time.time() < end:
+        time.sleep(0.05)
+    assert requests.get(ready).status_code == 503
+    assert op(s, "ok").status_code == 503
+    s.wait_log(lambda l: l.get("msg") == "python model instance failed to load" and
+               "this model is broken for now" in l.get("traceback", ""))
+    os.unlink(os.path.join(d, "broken"))
+    until_ok(s)
+    assert requests.get(ready).status_code == 200
+
+
+def test_forged_reply_is_refused_and_the_worker_replaced(make_server, tmpdir_path):
+    s = start(make_server, tmpdir_path)
+    pid0 = ok(s)["pid"]
+    r = op(s, "forge")
+    assert_error(r, 500, "model_failed")
+    s.wait_log(lambda l: l.get("msg") == "python model instance sent a malformed reply: killed")
+    assert until_ok(s)["pid"] != pid0

@@ -95,6 +95,11 @@ def test_template_openapi_shows_fields(pysrv):
     rec = next(v for k, v in schemas.items() if k.startswith("Record_") and "tickets" in k)
     assert set(rec["properties"]) == {"description", "ci", "priority"}
     assert set(rec["required"]) == {"description", "ci"}
+    # the template's route answers run()'s value unwrapped; the v1 route wraps it
+    ans = doc["paths"]["/api/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert ans["schema"]["$ref"].endswith("/Prediction_tickets")
+    v1 = doc["paths"]["/api/v1/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert v1["schema"]["$ref"].endswith("/Predictions_tickets")
 
 
 def test_template_v2_infer(pysrv):
@@ -190,3 +195,59 @@ def test_tensor_finalize_runs_at_stop(make_server, tmpdir_path):
     assert not os.path.exists(marker)
     assert s.stop() == 0
     assert open(marker).read() == "finalized"
+
+
+LOADER = """import os, sys
+import helper_mod
+class Model:
+    model = None
+    def init(self):
+        self.model = os.getpid()
+    def run(self, records):
+        return {"loaded_in": self.model, "pid": os.getpid(), "prefix": sys.prefix,
+                "helper": helper_mod.VALUE, "cwd": os.getcwd()}
+"""
+
+
+def test_venv_path_and_load_modes(make_server, tmpdir_path):
+    import subprocess as sp
+    from conftest import write_model
+    venv = os.path.join(tmpdir_path, "venv")
+    sp.run([PY, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True)
+    models = os.path.join(tmpdir_path, "models")
+    for name, load in (("forked", "fork"), ("own", "per-instance")):
+        d = write_model(models, name, {"backend": "python", "file": "model.py", "instances": 2,
+                                       "load": load,
+                                       "python": {"venv": venv, "path": ["lib"]}},
+                        {"model.py": LOADER})
+        os.makedirs(os.path.join(d, "lib"))
+        with open(os.path.join(d, "lib", "helper_mod.py"), "w") as f:
+            f.write("VALUE = %r\n" % name)
+    s = make_server(["--models", models, "--default-model", "forked"] + UNLIMITED)
+    for name in ("forked", "own"):
+        for _ in range(8):
+            r = post_json(s.url("/api/v1/models/%s/predict" % name), {})
+            assert r.status_code == 200, r.text
+            got = r.json()["predictions"]
+            assert got["prefix"] == venv  # the model's own interpreter
+            assert got["helper"] == name  # "path" is on sys.path
+            assert got["cwd"] == os.path.join(models, name)
+            if name == "forked":
+                assert got["loaded_in"] != got["pid"]  # loaded once, before the fork
+            else:
+                assert got["loaded_in"] == got["pid"]  # each instance loaded its own
+    assert not [l for l in s.logs if l.get("level") == "error"]
+
+
+def test_sklearn_names_from_the_signature(make_server, tmpdir_path):
+    d, est, X = train_sklearn(tmpdir_path, "flowers")
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    with open(os.path.join(d, "model.json"), "w") as f:
+        json.dump({"backend": "sklearn", "file": "model.joblib", "signature": {"inputs": [
+            {"name": "input", "datatype": "FP64", "shape": [-1, 4], "names": names}]}}, f)
+    s = make_server(["--models", tmpdir_path])
+    r = post_json(s.url("/api/v1/predict"), {"data": [dict(zip(names, map(float, X[100])))]})
+    assert r.status_code == 200, r.text
+    p = r.json()["predictions"][0]
+    assert p["label"] == est.predict(X[100:101])[0]
+    assert sorted(p["probabilities"]) == ["0", "1", "2"]

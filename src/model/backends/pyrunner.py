@@ -1,5 +1,6 @@
-# modelwrap's Python worker: the server execs `python3 -I -c <this file>` with one SOCK_SEQPACKET
-# socket on fd 3. It imports the model once, then forks one process per instance on request; each
+# modelwrap's Python worker: the server execs `python3 -I -B -c <boot>` with one SOCK_SEQPACKET
+# socket on fd 3 and this file's text on fd 4 (boot reads and runs it). It imports the model
+# once, then forks one process per instance on request; each
 # instance answers RUN frames whose data sit in a shared-memory (memfd) area. The protocol is
 # docs/python-workers.md; the server treats everything this program sends as untrusted.
 import json
@@ -16,7 +17,8 @@ import traceback
 MAGIC = 0x5950574D  # "MWPY"
 VERSION = 1
 HDR = struct.Struct("<IHHQII")  # magic, version, type, seq, off, len
-T_INIT, T_READY, T_FORK, T_SPAWNED, T_KILL, T_EXITED, T_RUN, T_RESULT, T_LOG, T_HELLO = range(1, 11)
+(T_INIT, T_READY, T_FORK, T_SPAWNED, T_KILL, T_EXITED, T_RUN, T_RESULT, T_LOG, T_HELLO,
+ T_RUN_BODY, T_RESULT_JSON, T_RESULT_JSON_RECYCLE) = range(1, 14)
 MAX_FRAME = 65536
 LOG_MAX = 4096
 ALIGN = 64
@@ -135,6 +137,8 @@ def load_module(path):
     folder = os.path.dirname(path)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    # The template is started from its src/ folder: relative paths in model code mean that.
+    os.chdir(folder)
     name = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -233,6 +237,7 @@ def load_model(cfg):
     L.cfg = cfg
     sig = mj.get("signature")
     if cfg["backend"] == "sklearn":
+        os.chdir(d)
         path = os.path.join(d, mj.get("file", "model.joblib"))
         try:
             import joblib
@@ -245,7 +250,17 @@ def load_model(cfg):
             raise RuntimeError("%s: the object has no predict()" % path)
         L.interface = "sklearn"
         L.obj = est
-        L.signature = sig or sklearn_signature(est, path)
+        # The server passes arrays in the order of the feature names, so an estimator fitted on
+        # a DataFrame would warn on every call that the array has no names: not news.
+        import warnings
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        # model.json's inputs and outputs win; what it leaves out comes from the estimator.
+        sig = dict(sig or {})
+        if not (sig.get("inputs") and sig.get("outputs")):
+            derived = sklearn_signature(est, path, sig.get("inputs"))
+            sig.setdefault("inputs", derived["inputs"])
+            sig.setdefault("outputs", derived["outputs"])
+        L.signature = sig
         return L
     path = os.path.join(d, mj.get("file", "model.py"))
     mod = load_module(path)
@@ -305,9 +320,11 @@ def np_dtype_name(dt):
     return "BYTES"
 
 
-def sklearn_signature(est, path):
+def sklearn_signature(est, path, given_inputs=None):
     names = getattr(est, "feature_names_in_", None)
     nf = getattr(est, "n_features_in_", None)
+    if given_inputs:
+        names = ["given"]  # only the outputs are needed
     if names is None:
         if nf is None:
             raise RuntimeError("%s: no feature_names_in_ or n_features_in_: give a \"signature\"" % path)
@@ -571,30 +588,41 @@ def serve_instance(L, sock, shm, cfg):
         if fr is None:
             break
         ftype, seq, off, ln, _payload, _fds = fr
-        if ftype != T_RUN:
+        if ftype not in (T_RUN, T_RUN_BODY):
             continue
         w = Writer(shm)
+        answer = None
         try:
             if off < 0 or ln < 0 or off + ln > shm.half:
-                raise RuntimeError("descriptor outside the request area")
-            req = json.loads(bytes(shm.mv[off:off + ln]))
-            if L.interface == "template":
-                items, unbatchable = run_template(L, shm, req, w)
+                raise RuntimeError("request outside the request area")
+            if ftype == T_RUN_BODY and L.interface == "template":
+                # One request, no descriptors: the body in, the JSON answer out.
+                answer = w.put(dumps(L.obj.run(json.loads(bytes(shm.mv[off:off + ln])))))
+                items, unbatchable = None, False
             else:
-                items, unbatchable = run_tensor(L, shm, req, w)
+                req = json.loads(bytes(shm.mv[off:off + ln]))
+                if L.interface == "template":
+                    items, unbatchable = run_template(L, shm, req, w)
+                else:
+                    items, unbatchable = run_tensor(L, shm, req, w)
         except Exception:
+            answer = None
             items, unbatchable = [{"error": traceback.format_exc()}], False
         served += 1
         recycle = (max_requests > 0 and served >= max_requests) or (max_rss > 0 and rss_bytes() > max_rss)
-        desc = json.dumps({"items": items, "unbatchable": unbatchable, "recycle": recycle}).encode()
-        try:
-            doff, dln = w.put(desc)
-        except MemoryError:
-            w = Writer(shm)
-            desc = json.dumps({"items": [{"error": "the answer does not fit the shared memory area"}] * len(req.get("items", [0])),
-                               "recycle": recycle}).encode()
-            doff, dln = w.put(desc)
-        send_frame(sock, T_RESULT, seq, off=doff, length=dln)
+        if answer is not None:
+            send_frame(sock, T_RESULT_JSON_RECYCLE if recycle else T_RESULT_JSON, seq,
+                       off=answer[0], length=answer[1])
+        else:
+            desc = json.dumps({"items": items, "unbatchable": unbatchable, "recycle": recycle}).encode()
+            try:
+                doff, dln = w.put(desc)
+            except MemoryError:
+                w = Writer(shm)
+                desc = json.dumps({"items": [{"error": "the answer does not fit the shared memory area"}] * len(items),
+                                   "recycle": recycle}).encode()
+                doff, dln = w.put(desc)
+            send_frame(sock, T_RESULT, seq, off=doff, length=dln)
         if recycle:
             break
 

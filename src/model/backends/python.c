@@ -51,6 +51,7 @@ struct pyinst {
     uint8_t *shm;
     size_t shm_size;
     uint64_t seq;
+    uint8_t *rbuf; /* PYW_FRAME_MAX + 1 bytes for the frames of the call in flight */
     uint64_t restart_at_ns;
     uint64_t started_ns;
     unsigned backoff_ms;
@@ -60,7 +61,6 @@ struct pyinst {
 
 struct pystate {
     struct model *m;
-    bool sklearn;
     char *python;   /* interpreter path */
     char *init_json; /* the INIT frame's configuration */
     unsigned n;
@@ -79,29 +79,7 @@ struct pystate {
     atomic_uint_fast64_t restarts;
     atomic_uint_fast64_t worker_ns;
     atomic_uint live;
-    bool unbatchable_warned;
-    atomic_bool unbatchable;
 };
-
-/* ---- event hook -------------------------------------------------------------------------------- */
-
-/* Set at start-up and cleared at exit while supervisors may read them: atomics. */
-static _Atomic(model_event_fn) event_fn;
-static _Atomic(void *) event_ctx;
-
-void model_set_event_hook(model_event_fn fn, void *ctx)
-{
-    atomic_store(&event_ctx, ctx);
-    atomic_store(&event_fn, fn);
-}
-
-void model_event(const struct model *m, int instance, const char *what, int sig)
-{
-    model_event_fn fn = atomic_load(&event_fn);
-
-    if (fn != NULL)
-        fn(atomic_load(&event_ctx), m->name, m->version, instance, what, sig);
-}
 
 bool model_worker_stats(const struct model *m, struct model_worker_stats *out)
 {
@@ -251,8 +229,8 @@ static void handle_exited(struct pystate *st, const uint8_t *p, size_t len)
         model_event(st->m, idx, "python_worker_died", sig);
 }
 
-/* Waits for a frame of type want on fd, logging LOG frames meanwhile. *payload / *len point into
- * buf. 1: got it; 0: EOF / broken / other type; -1: timeout. */
+/* Waits for a frame of type want (0: any) on fd, logging LOG frames meanwhile. *payload / *len
+ * point into buf. 1: got it; 0: EOF / broken / other type; -1: timeout. */
 static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uint16_t want,
                      uint64_t deadline_ns, struct pyw_hdr *h, const uint8_t **payload,
                      size_t *len)
@@ -273,7 +251,7 @@ static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uin
         }
         *payload = buf + PYW_HDR_LEN;
         *len = (size_t)n - PYW_HDR_LEN;
-        return h->type == want ? 1 : 0;
+        return want == 0 || h->type == want ? 1 : 0;
     }
 }
 
@@ -293,28 +271,70 @@ static void last_line(const char *tb, char *out, size_t cap)
 
 /* ---- the master process ------------------------------------------------------------------------ */
 
-/* Execs the runner with a scrubbed environment and only its socket (fd 3). 0 or -1 with e. */
+/* A memfd holding the runner's source, for the worker to read on fd 4 (so that its command line
+ * stays short in `ps`). -1 on failure. */
+static int runner_fd(void)
+{
+    size_t len = strlen(pyrunner_source), done = 0;
+    ssize_t n;
+    int fd = memfd_create("modelwrap-runner", MFD_CLOEXEC);
+
+    while (fd >= 0 && done < len) {
+        n = write(fd, pyrunner_source + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            fd = -1;
+            break;
+        }
+        done += (size_t)n;
+    }
+    if (fd >= 0 && lseek(fd, 0, SEEK_SET) != 0) { /* the worker reads from the start */
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Execs the runner with a scrubbed environment and only its socket (fd 3) and its source (fd 4,
+ * closed by the runner first thing). 0 or -1 with e. */
 static int spawn_master(struct pystate *st, struct mw_error *e)
 {
     static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
                                  "LC_ALL=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
                                  "PYTHONUNBUFFERED=1", NULL};
+    static char boot[] = "import os;f=os.fdopen(4,'rb');s=f.read();f.close();"
+                         "exec(compile(s,'modelwrap-runner.py','exec'))";
     /* -I: no PYTHON* variables, no user site, no script folder on sys.path; -B: no byte-code
      * files written into the model's folder (they would change its reload fingerprint). */
-    char *argv[] = {st->python, "-I", "-B", "-c", (char *)pyrunner_source, NULL};
+    char *argv[] = {st->python, "-I", "-B", "-c", boot, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, all;
-    int sv[2], child, err, rc = -1;
+    int sv[2], child, src = -1, err, rc = -1;
     pid_t pid;
 
+    src = runner_fd();
+    if (src >= 0 && src <= 4) {
+        /* 0-4 are the child's own: move it above them before the file actions run. */
+        int moved = fcntl(src, F_DUPFD_CLOEXEC, 10);
+        close(src);
+        src = moved;
+    }
+    if (src < 0) {
+        mw_fail(e, MWE_CONFIG, "%s: cannot prepare the Python worker: %s", st->m->name,
+                strerror(errno));
+        goto out;
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         mw_fail(e, MWE_CONFIG, "%s: socketpair: %s", st->m->name, strerror(errno));
         goto out;
     }
     child = sv[1];
-    if (child == 3) {
-        /* dup2(3, 3) would leave FD_CLOEXEC set on the channel. */
+    if (child <= 4) {
+        /* dup2(3, 3) would leave FD_CLOEXEC set on the channel, and 0-2 and 4 are the child's
+         * (a server started with a closed stdin gets low numbers). */
         child = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
         close(sv[1]);
         if (child < 0) {
@@ -328,7 +348,8 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, child, 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawn_file_actions_adddup2(&fa, src, 4);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 5);
     posix_spawnattr_init(&attr);
     sigemptyset(&none);
     sigfillset(&all);
@@ -341,6 +362,8 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(child);
+    close(src);
+    src = -1;
     if (err != 0) {
         close(sv[0]);
         mw_fail(e, MWE_CONFIG, "%s: cannot start %s: %s", st->m->name, st->python,
@@ -357,6 +380,8 @@ static int spawn_master(struct pystate *st, struct mw_error *e)
     }
     rc = 0;
 out:
+    if (src >= 0)
+        close(src);
     return rc;
 }
 
@@ -367,10 +392,13 @@ static void stop_master(struct pystate *st)
     int status;
     pid_t r = 0;
 
+    /* Under send_mu: a worker thread may be sending a KILL (kill_instance). */
+    pthread_mutex_lock(&st->send_mu);
     if (st->master_fd >= 0) {
         close(st->master_fd);
         st->master_fd = -1;
     }
+    pthread_mutex_unlock(&st->send_mu);
     if (st->master_pid <= 0)
         return;
     for (int i = 0; i < 200; i++) {
@@ -386,8 +414,10 @@ static void stop_master(struct pystate *st)
     st->master_pid = -1;
 }
 
-/* Waits for the master's READY and fills the model's signature and interface from it. */
-static int await_ready(struct pystate *st, struct mw_error *e)
+/* Waits for the master's READY. At load (first) it fills the model's signature and interface
+ * from it; a restarted master (supervisor thread) must report what the model was loaded with,
+ * since request threads read the signature meanwhile without a lock. */
+static int await_ready(struct pystate *st, bool first, struct mw_error *e)
 {
     struct model *m = st->m;
     uint8_t *buf = malloc(PYW_FRAME_MAX + 1);
@@ -435,13 +465,22 @@ static int await_ready(struct pystate *st, struct mw_error *e)
         mw_fail(e, MWE_CONFIG, "%s/model.json: %s", m->dir, sub.msg);
         goto out;
     }
-    if (m->sig.n_inputs == 0 && m->sig.n_outputs == 0) {
-        m->sig = sig;
-    } else {
-        /* model.json's signature was parsed by model.c; the worker echoed it (plus defaults). */
-        model_sig_fini(&m->sig);
-        m->sig = sig;
+    if (!first) {
+        bool same = sig.n_inputs == m->sig.n_inputs && sig.n_outputs == m->sig.n_outputs &&
+                    m->json_answers == (strcmp(iface, "template") == 0);
+        model_sig_fini(&sig);
+        if (!same) {
+            mw_fail(e, MWE_CONFIG, "%s: the restarted Python worker reports another model",
+                    m->name);
+            goto out;
+        }
+        rc = 0;
+        goto out;
     }
+    /* model.json's signature, if any, was parsed by model.c; the worker echoes it (with the
+     * template's default output), else derives one. */
+    model_sig_fini(&m->sig);
+    m->sig = sig;
     m->json_answers = strcmp(iface, "template") == 0;
     rc = 0;
 out:
@@ -671,7 +710,7 @@ static void *supervisor_main(void *arg)
                     if (st->inst[i].st == PI_IDLE)
                         mark_dead(st, &st->inst[i], false);
                 pthread_mutex_unlock(&st->mu);
-                if (spawn_master(st, &e) != 0 || await_ready(st, &e) != 0) {
+                if (spawn_master(st, &e) != 0 || await_ready(st, false, &e) != 0) {
                     log_msg(LOG_ERROR, "python worker restart failed", "model", st->m->name,
                             "error", e.msg, NULL);
                     stop_master(st);
@@ -807,7 +846,6 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
 {
     struct model *m = st->m;
     struct pyinst *in;
-    uint8_t *buf = NULL;
     const uint8_t *p;
     struct pyw_hdr h;
     struct pyw_reply info = {0};
@@ -815,7 +853,10 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     uint64_t deadline = UINT64_MAX, t0;
     size_t items = 0, doff = 0, dlen = 0, half, len;
     int err = 0, got;
-    bool dead = false, expected = false;
+    bool dead = false, expected = false, broken = false;
+    /* One template request: the body goes as it is and the answer comes back as it is, with no
+     * descriptor to write or parse on either side (the common case of an unbatched model). */
+    bool fast = n == 1 && m->json_answers && calls[0]->body != NULL;
 
     for (size_t i = 0; i < n; i++) {
         uint64_t d = calls[i]->deadline_ns != 0
@@ -829,27 +870,35 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     if (in == NULL)
         goto out_all;
     half = in->shm_size / 2;
-    err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
+    if (fast) {
+        err = calls[0]->body_len <= half ? 0 : MWE_BODY_TOO_LARGE;
+        if (err == 0 && calls[0]->body_len > 0)
+            memcpy(in->shm, calls[0]->body, calls[0]->body_len);
+        items = 1;
+        dlen = calls[0]->body_len;
+    } else {
+        err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
+    }
     if (err != 0)
         goto out_release;
     *done = items;
-    buf = malloc(PYW_FRAME_MAX + 1);
-    if (buf == NULL) {
-        err = MWE_NOMEM;
-        goto out_release;
-    }
     in->seq++;
     t0 = time_mono_ns();
-    if (send_frame(in->fd, PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen, NULL, 0) != 0) {
+    if (send_frame(in->fd, fast ? PYW_RUN_BODY : PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen,
+                   NULL, 0) != 0) {
         err = MWE_MODEL_UNAVAILABLE;
         dead = true;
         goto out_release;
     }
     for (;;) {
-        got = wait_type(st, in->idx, in->fd, buf, PYW_RESULT, deadline, &h, &p, &len);
+        got = wait_type(st, in->idx, in->fd, in->rbuf, 0, deadline, &h, &p, &len);
         if (got != 1 || h.seq == in->seq)
             break;
     }
+    /* Only the answers this request allows; anything else breaks the protocol. */
+    if (got == 1 && h.type != PYW_RESULT &&
+        !(fast && (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE)))
+        got = 0;
     atomic_fetch_add(&st->worker_ns, time_mono_ns() - t0);
     for (size_t i = 0; i < items; i++)
         calls[i]->worker_ns = time_mono_ns() - t0;
@@ -877,15 +926,23 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     ex.st = st;
     ex.instance = in->idx;
     ex.calls = calls;
-    if (pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls, items, rc,
-                         &info, on_exception, &ex) != 0) {
+    if (h.type != PYW_RESULT) {
+        rc[0] = pyw_decode_answer(in->shm + half, in->shm_size - half, h.off, h.len, calls[0]);
+        info.recycle = h.type == PYW_RESULT_JSON_RECYCLE;
+        /* The runner's json.dumps cannot write what the decoder refuses. */
+        broken = rc[0] == MWE_MODEL_FAILED;
+    } else {
+        broken = pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls,
+                                  items, rc, &info, on_exception, &ex) != 0;
+    }
+    if (broken) {
         log_kv(LOG_ERROR, "python model instance sent a malformed reply: killed", "model",
                m->name, "#instance", (long long)in->idx, NULL);
         kill_instance(st, in->pid);
         dead = true;
         expected = true;
     }
-    if (info.unbatchable && !atomic_exchange(&st->unbatchable, true))
+    if (info.unbatchable && !atomic_exchange(&m->batch_off, true))
         log_msg(LOG_WARN,
                 "python model: run() did not answer one entry per record (or "
                 "{\"predictions\": [...]}): batching is off for this model",
@@ -912,7 +969,6 @@ out_unlock:
         }
         pthread_mutex_unlock(&st->mu);
     }
-    free(buf);
 }
 
 static int py_run(struct model *m, struct model_call *c)
@@ -932,7 +988,7 @@ static void py_run_many(struct model *m, struct model_call **calls, size_t n, in
 {
     struct pystate *st = m->state;
     size_t off = 0, done;
-    bool batch = !atomic_load(&st->unbatchable);
+    bool batch = !atomic_load(&m->batch_off);
 
     while (off < n) {
         done = 0;
@@ -984,8 +1040,14 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
         mw_fail(e, MWE_CONFIG, "%s: \"file\": expected a path inside the model folder", path);
         goto out;
     }
-    if (read_uint(mj, "instances", 1, PY_MAX_INSTANCES, 1, &instances, path, e) != 0 ||
-        read_uint(mj, "max_rss", 0, UINT64_C(1) << 48, 0, &max_rss, path, e) != 0 ||
+    /* model.c read "instances" (1 to 64) into the scheduler's workers: one per process. */
+    instances = m->opts.workers;
+    if (instances < 1 || instances > PY_MAX_INSTANCES) {
+        mw_fail(e, MWE_CONFIG, "%s: \"instances\": expected an integer from 1 to %d", path,
+                PY_MAX_INSTANCES);
+        goto out;
+    }
+    if (read_uint(mj, "max_rss", 0, UINT64_C(1) << 48, 0, &max_rss, path, e) != 0 ||
         read_uint(mj, "max_requests", 0, UINT32_MAX, 0, &max_requests, path, e) != 0 ||
         read_uint(mj, "shm_bytes", 1 << 20, PY_SHM_MAX, PY_SHM_DEFAULT, &shm, path, e) != 0 ||
         read_uint(mj, "load_timeout_ms", 1000, 3600000, PY_LOAD_TIMEOUT_MS, &load_ms, path, e) !=
@@ -1005,7 +1067,6 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     if (st == NULL)
         goto out_nomem;
     st->m = m;
-    st->sklearn = sklearn;
     st->n = (unsigned)instances;
     st->shm_size = (size_t)shm / 2 * 2;
     st->load_timeout_ms = (unsigned)load_ms;
@@ -1021,14 +1082,20 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
         st->inst[i].idx = (int)i;
         st->inst[i].fd = -1;
     }
+    for (i = 0; i < instances; i++) {
+        st->inst[i].rbuf = malloc(PYW_FRAME_MAX + 1);
+        if (st->inst[i].rbuf == NULL) {
+            for (size_t k = 0; k < i; k++)
+                free(st->inst[k].rbuf);
+            close(st->wake_fd);
+            free(st);
+            st = NULL;
+            goto out_nomem;
+        }
+    }
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->send_mu, NULL);
-    {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_cond_init(&st->cv, &ca);
-        pthread_condattr_destroy(&ca);
-    }
+    pthread_cond_init(&st->cv, NULL); /* CLOCK_REALTIME: acquire's short timed waits */
     m->state = st;
 
     v = py != NULL ? json_object_get(py, "venv") : NULL;
@@ -1089,7 +1156,7 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
                 PYW_FRAME_MAX - PYW_HDR_LEN - 512);
         goto out_free;
     }
-    if (spawn_master(st, e) != 0 || await_ready(st, e) != 0)
+    if (spawn_master(st, e) != 0 || await_ready(st, true, e) != 0)
         goto out_free;
     for (i = 0; i < st->n; i++) {
         st->inst[i].st = PI_STARTING;
@@ -1178,6 +1245,8 @@ static void py_free(struct model *m)
         if (in->shm != NULL)
             munmap(in->shm, in->shm_size);
         in->shm = NULL;
+        free(in->rbuf);
+        in->rbuf = NULL;
     }
     stop_master(st);
     pthread_cond_destroy(&st->cv);

@@ -272,40 +272,59 @@ static bool range_ok(json_int_t off, json_int_t len, size_t area_len)
            (uint64_t)len <= area_len - (uint64_t)off;
 }
 
-/* The JSON answer of item {"json":[off,len]} into c. 0, MWE_MODEL_FAILED, MWE_NOMEM. */
-static int take_json(struct model_call *c, const json_t *pair, const uint8_t *area,
-                     size_t area_len)
+/* The JSON answer at [off, off + len) of the area (already checked to be inside it) into c:
+ * parsed to prove it is JSON, then copied. 0, MWE_MODEL_FAILED, MWE_NOMEM. */
+static int take_json_at(struct model_call *c, const uint8_t *area, size_t off, size_t len)
 {
     json_t *check;
     json_error_t jerr;
-    json_int_t off, len;
     char *copy;
     int rc = MWE_MODEL_FAILED;
 
-    if (!json_is_array(pair) || json_array_size(pair) != 2 ||
-        !json_is_integer(json_array_get(pair, 0)) || !json_is_integer(json_array_get(pair, 1)))
+    if (len == 0)
         goto out;
-    off = json_integer_value(json_array_get(pair, 0));
-    len = json_integer_value(json_array_get(pair, 1));
-    if (!range_ok(off, len, area_len) || len == 0)
-        goto out;
-    check = json_loadb((const char *)area + off, (size_t)len,
+    check = json_loadb((const char *)area + off, len,
                        JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (check == NULL)
         goto out;
     json_decref(check);
-    copy = arena_alloc(&c->arena, (size_t)len + 1);
+    copy = arena_alloc(&c->arena, len + 1);
     if (copy == NULL) {
         rc = MWE_NOMEM;
         goto out;
     }
-    memcpy(copy, area + off, (size_t)len);
+    memcpy(copy, area + off, len);
     copy[len] = '\0';
     c->answer = copy;
-    c->answer_len = (size_t)len;
+    c->answer_len = len;
     rc = 0;
 out:
     return rc;
+}
+
+/* The JSON answer of item {"json":[off,len]} into c. 0, MWE_MODEL_FAILED, MWE_NOMEM. */
+static int take_json(struct model_call *c, const json_t *pair, const uint8_t *area,
+                     size_t area_len)
+{
+    json_int_t off, len;
+
+    if (!json_is_array(pair) || json_array_size(pair) != 2 ||
+        !json_is_integer(json_array_get(pair, 0)) || !json_is_integer(json_array_get(pair, 1)))
+        return MWE_MODEL_FAILED;
+    off = json_integer_value(json_array_get(pair, 0));
+    len = json_integer_value(json_array_get(pair, 1));
+    if (!range_ok(off, len, area_len))
+        return MWE_MODEL_FAILED;
+    return take_json_at(c, area, (size_t)off, (size_t)len);
+}
+
+int pyw_decode_answer(const uint8_t *area, size_t area_len, size_t off, size_t len,
+                      struct model_call *c)
+{
+    if (area == NULL || c == NULL || !c->model->json_answers || c->body == NULL ||
+        c->answer != NULL || off > area_len || len > area_len - off)
+        return MWE_MODEL_FAILED;
+    return take_json_at(c, area, off, len);
 }
 
 /* One output tensor {"dtype","shape","off","len"} into output idx of c. */

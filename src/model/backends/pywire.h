@@ -31,6 +31,10 @@ enum pyw_type {
     PYW_RESULT = 8,  /* instance -> server: descriptor at [off, off+len) of the reply area */
     PYW_LOG = 9,     /* either -> server: {"stream","level","text"} */
     PYW_HELLO = 10,  /* instance -> server: {"ok":true,"pid"} or {"error"} once loaded */
+    /* The one-request fast path of template models (no descriptors): */
+    PYW_RUN_BODY = 11,           /* server -> instance: the body at [off, off+len) of requests */
+    PYW_RESULT_JSON = 12,        /* instance -> server: the JSON answer at [off, off+len) */
+    PYW_RESULT_JSON_RECYCLE = 13, /* the same, and the instance exits after it */
 };
 
 struct pyw_hdr {
@@ -57,6 +61,13 @@ int pyw_hdr_decode(const uint8_t *p, size_t n, struct pyw_hdr *h);
  */
 int pyw_encode_request(uint8_t *area, size_t cap, struct model_call *const *calls, size_t n,
                        bool batch, size_t *items, size_t *desc_off, size_t *desc_len);
+
+/* The answer of a PYW_RESULT_JSON frame: [off, off + len) of the reply area (area_len bytes at
+ * area) must be valid JSON, copied into c's arena as c->answer (c is a json_answers call with a
+ * body). 0, MWE_MODEL_FAILED (out of bounds, empty, not JSON, not such a call) or MWE_NOMEM.
+ * Never reads outside the area. Any thread holding the call. */
+int pyw_decode_answer(const uint8_t *area, size_t area_len, size_t off, size_t len,
+                      struct model_call *c);
 
 /* What a reply said beside the items. */
 struct pyw_reply {

@@ -21,6 +21,8 @@ class Model:
 
     def init(self):
         self.leak = []
+        if os.path.exists("broken"):  # the current folder is the model's
+            raise RuntimeError("this model is broken for now")
 
     def run(self, records: Records):
         ops = [r["op"] for r in records["data"]]
@@ -40,6 +42,18 @@ class Model:
                 except OSError:
                     pass
             return {"env": dict(os.environ), "fds": fds, "pid": os.getpid()}
+        if "forge" in ops:
+            # Hostile model code answers for the runner: a RESULT frame (with the request's own
+            # sequence number, read from the runner's frame) whose descriptor lies outside the
+            # shared memory.
+            import sys
+            import __main__ as runner
+            f = sys._getframe()
+            while f is not None and "seq" not in f.f_locals:
+                f = f.f_back
+            runner.send_frame(runner.state["sock"], runner.T_RESULT, f.f_locals["seq"],
+                              off=1 << 31, length=1 << 20)
+            time.sleep(1)
         if "grow" in ops:
             self.leak.append(b"\x01" * (128 << 20))
         if "print" in ops:

@@ -206,6 +206,20 @@ static void test_reply_json(void **state)
                      -1);
     assert_int_equal(pyw_decode_reply(area, AREA, 0, 0, &c, 1, rc, &info, NULL, NULL), -1);
 
+    /* the fast path's answer: the same checks without a descriptor */
+    c->answer = NULL;
+    memcpy(area + 1024, "{\"a\":[1,2]}", 11);
+    assert_int_equal(pyw_decode_answer(area, AREA, 1024, 11, c), 0);
+    assert_int_equal(c->answer_len, 11);
+    assert_int_equal(pyw_decode_answer(area, AREA, 1024, 11, c), MWE_MODEL_FAILED); /* twice */
+    c->answer = NULL;
+    assert_int_equal(pyw_decode_answer(area, AREA, 1024, 10, c), MWE_MODEL_FAILED); /* cut */
+    assert_int_equal(pyw_decode_answer(area, AREA, AREA - 5, 11, c), MWE_MODEL_FAILED);
+    assert_int_equal(pyw_decode_answer(area, AREA, 1024, 0, c), MWE_MODEL_FAILED);
+    assert_null(c->answer);
+    c->body = NULL; /* not a call that takes an answer */
+    assert_int_equal(pyw_decode_answer(area, AREA, 1024, 11, c), MWE_MODEL_FAILED);
+
     model_call_release(c);
     free(area);
     free_model(t);

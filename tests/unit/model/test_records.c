@@ -814,9 +814,52 @@ static void test_decode_encode_round_trip(void **state)
     model_call_release(c);
 }
 
+/* Optional members (a Python model's Optional[...] fields): null or missing is a zero / empty
+ * element; a wrong type is still refused; required members are still required. */
+static void test_optional_members(void **state)
+{
+    static struct mw_tensor_spec in[] = {
+        {.name = "text", .dtype = MW_BYTES, .ndim = 1, .shape = {-1}},
+        {.name = "prio", .dtype = MW_INT64, .ndim = 1, .shape = {-1}},
+        {.name = "flag", .dtype = MW_BOOL, .ndim = 1, .shape = {-1}},
+    };
+    bool optional[] = {false, true, true};
+    struct model m;
+    struct mw_error e;
+    struct model_call *c;
+
+    (void)state;
+    model_setup(&m, "opt", in, 3, shapes_out, 1);
+    m.sig.optional = optional;
+    assert_int_equal(decode(&m,
+                            "{\"data\":[{\"text\":\"a\",\"prio\":3,\"flag\":true},"
+                            "{\"text\":\"b\",\"prio\":null},{\"text\":\"c\"}]}",
+                            10, &e, &c),
+                     0);
+    assert_int_equal(c->inputs[1].shape[0], 3);
+    assert_true(((int64_t *)c->inputs[1].data)[0] == 3);
+    assert_true(((int64_t *)c->inputs[1].data)[1] == 0);
+    assert_true(((int64_t *)c->inputs[1].data)[2] == 0);
+    assert_int_equal(((uint8_t *)c->inputs[2].data)[0], 1);
+    assert_int_equal(((uint8_t *)c->inputs[2].data)[2], 0);
+    model_call_release(c);
+    expect_error(&m, "{\"data\":[{\"prio\":1}]}", 10, MWE_INVALID_INPUT,
+                 "data[0]: missing member 'text'");
+    expect_error(&m, "{\"data\":[{\"text\":null}]}", 10, MWE_INVALID_INPUT,
+                 "data[0].text: expected a string, got null");
+    expect_error(&m, "{\"data\":[{\"text\":\"a\",\"prio\":\"high\"}]}", 10,
+                 MWE_INVALID_INPUT,
+                 "data[0].prio: expected an integer in [-9223372036854775808, "
+                 "9223372036854775807], got a string");
+    expect_error(&m, "{\"data\":[{\"text\":\"a\",\"other\":1}]}", 10, MWE_INVALID_INPUT,
+                 "data[0]: unknown member 'other'");
+    pthread_mutex_destroy(&m.run_lock);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_optional_members),
         cmocka_unit_test(test_iris_decode),
         cmocka_unit_test(test_mixed_decode_all_types),
         cmocka_unit_test(test_integer_boundaries),

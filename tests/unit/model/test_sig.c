@@ -380,9 +380,45 @@ static void test_copy(void **state)
     assert_int_equal(dst.n_inputs, 0);
 }
 
+/* "optional": true marks an input that may be null or missing; anything but a boolean is refused. */
+static void test_optional_inputs(void **state)
+{
+    struct model_sig sig = {0}, copy = {0};
+    struct mw_error e = {0};
+    json_t *j;
+
+    (void)state;
+    j = json_loads("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"BYTES\",\"shape\":[-1]},"
+                   "{\"name\":\"b\",\"datatype\":\"INT64\",\"shape\":[-1],\"optional\":true}]}",
+                   0, NULL);
+    assert_int_equal(model_sig_from_json(&sig, j, &e), 0);
+    json_decref(j);
+    assert_non_null(sig.optional);
+    assert_false(sig.optional[0]);
+    assert_true(sig.optional[1]);
+    assert_int_equal(model_sig_copy(&copy, &sig, &e), 0);
+    assert_non_null(copy.optional);
+    assert_true(copy.optional[1]);
+    model_sig_fini(&copy);
+    model_sig_fini(&sig);
+    j = json_loads("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"BYTES\",\"shape\":[-1]}]}", 0,
+                   NULL);
+    assert_int_equal(model_sig_from_json(&sig, j, &e), 0);
+    json_decref(j);
+    assert_null(sig.optional); /* none optional: no flags at all */
+    model_sig_fini(&sig);
+    j = json_loads("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"BYTES\",\"shape\":[-1],"
+                   "\"optional\":1}]}",
+                   0, NULL);
+    assert_int_equal(model_sig_from_json(&sig, j, &e), MWE_CONFIG);
+    assert_string_equal(e.msg, "signature.inputs[0].optional: expected true or false");
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_optional_inputs),
         cmocka_unit_test(test_dtype_names_and_sizes),
         cmocka_unit_test(test_parse_full_signature),
         cmocka_unit_test(test_parse_partial_signatures),
