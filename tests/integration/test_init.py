@@ -173,3 +173,19 @@ def test_dir_option_and_missing_parent(tmpdir_path):
     assert r.returncode == 0, r.stderr
     assert os.path.isfile(os.path.join(tmpdir_path, "repo", "p1", "model.c"))
     assert "--models %s" % os.path.join(tmpdir_path, "repo") in r.stdout
+
+
+def test_next_steps_work_as_printed(tmpdir_path):
+    """`modelwrap serve --models <parent>` as init prints it: a relative repository path (".",
+    the default "./models") must work for Python models too."""
+    r = init("python", "rel", cwd=tmpdir_path)
+    assert r.returncode == 0, r.stderr
+    assert "modelwrap serve --models .\n" in r.stdout
+    s = Server(["--models", ".", "--default-model", "rel"], cwd=tmpdir_path)
+    try:
+        case = reference(os.path.join(tmpdir_path, "rel"))[0]
+        r = post_json(s.url("/api/predict"), case["request"])
+        assert r.status_code == 200, r.text
+        assert r.json() == case["predictions"]
+    finally:
+        assert s.stop() == 0, "".join(s.raw[-40:])
