@@ -131,3 +131,8 @@ sbom-test-deps: $(SBOM_STAMP)
 
 $(SBOM_STAMP): tests/sbom/package.json tests/sbom/package-lock.json
 	npm ci --prefix tests/sbom --ignore-scripts --no-audit --no-fund --omit=optional
+
+# ---- Python models: the python backend against the template's FastAPI app (bench/python.sh) ----
+.PHONY: bench-python
+bench-python: build
+	bash bench/python.sh

@@ -634,6 +634,78 @@ def batching_report(out, conns, workers, mx, delay, *specs):
     return 0
 
 
+# ---- bench/python.sh -----------------------------------------------------------------------------
+
+PY_TARGET_RATIO = 10.0  # modelwrap with batching on vs the template's app, requests/s
+PY_TARGET_ADDED_US = 30.0  # p50 the Python path adds to the same trivial work as a C plug-in
+
+
+def python_report(out, conns, instances, mx, delay, *specs):
+    res = rounds(specs)
+    tpl = res["template"]["rps"]
+    off, on = res["modelwrap-batching-off"], res["modelwrap-batching-on"]
+    pyt, ct = res["pytrivial-1conn"], res["ctrivial-1conn"]
+    added_us = (pyt["p50_ms"] - ct["p50_ms"]) * 1000.0
+    per_round = sorted({r["round"] for v in res.values() for r in v["runs"]})
+
+    def round_of(case, n):
+        return next(r for r in res[case]["runs"] if r["round"] == n)
+
+    ratios_on = [round_of("modelwrap-batching-on", n)["rps"] / round_of("template", n)["rps"]
+                 for n in per_round]
+    added = [(round_of("pytrivial-1conn", n)["p50_ms"] - round_of("ctrivial-1conn", n)["p50_ms"])
+             * 1000.0 for n in per_round]
+    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count(),
+           "load": open("/proc/loadavg").read().split()[:3],
+           "connections": int(conns), "instances": int(instances),
+           "max_batch_size": int(mx), "max_queue_delay_us": int(delay),
+           "cases": res,
+           "on_over_template": round(on["rps"] / tpl, 3) if tpl else None,
+           "off_over_template": round(off["rps"] / tpl, 3) if tpl else None,
+           "on_over_template_per_round": [round(r, 3) for r in ratios_on],
+           "p50_added_us": round(added_us, 1),
+           "p50_added_us_per_round": [round(a, 1) for a in added],
+           "targets": {"on_over_template": PY_TARGET_RATIO, "p50_added_us": PY_TARGET_ADDED_US}}
+    doc["met"] = {"on_over_template": doc["on_over_template"] is not None
+                  and doc["on_over_template"] >= PY_TARGET_RATIO,
+                  "p50_added_us": added_us <= PY_TARGET_ADDED_US}
+    write_json(out, doc)
+    n = len(per_round)
+    print("| tickets model.py, 1 record, %s connections | requests/s (median of %d) | p50 ms "
+          "| p99 ms | vs template |" % (conns, n))
+    print("|---|---|---|---|---|")
+    for case, name in (("template", "template app: FastAPI + uvicorn, 2 workers"),
+                       ("modelwrap-batching-off", "modelwrap python, %s instances, batching off"
+                        % instances),
+                       ("modelwrap-batching-on", "modelwrap python, %s instances, batching on "
+                        "(max %s, %s us)" % (instances, mx, delay))):
+        r = res[case]
+        print("| %s | %.0f | %.2f | %.2f | %.2fx |" % (name, r["rps"], r["p50_ms"], r["p99_ms"],
+                                                      r["rps"] / tpl))
+    print("\n| trivial work (y = 2x), 1 record, 1 connection | requests/s | p50 us | p99 us |")
+    print("|---|---|---|---|")
+    for case, name in (("ctrivial-1conn", "C plug-in (testkit), 1 worker thread"),
+                       ("pytrivial-1conn", "template-style model.py, 1 instance")):
+        r = res[case]
+        print("| %s | %.0f | %.1f | %.1f |" % (name, r["rps"], r["p50_ms"] * 1000,
+                                              r["p99_ms"] * 1000))
+    print("\nbatching on vs template: %.2fx (target >= %.0fx: %s); p50 added by the Python path: "
+          "%.1f us (target <= %.0f us: %s)" % (
+              doc["on_over_template"], PY_TARGET_RATIO,
+              "met" if doc["met"]["on_over_template"] else "missed", added_us,
+              PY_TARGET_ADDED_US, "met" if doc["met"]["p50_added_us"] else "missed"))
+    if res["template"]["errors"]:
+        # The baseline's own failures (wrk's 2 s timeout under 64 connections) are part of what
+        # is measured, not a failure of this run.
+        print("python bench: the template app had %d non-2xx answers or socket errors (timeouts)"
+              % res["template"]["errors"], file=sys.stderr)
+    if any(v["errors"] for k, v in res.items() if k != "template"):
+        print("python bench: wrk saw non-2xx answers or socket errors from modelwrap",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 # ---- bench/suite.sh ------------------------------------------------------------------------------
 
 def fresh(path, since):
@@ -646,8 +718,10 @@ def fresh(path, since):
         return None
 
 
-def suite(out, since, main_path, v2_path, batching_path, https_path):
-    """The summary of items (a)-(i) of issue 9 from the results of one suite run."""
+def suite(out, since, main_path, v2_path, batching_path, https_path, python_path=""):
+    """The summary of items (a)-(i) of issue 9, and (j)-(k) of the Python models, from the
+    results of one suite run."""
+    pyb = fresh(python_path, since) if python_path else None
     main = fresh(main_path, since)
     v2 = fresh(v2_path, since)
     bat = fresh(batching_path, since)
@@ -708,9 +782,17 @@ def suite(out, since, main_path, v2_path, batching_path, https_path):
     item("i", "start to ready (exec to first 200 on /health/ready)", "<= 100 ms", ready,
          f"{fmt(ready, 1)} ms (main() to listening {fmt((st or {}).get('median_startup_us'), 0)} us)",
          lambda v: v <= 100)
+    j = pyb["on_over_template"] if pyb else None
+    item("j", "python model.py, 64 conns, batching on vs the template's FastAPI app",
+         ">= 10x", j,
+         f"{fmt(j, 1)}x (batching off {fmt(pyb['off_over_template'], 1)}x)" if pyb else "-",
+         lambda v: v >= 10)
+    k = pyb["p50_added_us"] if pyb else None
+    item("k", "p50 the Python path adds to a C plug-in's trivial work", "<= 30 us", k,
+         f"{fmt(k, 1)} us", lambda v: v <= 30)
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "sources": {"main": main_path, "v2": v2_path, "batching": batching_path,
-                       "https": https_path},
+                       "https": https_path, "python": python_path},
            "valid": bool(main and main.get("valid")), "items": items}
     write_json(out, doc)
     print("\n| item | what | target | measured | status |")
@@ -730,7 +812,7 @@ def main(argv):
         "body": body, "check": check, "metrics": metrics, "audit-lines": audit_lines,
         "wrk-field": wrk_field, "report": report, "v2-bodies": v2_bodies, "v2-check": v2_check,
         "v2-report": v2_report, "https-report": https_report,
-        "batching-report": batching_report, "suite": suite,
+        "batching-report": batching_report, "python-report": python_report, "suite": suite,
     }
     if len(argv) < 2 or argv[1] not in cmds:
         raise SystemExit(f"benchlib: unknown command; one of {' '.join(cmds)}")

@@ -47,6 +47,8 @@ static const struct route routes[] = {
     {HTTP_GET, "/api/v1/compliance", api_h_compliance, "admin", "v1_compliance", false},
     {HTTP_GET, "/api/v1/sbom", api_h_sbom, "admin", "v1_sbom", false},
     /* The Python template's routes, kept as aliases. */
+    {HTTP_GET, "/api", api_h_template_version, "read", "template_version", false},
+    {HTTP_GET, "/api/", api_h_template_version, "read", "template_version", false},
     {HTTP_GET, "/api/health", api_h_template_health, NULL, "template_health", false},
     {HTTP_GET, "/api/health/", api_h_template_health, NULL, "template_health", false},
     {HTTP_POST, "/api/predict", api_h_predict, "predict", "template_predict", true},

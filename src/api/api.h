@@ -62,6 +62,7 @@ int api_h_health(void *ctx, struct request *r);
 int api_h_health_live(void *ctx, struct request *r);
 int api_h_health_ready(void *ctx, struct request *r);
 int api_h_template_health(void *ctx, struct request *r);
+int api_h_template_version(void *ctx, struct request *r);
 int api_h_models(void *ctx, struct request *r);
 int api_h_model(void *ctx, struct request *r);
 int api_h_predict(void *ctx, struct request *r);

@@ -81,6 +81,14 @@ int api_h_template_health(void *ctx, struct request *r)
     return api_h_health_live(ctx, r);
 }
 
+/* GET /api[/]: the template's router root, {"version"} (the server's version). Route scope
+ * "read", as GET /. I/O thread. */
+int api_h_template_version(void *ctx, struct request *r)
+{
+    api_reply_json(r, 200, json_pack("{s:s}", "version", MW_VERSION));
+    return HTTP_DONE;
+}
+
 /* GET /api/v1/models: {"models": [...]}, the newest version of each model. Route scope "read".
  * I/O thread. */
 int api_h_models(void *ctx, struct request *r)

@@ -287,6 +287,10 @@ static json_t *fixed_schemas(void)
         json_pack("{s:s, s:[ss], s:{s:{s:s}, s:{s:s}}}", "type", "object", "required", "name",
                   "version", "properties", "name", "type", "string", "version", "type", "string"),
         &ok);
+    put(s, "VersionInfo",
+        json_pack("{s:s, s:[s], s:{s:{s:s}}}", "type", "object", "required", "version",
+                  "properties", "version", "type", "string"),
+        &ok);
     put(s, "Health",
         json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}}", "type", "object", "properties",
                   "is_alive", "type", "boolean", "ready", "type", "boolean", "reason", "type",
@@ -458,6 +462,7 @@ static const char *status_name(int status)
 enum route_kind {
     RK_OTHER,
     RK_ROOT,
+    RK_TEMPLATE_VERSION,
     RK_HEALTH,
     RK_MODELS,
     RK_MODEL,
@@ -494,6 +499,8 @@ static enum route_kind route_kind(const struct route *rt)
         return RK_PREDICT;
     if (rt->handler == api_h_root)
         return RK_ROOT;
+    if (rt->handler == api_h_template_version)
+        return RK_TEMPLATE_VERSION;
     if (rt->handler == api_h_health || rt->handler == api_h_health_live ||
         rt->handler == api_h_health_ready || rt->handler == api_h_template_health)
         return RK_HEALTH;
@@ -541,6 +548,7 @@ static const char *route_summary(const struct route *rt, enum route_kind k)
         {"v1_model", "One model's signature"},
         {"v1_model_predict", "Predict with a model: records in, predictions out"},
         {"v1_predict", "Predict with the default model: records in, predictions out"},
+        {"template_version", "Service version (the Python template's route)"},
         {"template_health", "Liveness (the Python template's route)"},
         {"template_predict", "Predict with the default model (the Python template's route)"},
         {"v1_sla", "The service level agreement: targets, limits, support hours, contact"},
@@ -624,6 +632,9 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
     switch (k) {
     case RK_ROOT:
         content = json_body(ref("schemas", "ServiceInfo"));
+        break;
+    case RK_TEMPLATE_VERSION:
+        content = json_body(ref("schemas", "VersionInfo"));
         break;
     case RK_HEALTH:
         content = json_body(ref("schemas", "Health"));

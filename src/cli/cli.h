@@ -1,6 +1,7 @@
 /*
- * cli: the subcommands that live in the library (compliance, sbom, audit report) so that tests
- * and fuzzers reach their parsers; src/cli/main.c dispatches to them.
+ * cli: the subcommands that live in the library (compliance, sbom, audit report, init) so that
+ * tests and fuzzers reach them; src/cli/main.c dispatches to them. `modelwrap init KIND NAME`
+ * writes a model folder from the scaffolds embedded at build time.
  */
 #ifndef MW_CLI_H
 #define MW_CLI_H
@@ -23,5 +24,26 @@ int cli_sbom(int argc, char **argv, int first, char **envp);
  * [--business-hours SPEC] [--timezone TZ] [--large-bytes N] [--large-records N] FILE...`
  * (defaults: the MODELWRAP_AUDIT_* settings of the environment and .env): 0, or 2 on errors. */
 int cli_audit(int argc, char **argv, int first, char **envp);
+
+
+/* One file of a scaffold: written to NAME/path for `modelwrap init kind NAME`. The bytes are
+ * embedded at build time from scaffold/<kind>/<path> (scripts/embed-files.cmake); "@NAME@" in
+ * them is replaced by the model's name. Static, read-only. */
+struct scaffold_file {
+    const char *kind;
+    const char *path;
+    const unsigned char *data;
+    size_t len;
+};
+
+extern const struct scaffold_file scaffold_files[];
+extern const size_t scaffold_n_files;
+
+/* `modelwrap init KIND NAME [--dir PARENT]`: writes the model folder PARENT/NAME (PARENT
+ * defaults to the current directory) from the scaffold of KIND (python, sklearn, plugin) and
+ * prints the next steps on stdout. Refuses a NAME that is not a safe folder and model name and
+ * a folder that already exists; on a failure part-way it removes what it wrote. argv[first] is
+ * KIND. Returns the process exit status: 0, or 2 with a message on stderr. Main thread. */
+int cli_init(int argc, char **argv, int first);
 
 #endif /* MW_CLI_H */

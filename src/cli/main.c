@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "       modelwrap sbom [--check TRACKER.json] [--flag value ...]\n"
             "                          (CycloneDX 1.5 inventory; vulnerability check)\n"
             "       modelwrap audit report [--since 7d] [--format text|json|csv] FILE...\n"
+            "       modelwrap init python|sklearn|plugin NAME [--dir PARENT]  (a new model folder)\n"
             "       modelwrap version\n"
             "       modelwrap help\n\n"
             "Serves the models of a model repository over HTTP. Every setting is a flag, an\n"
@@ -383,6 +384,8 @@ int main(int argc, char **argv)
         return cli_sbom(argc, argv, 2, environ);
     if (strcmp(cmd, "audit") == 0)
         return cli_audit(argc, argv, 2, environ);
+    if (strcmp(cmd, "init") == 0)
+        return cli_init(argc, argv, 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

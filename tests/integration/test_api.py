@@ -22,6 +22,17 @@ def test_root(server):
     assert body["name"] == "modelwrap" and body["version"]
 
 
+def test_template_version_route(server):
+    # The template's router root: {"version": APP_VERSION} at /api/ and /api, here the server's.
+    version = requests.get(server.url("/")).json()["version"]
+    for path in ("/api/", "/api"):
+        r = requests.get(server.url(path))
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+        assert r.json() == {"version": version}
+        assert r.headers["X-Request-Id"]
+    assert_error(requests.post(server.url("/api/"), json={}), 405, "method_not_allowed")
+
+
 def test_health_endpoints(server):
     r = requests.get(server.url("/api/v1/health"))
     assert r.status_code == 200 and r.json() == {"is_alive": True, "ready": True}
@@ -37,7 +48,7 @@ def test_models(server):
     r = requests.get(server.url("/api/v1/models"))
     assert r.status_code == 200
     models = r.json()["models"]
-    assert [m["name"] for m in models] == ["iris"]
+    assert [m["name"] for m in models] == ["iris", "tickets"]  # the bundled models
     r = requests.get(server.url("/api/v1/models/iris"))
     assert r.status_code == 200
     m = r.json()

@@ -17,7 +17,7 @@ from auth_util import (CLEAN_ENV, assert_refused, bearer, call, create_key, key_
                        wait_until)
 from conftest import BIN, ROOT, START_TIMEOUT, Server
 
-SCOPED = [("GET", "/"), ("GET", "/api/v1/models"), ("GET", "/api/v1/models/iris"),
+SCOPED = [("GET", "/"), ("GET", "/api"), ("GET", "/api/"), ("GET", "/api/v1/models"), ("GET", "/api/v1/models/iris"),
           ("POST", "/api/v1/predict"), ("POST", "/api/v1/models/iris/predict"),
           ("POST", "/api/predict"), ("POST", "/api/predict/")]
 MODELS = os.path.join(ROOT, "models")

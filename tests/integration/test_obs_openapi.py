@@ -14,7 +14,8 @@ NATIVE_PATHS = {
     "/": ["get"], "/api/v1/health": ["get"], "/api/v1/health/live": ["get"],
     "/api/v1/health/ready": ["get"], "/api/v1/models": ["get"], "/api/v1/models/{name}": ["get"],
     "/api/v1/models/{name}/predict": ["post"], "/api/v1/predict": ["post"],
-    "/api/health": ["get"], "/api/health/": ["get"], "/api/predict": ["post"],
+    "/api": ["get"], "/api/": ["get"], "/api/health": ["get"], "/api/health/": ["get"],
+    "/api/predict": ["post"],
     "/api/predict/": ["post"], "/metrics": ["get"], "/openapi.json": ["get"], "/docs": ["get"],
     "/docs/{file}": ["get"],
 }
@@ -74,7 +75,7 @@ def test_document_valid_and_complete(make_server, tmpdir_path):
     assert "401" not in doc["paths"]["/api/v1/health/live"]["get"]["responses"]
     by_name = doc["paths"]["/api/v1/models/{name}/predict"]["post"]
     name_param = [p for p in by_name["parameters"] if p.get("name") == "name"][0]
-    assert name_param["schema"]["enum"] == ["iris"] and name_param["in"] == "path"
+    assert name_param["schema"]["enum"] == ["iris", "tickets"] and name_param["in"] == "path"
     schemes = doc["components"]["securitySchemes"]
     assert schemes["ApiKeyHeader"] == dict(schemes["ApiKeyHeader"], type="apiKey", name="X-API-Key",
                                            **{"in": "header"})
