@@ -188,12 +188,19 @@ static void count_drop(struct audit *a)
                (long long)n, NULL);
 }
 
+/* How long a health probe's record may wait for room in a full ring under the block policy. A
+ * burst frees room within milliseconds, so probes stay audited under load; a stuck sink keeps it
+ * full, and the probe must still answer (a hung liveness probe restarts a healthy pod). */
+#define PROBE_WAIT_NS (UINT64_C(200) * 1000000)
+#define WAIT_FOREVER UINT64_MAX
+
 /* Claims the next slot. false when the record must be dropped (fail-closed with a full ring, a
- * full ring when the caller may not wait, or the shutdown deadline passed). Block policy: waits
- * for room when may_wait. */
-static bool claim(struct audit *a, uint64_t *idx, bool may_wait)
+ * full ring for longer than wait_ns, or the shutdown deadline passed). Block policy: waits for
+ * room up to wait_ns (WAIT_FOREVER: until the shutdown deadline). */
+static bool claim(struct audit *a, uint64_t *idx, uint64_t wait_ns)
 {
     uint64_t h = atomic_load(&a->head);
+    uint64_t until = 0;
 
     for (;;) {
         if (h - atomic_load(&a->tail) < a->cap) {
@@ -203,11 +210,19 @@ static bool claim(struct audit *a, uint64_t *idx, bool may_wait)
             }
             continue;
         }
-        if (a->policy == AUDIT_POLICY_FAIL_CLOSED || !may_wait || past_deadline(a))
+        if (a->policy == AUDIT_POLICY_FAIL_CLOSED || wait_ns == 0 || past_deadline(a))
             return false;
+        if (wait_ns != WAIT_FOREVER) {
+            uint64_t now = time_mono_ns();
+            if (until == 0)
+                until = now + wait_ns;
+            else if (now >= until)
+                return false;
+        }
         pthread_mutex_lock(&a->mu);
         atomic_fetch_add(&a->waiters, 1);
-        while (atomic_load(&a->head) - atomic_load(&a->tail) >= a->cap && !past_deadline(a)) {
+        while (atomic_load(&a->head) - atomic_load(&a->tail) >= a->cap && !past_deadline(a) &&
+               (until == 0 || time_mono_ns() < until)) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 100000000L;
@@ -233,10 +248,10 @@ static void publish(struct audit *a, uint64_t idx)
     }
 }
 
-static int emit(struct audit *a, const struct audit_record *rec, bool may_wait)
+static int emit(struct audit *a, const struct audit_record *rec, uint64_t wait_ns)
 {
     uint64_t idx;
-    if (!claim(a, &idx, may_wait)) {
+    if (!claim(a, &idx, wait_ns)) {
         count_drop(a);
         return MWE_OVERLOADED;
     }
@@ -250,12 +265,12 @@ static int emit(struct audit *a, const struct audit_record *rec, bool may_wait)
 /* Queues a copy of rec; see audit.h. Any thread. */
 int audit_emit(struct audit *a, const struct audit_record *rec)
 {
-    return emit(a, rec, true);
+    return emit(a, rec, WAIT_FOREVER);
 }
 
 /* The log phase of a request; see audit.h. I/O threads. */
 static void request_record(struct audit *a, struct request *r, bool completed, uint64_t records,
-                           bool may_wait)
+                           uint64_t wait_ns)
 {
     struct audit_record rec;
     struct audit_record ev[AUDIT_EVENTS_MAX_PER_CHECK];
@@ -265,21 +280,21 @@ static void request_record(struct audit *a, struct request *r, bool completed, u
     audit_record_fill(&rec, r, completed, records, now_ms, time_mono_ns(),
                       http_header_get(r, "User-Agent"), http_header_get(r, "traceparent"));
     n = audit_events_check(a->events, &rec, now_ms, ev);
-    emit(a, &rec, may_wait);
+    emit(a, &rec, wait_ns);
     for (size_t i = 0; i < n; i++)
-        emit(a, &ev[i], may_wait);
+        emit(a, &ev[i], wait_ns);
 }
 
 /* See audit.h. I/O threads. */
 void audit_request(struct audit *a, struct request *r, bool completed, uint64_t records)
 {
-    request_record(a, r, completed, records, true);
+    request_record(a, r, completed, records, WAIT_FOREVER);
 }
 
-/* See audit.h. I/O threads; never waits. */
+/* See audit.h. I/O threads; waits at most PROBE_WAIT_NS. */
 void audit_request_nowait(struct audit *a, struct request *r, bool completed, uint64_t records)
 {
-    request_record(a, r, completed, records, false);
+    request_record(a, r, completed, records, PROBE_WAIT_NS);
 }
 
 /* See audit.h. Lock-free; any thread. */

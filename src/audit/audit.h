@@ -214,8 +214,9 @@ bool audit_admit(struct audit *a);
  * record and its events. completed: the response was sent; records: records in the request (0:
  * unknown). Blocks only under the block policy while the ring is full. Borrows r. I/O threads. */
 void audit_request(struct audit *a, struct request *r, bool completed, uint64_t records);
-/* audit_request for a health probe: never waits for room, whatever the policy (a probe must
- * answer while the trail is stuck); with a full ring its record is dropped and counted. */
+/* audit_request for a health probe: waits at most 200 ms for room, whatever the policy (a probe
+ * must answer while the trail is stuck, and stay audited through a burst); past that its record
+ * is dropped and counted. */
 void audit_request_nowait(struct audit *a, struct request *r, bool completed, uint64_t records);
 /* Whether the audit trail lets the server take traffic, for readiness: false, with *why (a static
  * sentence), when fail-closed refuses new requests (audit_admit) or when the block policy's ring
