@@ -119,3 +119,11 @@ oidc-deps: $(OIDC_STAMP)
 
 $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund
+
+# ---- deployment: the container image, Kubernetes, KServe, systemd, pipelines (docs/deploy.md) ----
+# What CI runs on its host after .ci/run's fresh root: builds the image from this checkout with
+# podman, runs it hardened and with `podman kube play`, validates every manifest offline, scores the
+# systemd unit. Needs root; installs podman, runc, debootstrap and deploy/ci/tools when missing.
+.PHONY: deploy-check
+deploy-check:
+	bash deploy/ci/check.sh

@@ -16,6 +16,9 @@
 # every container, pod and image made here. Exit status: 0 when every check passed.
 # Environment: MW_CI_MIRROR (Debian mirror for debootstrap, default deb.debian.org).
 set -euo pipefail
+# One compound command: bash reads it whole before running it, so an edit of this file during a
+# run cannot change what the run does.
+{
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
 MIRROR=${MW_CI_MIRROR:-http://deb.debian.org/debian}
@@ -40,12 +43,28 @@ step() {
 
 WORK=$(mktemp -d /var/tmp/mw-deploy-ci.XXXXXX)
 KUBE_YAML=
+NPM_PID=
+BASE_PID=
+
+# Stops a background job of this script and everything it started (debootstrap's dpkg, npm).
+kill_tree() {
+  local c
+  for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
+  kill -TERM "$1" 2>/dev/null || true
+}
 podman_() { podman --root "$WORK/storage" --runroot "$WORK/run" "$@"; }
+# HEALTHCHECK timers are systemd units, and systemd is not PID 1 here: no timers (the check runs
+# the image's health check itself with `podman healthcheck run`).
+run_() { podman_ run --health-interval=disable "$@"; }
 
 cleanup() {
   local rc=$?
   set +e
   step ""
+  for p in $NPM_PID $BASE_PID; do
+    kill -0 "$p" 2>/dev/null && kill_tree "$p"
+  done
+  wait 2>/dev/null
   if command -v podman >/dev/null 2>&1 && [ -d "$WORK/storage" ]; then
     [ -z "$KUBE_YAML" ] || podman_ kube play --down "$KUBE_YAML" >/dev/null 2>&1
     podman_ pod rm -af -t 2 >/dev/null 2>&1
@@ -174,11 +193,11 @@ say "image: $(podman_ image inspect "$IMAGE" --format '{{.Size}}' | awk '{printf
 step "container: hardened run, health, HEALTHCHECK, predict, audit, graceful stop"
 keys=$WORK/keys logs=$WORK/logs
 install -d -o "$UID_RUN" -g "$UID_RUN" "$keys" "$logs"
-key=$(podman_ run --rm --user "$UID_RUN:$UID_RUN" -v "$keys:/keys" "$IMAGE" \
+key=$(run_ --rm --user "$UID_RUN:$UID_RUN" -v "$keys:/keys" "$IMAGE" \
   keys create --id ci --scopes predict,read --file /keys/keys.json | grep -Eo '^mw_[A-Za-z0-9_-]+$') ||
   fail "modelwrap keys create in the image"
 port=$(free_port)
-podman_ run -d --name mw-ci-hardened --read-only --cap-drop=ALL --security-opt no-new-privileges \
+run_ -d --name mw-ci-hardened --read-only --cap-drop=ALL --security-opt no-new-privileges \
   --user "$UID_RUN:$UID_RUN" -p "127.0.0.1:$port:8080" \
   -v "$keys:/etc/modelwrap/keys:ro" -v "$logs:/var/log/modelwrap" \
   -e MODELWRAP_ALLOW_PLAINTEXT=true -e MODELWRAP_AUDIT_LOG=/var/log/modelwrap/audit.log \
@@ -192,7 +211,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: mw_not_a_key' -H 'C
 [ "$code" = 401 ] || fail "a predict with a wrong key answered $code, not 401"
 podman_ stop -t 25 mw-ci-hardened >/dev/null
 rc=$(podman_ inspect mw-ci-hardened --format '{{.State.ExitCode}}')
-podman_ logs mw-ci-hardened 2>&1 | grep -q '"msg":"stopped"' || fail "the container did not log that it stopped"
+out=$(podman_ logs mw-ci-hardened 2>&1)
+grep -q '"msg":"stopped"' <<<"$out" || { tail -20 <<<"$out"; fail "the container did not log that it stopped"; }
 [ "$rc" = 0 ] || { podman_ logs mw-ci-hardened | tail -20; fail "the container exited $rc after SIGTERM"; }
 podman_ rm mw-ci-hardened >/dev/null
 [ -s "$logs/audit.log" ] || fail "no audit record in the mounted log folder"
@@ -201,10 +221,10 @@ grep -q '"path":"/api/v1/predict".*"key_id":"ci"\|"key_id":"ci".*"path":"/api/v1
 say "stopped with exit 0; $(wc -l <"$logs/audit.log") audit records in the mounted folder"
 
 step "container: test-model of every bundled model inside the image"
-models=$(podman_ run --rm --entrypoint /bin/sh "$IMAGE" -c 'ls -d /models/*/')
+models=$(run_ --rm --entrypoint /bin/sh "$IMAGE" -c 'ls -d /models/*/')
 [ -n "$models" ] || fail "no model in the image"
 for m in $models; do
-  podman_ run --rm --read-only --cap-drop=ALL --security-opt no-new-privileges "$IMAGE" \
+  run_ --rm --read-only --cap-drop=ALL --security-opt no-new-privileges "$IMAGE" \
     test-model "$m" || fail "test-model $m in the image"
 done
 
@@ -218,7 +238,7 @@ EOF
 )
 port=$(free_port)
 mapfile -t kargs <<<"$args"
-podman_ run -d --name mw-ci-kserve --read-only --cap-drop=ALL --security-opt no-new-privileges \
+run_ -d --name mw-ci-kserve --read-only --cap-drop=ALL --security-opt no-new-privileges \
   --user "$UID_RUN:$UID_RUN" -p "127.0.0.1:$port:8080" -v "$SRC/models/iris:/mnt/models:ro" \
   -e MODELWRAP_ALLOW_PLAINTEXT=true -e MODELWRAP_API_KEYS_FILE=/etc/modelwrap/keys/keys.json \
   -v "$keys:/etc/modelwrap/keys:ro" "$IMAGE" "${kargs[@]}" >/dev/null || fail "podman run (KServe)"
@@ -276,7 +296,7 @@ with open(out, "w") as f:
     yaml.safe_dump_all([cm, sec_cm, dep], f, sort_keys=False)
 EOF
 podman_ kube play "$KUBE_YAML" >"$WORK/kube.log" 2>&1 || { cat "$WORK/kube.log"; fail "podman kube play"; }
-ctr=$(podman_ ps --format '{{.Names}}' | grep -- '-modelwrap$' | head -1)
+ctr=$(podman_ ps --format '{{.Names}}' | awk '/-modelwrap$/ {print; exit}')
 [ -n "$ctr" ] || fail "kube play started no modelwrap container"
 code=$(wait_200 "http://127.0.0.1:$port/v2/health/ready") ||
   { podman_ logs "$ctr" | tail -20; fail "kube play: /v2/health/ready answered $code"; }
@@ -327,3 +347,5 @@ EOF
 
 step ""
 say "every deployment check passed"
+exit 0
+}
