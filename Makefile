@@ -22,6 +22,7 @@ deps-test:
 	bash scripts/install-deps.sh test
 	$(MAKE) --no-print-directory obs-test-deps
 	$(MAKE) --no-print-directory oidc-deps
+	$(MAKE) --no-print-directory sbom-test-deps
 
 build: deps
 	cmake --preset release -DMW_TESTS=OFF
@@ -120,6 +121,16 @@ oidc-deps: $(OIDC_STAMP)
 $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund
 
+# ---- dependency inventory: the CycloneDX 1.5 schema validator of the sbom tests ----
+# tests/sbom: @cyclonedx/cyclonedx-library (its schema files and ajv validator) at the versions
+# its committed package-lock.json pins; optional XML dependencies (native builds) left out.
+.PHONY: sbom-test-deps
+SBOM_STAMP := tests/sbom/node_modules/.package-lock.json
+
+sbom-test-deps: $(SBOM_STAMP)
+
+$(SBOM_STAMP): tests/sbom/package.json tests/sbom/package-lock.json
+	npm ci --prefix tests/sbom --ignore-scripts --no-audit --no-fund --omit=optional
 # ---- deployment: the container image, Kubernetes, KServe, systemd, pipelines (docs/deploy.md) ----
 # What CI runs on its host after .ci/run's fresh root: builds the image from this checkout with
 # podman, runs it hardened and with `podman kube play`, validates every manifest offline, scores the

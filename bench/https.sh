@@ -52,8 +52,9 @@ done
     --tls-key "$TMP/tls.key" </dev/null >/dev/null 2>"$TMP/mw-https.log" &
 track "$!"
 wait_ready "https://$HOST:${PORT[modelwrap-https]}/api/v1/health/ready" "$!"
+# the benchmark runs without authentication behind its own nginx: it says so explicitly
 "$MW" serve "${MW_ARGS[@]}" --port "${PORT[modelwrap-http]}" --trusted-proxies 127.0.0.1 \
-    </dev/null >/dev/null 2>"$TMP/mw-http.log" &
+    --auth-none-behind-proxy true </dev/null >/dev/null 2>"$TMP/mw-http.log" &
 track "$!"
 wait_ready "http://$HOST:${PORT[modelwrap-http]}/api/v1/health/ready" "$!"
 

@@ -59,7 +59,25 @@ static size_t decode_utf8(const unsigned char *s, size_t len, unsigned *cp)
     return n;
 }
 
-/* What s must read back as: invalid bytes (CEF: also controls but LF/CR, and DEL) -> U+FFFD. */
+/* Whether a line holds a raw control character (C0, DEL, C1) or U+2028/U+2029. */
+static int has_line_breaking(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return 1;
+        if (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            return 1;
+        if (p[i] == 0xE2 && i + 2 < len && p[i + 1] == 0x80 &&
+            (p[i + 2] == 0xA8 || p[i + 2] == 0xA9))
+            return 1;
+    }
+    return 0;
+}
+
+/* What s must read back as: invalid bytes (CEF: also controls but LF/CR, DEL, the C1 controls and
+ * U+2028/U+2029) -> U+FFFD. */
 static char *expected(const char *s, int cef)
 {
     size_t len = strlen(s), o = 0;
@@ -68,7 +86,8 @@ static char *expected(const char *s, int cef)
     for (size_t i = 0; i < len;) {
         unsigned cp = 0;
         size_t n = decode_utf8((const unsigned char *)s + i, len - i, &cp);
-        if (n == 0 || (cef && ((cp < 0x20 && cp != '\n' && cp != '\r') || cp == 0x7f))) {
+        if (n == 0 || (cef && ((cp < 0x20 && cp != '\n' && cp != '\r') || cp == 0x7f ||
+                               (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029))) {
             memcpy(out + o, "\xEF\xBF\xBD", 3);
             o += 3;
             i += n == 0 ? 1 : n;
@@ -270,6 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     CHECK(audit_encode_json(&b, &r, "fuzz-host") == 0);
     CHECK(memchr(b.ptr, '\n', b.len) == NULL && memchr(b.ptr, '\r', b.len) == NULL);
+    CHECK(!has_line_breaking(b.ptr, b.len));
     json_t *o = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, NULL);
     CHECK(o != NULL);
     check_json(o, "path", r.path);
@@ -295,6 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_reset(&b);
     CHECK(audit_encode_cef(&b, &r, "fuzz-host") == 0);
     CHECK(memchr(b.ptr, '\n', b.len) == NULL && memchr(b.ptr, '\r', b.len) == NULL);
+    CHECK(!has_line_breaking(b.ptr, b.len));
     CHECK(strlen(b.ptr) == b.len);
     cef_parse(b.ptr, &c);
     CHECK(strcmp(c.header[4], r.kind == AUDIT_EVENT ? "260" : "100") == 0);

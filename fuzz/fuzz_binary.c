@@ -49,9 +49,11 @@ static struct model text = {
     .name = "text", .version = "1", .flags = MW_FLAG_BATCH, .sig = {1, text_in, 1, one_out}};
 static struct model img = {.name = "img", .version = "1", .sig = {1, img_in, 1, one_out}};
 
+/* A refused body: never MWE_NOMEM, since every declared size (shape, binary_data_size) is checked
+ * against the bytes present before anything proportional to it is allocated. */
 static void check_error(int rc, const struct mw_error *e)
 {
-    if (rc != MWE_INVALID_JSON && rc != MWE_BAD_REQUEST && rc != MWE_NOMEM)
+    if (rc != MWE_INVALID_JSON && rc != MWE_BAD_REQUEST)
         abort();
     if (e->code != rc || e->msg[0] == '\0')
         abort();
@@ -85,7 +87,7 @@ static void check_inputs(const struct model_call *c)
 
 static void decode_framed(const uint8_t *body, size_t len, size_t hlen)
 {
-    struct model_call *c = model_call_new(&all, ARENA_MAX);
+    struct model_call *c = model_call_new(&all, model_call_budget(len));
     struct v2_request req;
     struct mw_error e;
     struct arena meta;
@@ -107,7 +109,7 @@ static void decode_framed(const uint8_t *body, size_t len, size_t hlen)
 
 static void decode_raw(struct model *m, const uint8_t *body, size_t len)
 {
-    struct model_call *c = model_call_new(m, ARENA_MAX);
+    struct model_call *c = model_call_new(m, model_call_budget(len));
     struct v2_request req;
     struct mw_error e;
     struct arena meta;

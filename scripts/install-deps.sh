@@ -18,7 +18,7 @@ NODE_MIN_MAJOR=18
 build_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev librhonabwy-dev
-  libcurl4-gnutls-dev libhiredis-dev libxgboost-dev
+  libcurl4-gnutls-dev libhiredis-dev libxgboost-dev zlib1g-dev
   curl ca-certificates
 )
 test_pkgs=(
@@ -28,8 +28,9 @@ test_pkgs=(
   openssl redis-server rsyslog nginx-light testssl.sh
   chromium
   wrk tzdata
+  tinyproxy  # a real forward proxy for the egress tests
 )
-bench_pkgs=(wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools linux-perf)
+bench_pkgs=(wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools linux-perf time)
 
 # Node.js and npm: the build installs the /docs page's renderer with npm (web/package-lock.json),
 # the tests a browser driver and an OpenID provider. A machine that already has both keeps them

@@ -43,12 +43,24 @@ static const struct route routes[] = {
     {HTTP_GET, "/openapi.json", api_h_openapi, "read", "openapi", false},
     {HTTP_GET, "/docs", api_h_docs, NULL, "docs", false},
     {HTTP_GET, "/docs/{file}", api_h_docs_asset, NULL, "docs_asset", false},
+    /* ---- compliance self-check, dependency inventory ---- */
+    {HTTP_GET, "/api/v1/compliance", api_h_compliance, "admin", "v1_compliance", false},
+    {HTTP_GET, "/api/v1/sbom", api_h_sbom, "admin", "v1_sbom", false},
     /* The Python template's routes, kept as aliases. */
     {HTTP_GET, "/api/health", api_h_template_health, NULL, "template_health", false},
     {HTTP_GET, "/api/health/", api_h_template_health, NULL, "template_health", false},
     {HTTP_POST, "/api/predict", api_h_predict, "predict", "template_predict", true},
     {HTTP_POST, "/api/predict/", api_h_predict, "predict", "template_predict", true},
 };
+
+/* See api.h. */
+bool api_route_is_probe(const struct route *rt)
+{
+    return rt != NULL &&
+           (rt->handler == api_h_health || rt->handler == api_h_health_live ||
+            rt->handler == api_h_health_ready || rt->handler == api_h_template_health ||
+            rt->handler == api_h_v2_live || rt->handler == api_h_v2_ready);
+}
 
 static int on_begin(void *ctx, struct request *r)
 {
@@ -60,6 +72,8 @@ static int on_begin(void *ctx, struct request *r)
     (void)a;
     /* ---- tracing (issue 8): first, so that refused requests carry it too ---- */
     api_trace_read(r, true);
+    /* ---- version lifecycle: before any refusal, so that every answer carries it ---- */
+    api_lifecycle_headers(a, r);
     /* ---- SLA: outage windows, global concurrency (issue 6) ---- */
     rc = api_sla_admit(a, r);
     if (rc != 0)
@@ -72,8 +86,8 @@ static int on_begin(void *ctx, struct request *r)
     rc = api_limit_check(a, r);
     if (rc != 0)
         return rc;
-    /* ---- audit fail-closed policy (issue 7) ---- */
-    if (a->audit != NULL && !audit_admit(a->audit)) {
+    /* ---- audit fail-closed policy (issue 7); probes answer (readiness says why) ---- */
+    if (a->audit != NULL && !api_route_is_probe(r->route) && !audit_admit(a->audit)) {
         r->outcome = "audit.unavailable";
         http_set_error(r, MWE_OVERLOADED, "The audit trail is unavailable; retry later.");
         http_header_add(r, "Retry-After", "1");
@@ -92,7 +106,7 @@ static void on_finish(void *ctx, struct request *r)
     api_predict_finish(ctx, r);
 }
 
-static void log_request(const struct request *r, bool ok);
+static void log_request(struct request *r, bool ok);
 
 static void on_complete(void *ctx, struct request *r, bool ok)
 {
@@ -108,7 +122,10 @@ static void on_complete(void *ctx, struct request *r, bool ok)
                                      call->inputs[0].ndim > 0 && call->inputs[0].shape[0] > 0
                                  ? (uint64_t)call->inputs[0].shape[0]
                                  : 0;
-        audit_request(a->audit, r, ok, n_records);
+        if (api_route_is_probe(r->route))
+            audit_request_nowait(a->audit, r, ok, n_records);
+        else
+            audit_request(a->audit, r, ok, n_records);
     }
     /* ---- metrics (issue 8) ---- */
     api_obs_record(a, r);
@@ -124,10 +141,20 @@ static void on_complete(void *ctx, struct request *r, bool ok)
     api_registry_put(a, r);
 }
 
-static void log_request(const struct request *r, bool ok)
+static void log_request(struct request *r, bool ok)
 {
     long long us = (long long)((time_mono_ns() - r->t_start_ns) / 1000);
-    log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", r->path,
+    const char *path = r->path;
+    char *copy;
+
+    /* An API key or token pasted into the path is not written to the log (nor to the audit). */
+    if (path != NULL && mw_path_has_secret(path, r->path_len)) {
+        copy = arena_strndup(&r->arena, path, r->path_len);
+        if (copy != NULL)
+            mw_path_redact(copy);
+        path = copy != NULL ? copy : "<redacted>";
+    }
+    log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", path,
                 "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
                 "#duration_us", us, "client", r->client_addr, "model", r->model_name, "code",
                 r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,

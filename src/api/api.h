@@ -39,6 +39,9 @@ struct api {
     pthread_mutex_t openapi_lock; /* guards the three above after start-up */
     bool obs_ready;             /* api_obs_init ran (the lock exists) */
     struct api_docs *docs;      /* the /docs files, read at start-up; NULL: not installed */
+    /* ---- version lifecycle, SBOM ---- */
+    struct api_lifecycle *lifecycle; /* Deprecation/Sunset of the template routes; NULL: off */
+    struct api_sbom *sbom;           /* the cached inventory of GET /api/v1/sbom; NULL: none */
 };
 
 /* Prepares the application for cfg and reg (both borrowed, must outlive the api). */
@@ -82,6 +85,17 @@ struct registry *api_registry_acquire(struct api *a);
  * nothing changed. */
 int api_reload(struct api *a, int op, const char *name, size_t len, struct mw_error *e);
 
+/* Readiness: true when every model of r's registry snapshot is ready and the audit trail takes
+ * traffic (audit_ready); else false with *why, a static sentence for the probe's "reason". I/O
+ * thread. */
+bool api_ready(struct api *a, struct request *r, const char **why);
+/* Whether rt is a liveness or readiness probe: such requests skip the audit trail's fail-closed
+ * admission and never wait for room in its queue, so probes answer while the trail is stuck. */
+bool api_route_is_probe(const struct route *rt);
+/* Whether r's body arrives with a Content-Encoding other than identity, which no route decodes:
+ * then the 415 is set on r and true returned (a gzip body must not be parsed as plain JSON).
+ * I/O thread. */
+bool api_refuse_content_encoding(struct request *r);
 /* Runs the model call c (already r->app_data) inline, returning HTTP_DONE with c->status set, or
  * queues it on the model's workers with the connection suspended, returning HTTP_ASYNC (the
  * answer is then built by http_app.finish -> api_predict_finish). I/O thread. */
@@ -195,5 +209,39 @@ int api_h_metrics(void *ctx, struct request *r);
 int api_h_openapi(void *ctx, struct request *r);
 int api_h_docs(void *ctx, struct request *r);
 int api_h_docs_asset(void *ctx, struct request *r);
+
+/* ---- version lifecycle (lifecycle.c) ---- */
+/* Validates MODELWRAP_LEGACY_DEPRECATION / _SUNSET (dates, order). 0 or MWE_CONFIG with e. */
+int api_lifecycle_check(const struct config *cfg, struct mw_error *e);
+/* Builds the headers of the deprecated template routes (nothing when not configured). Main
+ * thread, before the server starts; api_lifecycle_fini frees after it stopped. */
+int api_lifecycle_init(struct api *a, struct mw_error *e);
+void api_lifecycle_fini(struct api *a);
+/* Adds Deprecation, Sunset and Link to r when its route is a deprecated template route. I/O
+ * thread; every answer of the route, refusals included. */
+void api_lifecycle_headers(const struct api *a, struct request *r);
+
+/* ---- compliance self-check (compliance.c) ---- */
+/* Evaluates cfg and the models of reg (borrowed; NULL: none) against the Standards on APIs
+ * checklist: {"checklist","result","summary":{met,not_met,not_applicable},"items":[{"id",
+ * "title","status":"met"|"not_met"|"not_applicable","settings":[...],"detail"}]}. A new
+ * reference, NULL when out of memory; *n_unmet (may be NULL) gets the items not met. Any
+ * thread. */
+json_t *api_compliance_report(const struct config *cfg, const struct registry *reg,
+                              size_t *n_unmet);
+/* Logs one warning per item not met (start-up). */
+void api_compliance_log(const struct config *cfg, const struct registry *reg);
+int api_h_compliance(void *ctx, struct request *r);
+
+/* ---- dependency inventory (sbom.c) ---- */
+/* The CycloneDX 1.5 document of this process: loaded libraries (Debian packages), the docs
+ * page's npm packages, the models of reg (borrowed; NULL: none). Spawns dpkg-query and each Python
+ * model's interpreter (bounded, timed out). A new reference, or NULL with e. Any thread but an
+ * I/O thread of a busy server (it blocks for the subprocesses). */
+json_t *api_sbom_build(const struct config *cfg, const struct registry *reg, struct mw_error *e);
+int api_h_sbom(void *ctx, struct request *r);
+/* The cache of GET /api/v1/sbom: main thread, before the server starts / after it stopped. */
+int api_sbom_init(struct api *a, struct mw_error *e);
+void api_sbom_fini(struct api *a);
 
 #endif /* MW_API_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "audit/audit.h"
 
 /* GET /: the template's service info {"name","version"}. Route scope "read". I/O thread. */
 int api_h_root(void *ctx, struct request *r)
@@ -15,29 +16,62 @@ int api_h_root(void *ctx, struct request *r)
     return HTTP_DONE;
 }
 
-/* GET /api/v1/health: {"is_alive", "ready"} (always 200). No scope. I/O thread. */
+/* See api.h. */
+bool api_ready(struct api *a, struct request *r, const char **why)
+{
+    if (!registry_ready(api_registry(a, r))) {
+        *why = "a model is not loaded or not ready";
+        return false;
+    }
+    if (a->audit != NULL && !audit_ready(a->audit, why))
+        return false;
+    *why = NULL;
+    return true;
+}
+
+/* {"<key>": ready} plus "reason" when not ready; live adds "is_alive": true first. */
+static json_t *ready_body(bool live, const char *key, bool ready, const char *why)
+{
+    json_t *o = json_object();
+
+    if (o == NULL)
+        return NULL;
+    if (live)
+        json_object_set_new(o, "is_alive", json_true());
+    json_object_set_new(o, key, json_boolean(ready));
+    if (!ready && why != NULL)
+        json_object_set_new(o, "reason", json_string(why));
+    return o;
+}
+
+/* GET /api/v1/health: {"is_alive", "ready"[, "reason"]} (always 200: the process lives). No
+ * scope. I/O thread. */
 int api_h_health(void *ctx, struct request *r)
 {
-    struct api *a = ctx;
-    api_reply_json(r, 200, json_pack("{s:b, s:b}", "is_alive", 1, "ready",
-                                     registry_ready(api_registry(a, r))));
+    const char *why;
+    bool ready = api_ready(ctx, r, &why);
+
+    api_reply_json(r, 200, ready_body(true, "ready", ready, why));
     return HTTP_DONE;
 }
 
-/* GET /api/v1/health/live: 200 {"is_alive": true}. No scope. I/O thread. */
+/* GET /api/v1/health/live: 200 {"is_alive": true} while the process serves requests, whatever
+ * the models or the audit trail say (a restart would not help them). No scope. I/O thread. */
 int api_h_health_live(void *ctx, struct request *r)
 {
     api_reply_json(r, 200, json_pack("{s:b}", "is_alive", 1));
     return HTTP_DONE;
 }
 
-/* GET /api/v1/health/ready: 200 or 503 {"ready"} from the request's registry snapshot. No
- * scope. I/O thread. */
+/* GET /api/v1/health/ready: 200 {"ready": true}, or 503 {"ready": false, "reason"}: a model is not
+ * ready in the request's registry snapshot, or the audit trail refuses traffic. No scope. I/O
+ * thread. */
 int api_h_health_ready(void *ctx, struct request *r)
 {
-    struct api *a = ctx;
-    bool ready = registry_ready(api_registry(a, r));
-    api_reply_json(r, ready ? 200 : 503, json_pack("{s:b}", "ready", ready));
+    const char *why;
+    bool ready = api_ready(ctx, r, &why);
+
+    api_reply_json(r, ready ? 200 : 503, ready_body(false, "ready", ready, why));
     return HTTP_DONE;
 }
 
@@ -165,10 +199,23 @@ static void on_call_done(struct model_call *c, void *ctx)
     http_resume(r);
 }
 
+/* See api.h. */
+bool api_refuse_content_encoding(struct request *r)
+{
+    struct slice enc = http_header_get(r, "Content-Encoding");
+
+    if (enc.ptr == NULL || slice_eq_nocase(enc, "identity"))
+        return false;
+    http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE,
+                   "Content-Encoding is not supported: send the body uncompressed.");
+    return true;
+}
+
 /* POST /api/v1/models/{name}/predict, /api/v1/predict and the template's /api/predict[/]:
- * records in, predictions out, on the newest version of the model (or the default model). 415,
- * 400, 422 for the body; the call's own errors (api_reply_call_error). Route scope "predict".
- * I/O thread; HTTP_ASYNC when the model runs on its workers. */
+ * records in, predictions out, on the newest version of the model (or the default model). 415
+ * (a Content-Encoding, another Content-Type), 400, 422 for the body; the call's own errors
+ * (api_reply_call_error). Route scope "predict". I/O thread; HTTP_ASYNC when the model runs on
+ * its workers. */
 int api_h_predict(void *ctx, struct request *r)
 {
     struct api *a = ctx;
@@ -185,11 +232,13 @@ int api_h_predict(void *ctx, struct request *r)
         http_set_error(r, MWE_NOT_READY, "The model is not ready.");
         return HTTP_DONE;
     }
+    if (api_refuse_content_encoding(r))
+        return HTTP_DONE;
     if (!is_json_content_type(http_header_get(r, "Content-Type"))) {
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE, NULL);
         return HTTP_DONE;
     }
-    /* (issue 5) depth and element limits, before jansson sees the body */
+    /* depth and element limits, before jansson sees the body */
     if (json_limits_check(r->body.ptr ? r->body.ptr : "", r->body.len, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
@@ -202,8 +251,8 @@ int api_h_predict(void *ctx, struct request *r)
         http_set_error(r, MWE_INVALID_JSON, msg);
         return HTTP_DONE;
     }
-    /* The call's memory is bounded: its inputs are at most a few times the body's size. */
-    c = model_call_new(m, 8 * a->cfg->max_body_bytes + (1u << 20));
+    /* The decoding budget, the same rule as V2's. */
+    c = model_call_new(m, model_call_budget(r->body.len));
     if (!c) {
         json_decref(body);
         http_set_error(r, MWE_NOMEM, NULL);

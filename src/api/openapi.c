@@ -266,8 +266,9 @@ static json_t *fixed_schemas(void)
                   "version", "properties", "name", "type", "string", "version", "type", "string"),
         &ok);
     put(s, "Health",
-        json_pack("{s:s, s:{s:{s:s}, s:{s:s}}}", "type", "object", "properties", "is_alive", "type",
-                  "boolean", "ready", "type", "boolean"),
+        json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}}", "type", "object", "properties",
+                  "is_alive", "type", "boolean", "ready", "type", "boolean", "reason", "type",
+                  "string", "description", "Why the server is not ready (only when it is not)."),
         &ok);
     put(s, "TensorSpec",
         json_pack("{s:s, s:[sss], s:{s:{s:s}, s:{s:s}, s:{s:s, s:{s:s}}, s:{s:s, s:{s:s}}, "
@@ -302,8 +303,9 @@ static json_t *fixed_schemas(void)
         json_pack("{s:s, s:{s:{s:s}}}", "type", "object", "properties", "live", "type", "boolean"),
         &ok);
     put(s, "V2Ready",
-        json_pack("{s:s, s:{s:{s:s}, s:{s:s}}}", "type", "object", "properties", "name", "type",
-                  "string", "ready", "type", "boolean"),
+        json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}}", "type", "object", "properties",
+                  "name", "type", "string", "ready", "type", "boolean", "reason", "type", "string",
+                  "description", "Why the server is not ready (only when it is not)."),
         &ok);
     put(s, "V2MetadataTensor",
         json_pack("{s:s, s:[sss], s:{s:{s:s}, s:{s:s}, s:{s:s, s:{s:s}}}}", "type", "object",
@@ -520,6 +522,8 @@ static const char *route_summary(const struct route *rt, enum route_kind k)
         {"template_health", "Liveness (the Python template's route)"},
         {"template_predict", "Predict with the default model (the Python template's route)"},
         {"v1_sla", "The service level agreement: targets, limits, support hours, contact"},
+        {"v1_compliance", "The Standards on APIs checklist evaluated on this deployment"},
+        {"v1_sbom", "The dependency inventory (CycloneDX 1.5 JSON)"},
     };
     for (size_t i = 0; i < MW_ARRAY_LEN(known); i++)
         if (rt->name != NULL && strcmp(rt->name, known[i].name) == 0)
@@ -811,6 +815,9 @@ static json_t *operation(const struct config *cfg, const struct route *rt, const
     put(op, "operationId", json_string(op_id), &ok);
     put(op, "summary", json_string(route_summary(rt, k)), &ok);
     put(op, "tags", json_pack("[s]", route_tag(rt, k)), &ok);
+    /* The template routes announced as deprecated (Deprecation header) are so in the document. */
+    if (cfg->legacy_deprecation != NULL && rt->name != NULL && strncmp(rt->name, "template_", 9) == 0)
+        put(op, "deprecated", json_true(), &ok);
     if (rt->scope != NULL)
         snprintf(desc, sizeof(desc),
                  "Needs the `%s` scope (an API key header, or a bearer JWT with that scope).",

@@ -479,7 +479,14 @@ json_t *api_sla_document(const struct api *a, int64_t now_s)
     return doc;
 }
 
-/* GET /api/v1/sla. I/O thread. */
+static int sla_dump_cb(const char *buffer, size_t size, void *data)
+{
+    return buf_append(data, buffer, size) == 0 ? 0 : -1;
+}
+
+/* GET /api/v1/sla. I/O thread. The document's reals are configured values ("99.9", "0.1/s"):
+ * jansson's default of 17 significant digits would print the binary double (99.900000000000006);
+ * 15 digits give back the decimal text of any value configured with up to 15 of them. */
 int api_h_sla(void *ctx, struct request *r)
 {
     struct api *a = ctx;
@@ -489,6 +496,11 @@ int api_h_sla(void *ctx, struct request *r)
         http_set_error(r, a->sla ? MWE_NOMEM : MWE_NOT_READY, NULL);
         return HTTP_DONE;
     }
-    api_reply_json(r, 200, doc);
+    buf_reset(&r->resp);
+    if (json_dump_callback(doc, sla_dump_cb, &r->resp, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0)
+        http_set_error(r, MWE_NOMEM, NULL);
+    else
+        http_set_json(r, 200);
+    json_decref(doc);
     return HTTP_DONE;
 }

@@ -11,13 +11,6 @@
 /* The V2 extensions this server implements (GET /v2). */
 static const char *const extensions[] = {"binary_tensor_data", "model_repository"};
 
-/* Memory a V2 call may use: its inputs are at most a few times the body (BYTES elements and
- * FP16 -> FP64 widening are the worst), plus room for the outputs. */
-static size_t call_arena_max(const struct config *cfg)
-{
-    return 16 * cfg->max_body_bytes + ((size_t)16 << 20);
-}
-
 /*
  * GET /v2: {"name","version","extensions"}. Route scope "read". I/O thread.
  */
@@ -45,15 +38,18 @@ int api_h_v2_live(void *ctx, struct request *r)
 }
 
 /*
- * GET /v2/health/ready: 200 {"ready": true} when every loaded model is ready, else 400
- * {"ready": false} (the protocol: the status code carries the answer, 4xx for false). No scope.
- * I/O thread.
+ * GET /v2/health/ready: 200 {"ready": true} when every loaded model is ready and the audit trail
+ * takes traffic, else 400 {"ready": false, "reason"} (the protocol: the status code carries the
+ * answer, 4xx for false). No scope. I/O thread.
  */
 int api_h_v2_ready(void *ctx, struct request *r)
 {
-    bool ready = registry_ready(api_registry(ctx, r));
+    const char *why;
+    bool ready = api_ready(ctx, r, &why);
 
-    api_reply_json(r, ready ? 200 : 400, json_pack("{s:b}", "ready", ready));
+    api_reply_json(r, ready ? 200 : 400,
+                   ready ? json_pack("{s:b}", "ready", 1)
+                         : json_pack("{s:b, s:s}", "ready", 0, "reason", why));
     return HTTP_DONE;
 }
 
@@ -241,7 +237,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
 {
     struct api *a = ctx;
     struct model *m = v2_model(a, r);
-    struct slice ct, ihcl, enc;
+    struct slice ct, ihcl;
     struct v2_request *req;
     struct model_call *c;
     struct mw_error e = {0};
@@ -256,12 +252,8 @@ int api_h_v2_infer(void *ctx, struct request *r)
         http_set_error(r, MWE_NOT_READY, "The model is not ready.");
         return HTTP_DONE;
     }
-    enc = http_header_get(r, "Content-Encoding");
-    if (enc.ptr != NULL && !slice_eq_nocase(enc, "identity")) {
-        http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE,
-                       "Content-Encoding is not supported: send the body uncompressed.");
+    if (api_refuse_content_encoding(r))
         return HTTP_DONE;
-    }
     ct = http_header_get(r, "Content-Type");
     ihcl = http_header_get(r, "Inference-Header-Content-Length");
     framed = ihcl.ptr != NULL;
@@ -289,7 +281,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
     }
-    c = model_call_new(m, call_arena_max(a->cfg));
+    c = model_call_new(m, model_call_budget(len));
     req = arena_calloc(&r->arena, 1, sizeof(*req));
     if (c == NULL || req == NULL) {
         model_call_release(c);

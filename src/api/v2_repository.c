@@ -121,6 +121,8 @@ static int optional_body(struct api *a, struct request *r, json_t **out)
     *out = NULL;
     if (r->body.len == 0)
         return 0;
+    if (api_refuse_content_encoding(r))
+        return MWE_UNSUPPORTED_MEDIA_TYPE;
     if (ct.ptr != NULL && !is_json(ct)) {
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE, NULL);
         return MWE_UNSUPPORTED_MEDIA_TYPE;

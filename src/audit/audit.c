@@ -188,9 +188,10 @@ static void count_drop(struct audit *a)
                (long long)n, NULL);
 }
 
-/* Claims the next slot. false when the record must be dropped (fail-closed with a full ring, or
- * the shutdown deadline passed). Block policy: waits for room. */
-static bool claim(struct audit *a, uint64_t *idx)
+/* Claims the next slot. false when the record must be dropped (fail-closed with a full ring, a
+ * full ring when the caller may not wait, or the shutdown deadline passed). Block policy: waits
+ * for room when may_wait. */
+static bool claim(struct audit *a, uint64_t *idx, bool may_wait)
 {
     uint64_t h = atomic_load(&a->head);
 
@@ -202,7 +203,7 @@ static bool claim(struct audit *a, uint64_t *idx)
             }
             continue;
         }
-        if (a->policy == AUDIT_POLICY_FAIL_CLOSED || past_deadline(a))
+        if (a->policy == AUDIT_POLICY_FAIL_CLOSED || !may_wait || past_deadline(a))
             return false;
         pthread_mutex_lock(&a->mu);
         atomic_fetch_add(&a->waiters, 1);
@@ -232,11 +233,10 @@ static void publish(struct audit *a, uint64_t idx)
     }
 }
 
-/* Queues a copy of rec; see audit.h. Any thread. */
-int audit_emit(struct audit *a, const struct audit_record *rec)
+static int emit(struct audit *a, const struct audit_record *rec, bool may_wait)
 {
     uint64_t idx;
-    if (!claim(a, &idx)) {
+    if (!claim(a, &idx, may_wait)) {
         count_drop(a);
         return MWE_OVERLOADED;
     }
@@ -247,8 +247,15 @@ int audit_emit(struct audit *a, const struct audit_record *rec)
     return 0;
 }
 
+/* Queues a copy of rec; see audit.h. Any thread. */
+int audit_emit(struct audit *a, const struct audit_record *rec)
+{
+    return emit(a, rec, true);
+}
+
 /* The log phase of a request; see audit.h. I/O threads. */
-void audit_request(struct audit *a, struct request *r, bool completed, uint64_t records)
+static void request_record(struct audit *a, struct request *r, bool completed, uint64_t records,
+                           bool may_wait)
 {
     struct audit_record rec;
     struct audit_record ev[AUDIT_EVENTS_MAX_PER_CHECK];
@@ -258,9 +265,43 @@ void audit_request(struct audit *a, struct request *r, bool completed, uint64_t 
     audit_record_fill(&rec, r, completed, records, now_ms, time_mono_ns(),
                       http_header_get(r, "User-Agent"), http_header_get(r, "traceparent"));
     n = audit_events_check(a->events, &rec, now_ms, ev);
-    audit_emit(a, &rec);
+    emit(a, &rec, may_wait);
     for (size_t i = 0; i < n; i++)
-        audit_emit(a, &ev[i]);
+        emit(a, &ev[i], may_wait);
+}
+
+/* See audit.h. I/O threads. */
+void audit_request(struct audit *a, struct request *r, bool completed, uint64_t records)
+{
+    request_record(a, r, completed, records, true);
+}
+
+/* See audit.h. I/O threads; never waits. */
+void audit_request_nowait(struct audit *a, struct request *r, bool completed, uint64_t records)
+{
+    request_record(a, r, completed, records, false);
+}
+
+/* See audit.h. Lock-free; any thread. */
+bool audit_ready(struct audit *a, const char **why)
+{
+    uint64_t used = atomic_load(&a->head) - atomic_load(&a->tail);
+
+    if (a->policy == AUDIT_POLICY_FAIL_CLOSED && !audit_admit(a)) {
+        *why = atomic_load(&a->failing) > 0
+                   ? "the audit trail is unavailable: a sink is failing "
+                     "(MODELWRAP_AUDIT_POLICY=fail-closed refuses requests)"
+                   : "the audit trail is unavailable: its queue is nearly full "
+                     "(MODELWRAP_AUDIT_POLICY=fail-closed refuses requests)";
+        return false;
+    }
+    if (a->policy != AUDIT_POLICY_FAIL_CLOSED && used >= a->cap) {
+        *why = "the audit queue is full: requests wait for the audit trail "
+               "(MODELWRAP_AUDIT_POLICY=block)";
+        return false;
+    }
+    *why = NULL;
+    return true;
 }
 
 /* Fail-closed admission; see audit.h. Lock-free; any thread. */

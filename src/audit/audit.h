@@ -213,6 +213,13 @@ bool audit_admit(struct audit *a);
  * record and its events. completed: the response was sent; records: records in the request (0:
  * unknown). Blocks only under the block policy while the ring is full. Borrows r. I/O threads. */
 void audit_request(struct audit *a, struct request *r, bool completed, uint64_t records);
+/* audit_request for a health probe: never waits for room, whatever the policy (a probe must
+ * answer while the trail is stuck); with a full ring its record is dropped and counted. */
+void audit_request_nowait(struct audit *a, struct request *r, bool completed, uint64_t records);
+/* Whether the audit trail lets the server take traffic, for readiness: false, with *why (a static
+ * sentence), when fail-closed refuses new requests (audit_admit) or when the block policy's ring
+ * is full (new requests would wait). Lock-free; any thread. */
+bool audit_ready(struct audit *a, const char **why);
 /* Queues a copy of rec (a request record or an event). 0, or MWE_OVERLOADED when it was dropped
  * (fail-closed with a full ring, or shutting down past the deadline; counted in `dropped`). */
 int audit_emit(struct audit *a, const struct audit_record *rec);

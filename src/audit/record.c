@@ -211,6 +211,7 @@ void audit_record_fill(struct audit_record *rec, const struct request *r, bool c
     COPYZ(model, r->model_name);
     COPYZ(model_version, r->model_version);
     COPY(path, r->path, r->path != NULL ? r->path_len : 0);
+    mw_path_redact(rec->path);
     COPY(user_agent, user_agent.ptr, user_agent.len);
     audit_trace_id(traceparent, rec->trace_id);
     rec->count = 0;

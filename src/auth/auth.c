@@ -46,6 +46,7 @@ struct auth {
     bool jwt_enabled;
     int jwks_source; /* enum jwks_source */
     struct jwt_policy pol;
+    struct egress egress; /* the forward proxy of the JWKS and discovery fetches */
 
     pthread_mutex_t reload_mu; /* serialises reloads: SIGHUP and the background thread */
     struct file_id keys_id;
@@ -266,7 +267,7 @@ static int fetch_jwks(struct auth *a, const char *cause, struct mw_error *e)
     const char *source = a->cfg->jwks_uri ? a->cfg->jwks_uri : a->cfg->jwt_issuer;
     struct jwt_keys *ks = NULL;
     size_t skipped = 0;
-    json_t *doc = jwks_fetch(a->cfg->jwt_issuer, a->cfg->jwks_uri, e);
+    json_t *doc = jwks_fetch(a->cfg->jwt_issuer, a->cfg->jwks_uri, &a->egress, e);
     int rc = 0;
 
     if (doc)
@@ -469,6 +470,14 @@ static int check_settings(const struct config *cfg, struct mw_error *e)
                          "MODELWRAP_AUTH: 'none' is accepted only on a loopback "
                          "address (MODELWRAP_HOST is '%.64s')",
                          cfg->host);
+        /* Loopback is no protection when a gateway on the same host forwards to it: trusting a
+         * proxy says one does. */
+        else if (cfg->trusted_proxies && !cfg->auth_none_behind_proxy)
+            rc = mw_fail(e, MWE_CONFIG,
+                         "MODELWRAP_AUTH: 'none' with MODELWRAP_TRUSTED_PROXIES set means a "
+                         "gateway forwards to this loopback address and exposes an "
+                         "unauthenticated API; use MODELWRAP_AUTH=required, or accept the risk "
+                         "explicitly with MODELWRAP_AUTH_NONE_BEHIND_PROXY=true");
         goto out;
     }
     if (cfg->jwt_issuer && !cfg->jwt_audience) {
@@ -514,7 +523,24 @@ int auth_config_check(const struct config *cfg, struct mw_error *e)
     int rc = check_settings(cfg, e);
     if (rc == 0 && cfg->auth == AUTH_REQUIRED && cfg->jwt_issuer && !cfg->jwt_hs256_secret_file)
         rc = jwt_algs_parse(cfg->jwt_algorithms, &algs, e);
+    if (rc == 0 && cfg->auth == AUTH_NONE && cfg->trusted_proxies)
+        log_msg(
+            LOG_WARN,
+            "MODELWRAP_AUTH=none behind trusted proxies (MODELWRAP_AUTH_NONE_BEHIND_PROXY=true): "
+            "every request the gateway forwards gets every scope without a credential",
+            "trusted_proxies", cfg->trusted_proxies, NULL);
+    if (rc == 0 && auth_has_outbound(cfg)) {
+        struct egress eg;
+        rc = egress_init(&eg, cfg, e);
+        egress_fini(&eg);
+    }
     return rc;
+}
+
+bool auth_has_outbound(const struct config *cfg)
+{
+    return cfg->auth == AUTH_REQUIRED && cfg->jwt_issuer != NULL && cfg->jwks_file == NULL &&
+           cfg->jwt_hs256_secret_file == NULL;
 }
 
 static int setup_jwt(struct auth *a, struct mw_error *e)
@@ -545,6 +571,11 @@ static int setup_jwt(struct auth *a, struct mw_error *e)
         goto out;
     }
     a->jwks_source = JWKS_REMOTE;
+    rc = egress_init(&a->egress, cfg, e);
+    if (rc != 0)
+        goto out;
+    log_kv(LOG_INFO, "outbound requests", "egress_proxy", a->egress.shown, "source",
+           a->egress.source, "no_proxy", a->egress.proxy ? a->egress.noproxy : NULL, NULL);
     if (fetch_jwks(a, "start-up", e) != 0)
         log_msg(LOG_WARN, "no JWKS yet: bearer tokens are refused until a fetch succeeds", NULL);
     memset(e, 0, sizeof(*e));
@@ -660,6 +691,7 @@ void auth_free(struct auth *a)
         close(a->wake[1]);
     snap_fini(&a->keys);
     snap_fini(&a->jwks);
+    egress_fini(&a->egress);
     guard_fini(&a->guard);
     pthread_mutex_destroy(&a->reload_mu);
     free(a);

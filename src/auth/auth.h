@@ -83,8 +83,15 @@ void auth_stats_get(const struct auth *a, struct auth_stats *out);
  */
 struct auth *auth_new(const struct config *cfg, struct mw_error *e);
 /* The checks of auth_new on the settings alone (no file read, nothing fetched or created), for
- * check-config. 0 or MWE_CONFIG with e naming the setting. Any thread. */
+ * check-config. 0 or MWE_CONFIG with e naming the setting; logs a warning when MODELWRAP_AUTH=none
+ * is accepted behind trusted proxies (MODELWRAP_AUTH_NONE_BEHIND_PROXY). Any thread. */
 int auth_config_check(const struct config *cfg, struct mw_error *e);
+/* Whether the settings make modelwrap call out (OpenID discovery, JWKS over HTTP(S)). */
+bool auth_has_outbound(const struct config *cfg);
+/* The forward proxy outbound requests use: MODELWRAP_EGRESS_PROXY, else https_proxy/HTTPS_PROXY
+ * from the environment; NULL when none. *source names where it came from. Borrowed; any thread
+ * (reads the environment). */
+const char *auth_egress_proxy(const struct config *cfg, const char **source);
 /* Stops the background thread and frees everything. NULL is fine. Main thread, after the HTTP
  * server stopped (no request may be inside auth_begin). */
 void auth_free(struct auth *a);
@@ -139,7 +146,7 @@ int auth_decide(struct auth *a, const struct auth_creds *creds, const char *clie
 
 /* ---- API keys -------------------------------------------------------------------------------- */
 
-#define AUTH_KEY_PREFIX "mw_"
+#define AUTH_KEY_PREFIX MW_KEY_PREFIX
 #define AUTH_KEY_LEN 46             /* "mw_" + 43 base62 characters: 256 bits */
 #define AUTH_KEYFILE_MAX (4u << 20) /* bytes of a key file */
 #define AUTH_KEYS_MAX 100000        /* keys in a key file */
@@ -193,8 +200,12 @@ void auth_time_format(int64_t t, char out[32]);
  * New reference, NULL when out of memory. */
 json_t *auth_key_json(const char *id, const char *owner, unsigned scopes, const char *key,
                       int64_t created, int64_t expires, const char *rate_limit, unsigned burst);
-/* Writes the key file document doc (borrowed) to path atomically: a temporary file in the same
- * folder, mode 0600, fsync, rename over path, fsync of the folder. 0 or MWE_IO with e. */
+/* Writes the key file document doc (borrowed) to path atomically: an anonymous O_TMPFILE file in
+ * the same folder (mkstemp where the filesystem has none), mode 0600, fsync, a temporary name,
+ * rename over path, fsync of the folder; a writer killed meanwhile leaves no file behind except in
+ * the instant between naming and renaming. Temporaries such a writer left (path + ".tmp." + 6
+ * letters or digits) are removed first, so the caller holds the folder lock (`modelwrap keys`) or
+ * is the only writer. 0 or MWE_IO with e. */
 int auth_keyfile_write(const char *path, const json_t *doc, struct mw_error *e);
 /* Creates a key file at path with one key (id, owner, scopes) and copies the key into key_out.
  * Fails with MWE_IO when path exists. For the development key of `make run`. */

@@ -5,6 +5,7 @@
 #ifndef MW_AUTH_INT_H
 #define MW_AUTH_INT_H
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -163,6 +164,27 @@ int jwt_verify(const struct jwt_policy *pol, const struct jwt_keys *keys, const 
 int jwt_check_claims(const struct jwt_policy *pol, const json_t *claims, int64_t now,
                      struct principal *p, const char **why);
 
+/* ---- egress proxy (egress.c) ------------------------------------------------------------------ */
+
+/* The forward proxy of outbound requests, resolved once at start-up (auth_new). */
+struct egress {
+    char *proxy;     /* NULL: direct connections */
+    char *noproxy;   /* no_proxy/NO_PROXY, "" for none */
+    char *shown;     /* proxy with its userinfo redacted: the only form logged */
+    const char *source; /* the setting or environment variable it came from (static) */
+    char *secret[2]; /* decoded user and password, blanked out of libcurl's messages */
+};
+/* Resolves the proxy from cfg->egress_proxy, else https_proxy/HTTPS_PROXY (and no_proxy/NO_PROXY)
+ * and validates it. 0, or MWE_CONFIG with e naming the source (credentials redacted). Main thread
+ * (reads the environment). egress_fini frees; safe on a zeroed struct. */
+int egress_init(struct egress *eg, const struct config *cfg, struct mw_error *e);
+void egress_fini(struct egress *eg);
+/* Sets the proxy options of a libcurl handle: eg's proxy, or none at all (NULL eg or no proxy:
+ * the environment is not read again). Any thread. */
+void egress_apply(const struct egress *eg, CURL *c);
+/* Blanks eg's proxy credentials out of msg (in place), before it reaches a log or an error. */
+void egress_scrub(const struct egress *eg, char *msg);
+
 /* ---- JWKS fetching --------------------------------------------------------------------------- */
 
 #define JWKS_FETCH_MAX (1u << 20) /* bytes of a discovery document or JWKS */
@@ -171,12 +193,13 @@ int jwt_check_claims(const struct jwt_policy *pol, const json_t *claims, int64_t
  * (label names the setting). */
 int jwks_url_check(const char *label, const char *url, struct mw_error *e);
 /* GETs url (checked with jwks_url_check first) with TLS verification, timeouts, no redirects and
- * a size limit, and parses the JSON body. NULL with e (MWE_IO). Any thread (libcurl initialised
+ * a size limit, through eg's proxy (NULL: direct), and parses the JSON body. NULL with e (MWE_IO). Any thread (libcurl initialised
  * by auth_new). */
-json_t *jwks_http_get_json(const char *url, struct mw_error *e);
+json_t *jwks_http_get_json(const char *url, const struct egress *eg, struct mw_error *e);
 /* Fetches the JWKS: from jwks_uri when non-NULL, else through the issuer's discovery document
  * (whose `issuer` must equal issuer). Returns the JWKS document or NULL with e. */
-json_t *jwks_fetch(const char *issuer, const char *jwks_uri, struct mw_error *e);
+json_t *jwks_fetch(const char *issuer, const char *jwks_uri, const struct egress *eg,
+                   struct mw_error *e);
 /* Reads a JSON file of at most JWKS_FETCH_MAX bytes. NULL with e. */
 json_t *jwks_read_file(const char *path, struct mw_error *e);
 

@@ -88,7 +88,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-json_t *jwks_http_get_json(const char *url, struct mw_error *e)
+json_t *jwks_http_get_json(const char *url, const struct egress *eg, struct mw_error *e)
 {
     struct body body = {.too_big = false};
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -120,13 +120,16 @@ json_t *jwks_http_get_json(const char *url, struct mw_error *e)
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "modelwrap/" MW_VERSION);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    egress_apply(eg, c);
     cc = curl_easy_perform(c);
     if (body.too_big) {
         mw_fail(e, MWE_IO, "%.200s: the answer is larger than %u bytes", url, JWKS_FETCH_MAX);
         goto out;
     }
     if (cc != CURLE_OK) {
-        mw_fail(e, MWE_IO, "%.200s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        mw_fail(e, MWE_IO, "%.200s: %s%s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc),
+                eg != NULL && eg->proxy != NULL ? " (through the egress proxy)" : "");
+        egress_scrub(eg, e->msg);
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -144,7 +147,8 @@ out:
     return doc;
 }
 
-json_t *jwks_fetch(const char *issuer, const char *jwks_uri, struct mw_error *e)
+json_t *jwks_fetch(const char *issuer, const char *jwks_uri, const struct egress *eg,
+                   struct mw_error *e)
 {
     json_t *disc = NULL;
     json_t *jwks = NULL;
@@ -153,7 +157,7 @@ json_t *jwks_fetch(const char *issuer, const char *jwks_uri, struct mw_error *e)
     size_t n;
 
     if (jwks_uri) {
-        jwks = jwks_http_get_json(jwks_uri, e);
+        jwks = jwks_http_get_json(jwks_uri, eg, e);
         goto out;
     }
     /* OpenID Connect Discovery 1.0, section 4: the issuer without a trailing slash, then the
@@ -167,7 +171,7 @@ json_t *jwks_fetch(const char *issuer, const char *jwks_uri, struct mw_error *e)
         goto out;
     }
     snprintf(url, n + 40, "%.*s/.well-known/openid-configuration", (int)n, issuer);
-    disc = jwks_http_get_json(url, e);
+    disc = jwks_http_get_json(url, eg, e);
     if (!disc)
         goto out;
     v = json_object_get(disc, "issuer");
@@ -180,7 +184,7 @@ json_t *jwks_fetch(const char *issuer, const char *jwks_uri, struct mw_error *e)
         mw_fail(e, MWE_IO, "%.200s: the discovery document has no jwks_uri", url);
         goto out;
     }
-    jwks = jwks_http_get_json(json_string_value(v), e);
+    jwks = jwks_http_get_json(json_string_value(v), eg, e);
 out:
     json_decref(disc);
     free(url);

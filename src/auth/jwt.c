@@ -436,6 +436,13 @@ int jwt_check_claims(const struct jwt_policy *pol, const json_t *claims, int64_t
     p->burst = 0;
     rc = JWT_OK;
 out:
+    if (rc != JWT_OK) {
+        /* A refused token names nobody, even after a valid signature: the audit record of the
+         * refusal must not carry a principal of kind jwt built from claims that were refused. */
+        p->kind = PRINCIPAL_NONE;
+        p->id[0] = p->client_id[0] = p->name[0] = '\0';
+        p->scopes = 0;
+    }
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * immutable key set with a hash index (lookup by the key's hash, constant-time comparison), key
  * generation, and the atomic key file writer used by the CLI and the development key.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
@@ -538,38 +539,137 @@ static int dump_to_fd(const char *buffer, size_t size, void *data)
     return 0;
 }
 
+#define TMP_TAG ".tmp."
+#define TMP_RAND 6 /* characters after TMP_TAG, as mkstemp's XXXXXX */
+
+static bool is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Whether name is a temporary of the key file called base: base + ".tmp." + 6 alphanumerics. */
+static bool is_stale_tmp(const char *name, const char *base)
+{
+    size_t bl = strlen(base), tl = sizeof(TMP_TAG) - 1;
+
+    if (strlen(name) != bl + tl + TMP_RAND || memcmp(name, base, bl) != 0 ||
+        memcmp(name + bl, TMP_TAG, tl) != 0)
+        return false;
+    for (size_t i = bl + tl; name[i] != '\0'; i++)
+        if (!is_alnum((unsigned char)name[i]))
+            return false;
+    return true;
+}
+
+/* Removes the temporaries of path that a writer killed between link and rename left behind (they
+ * hold key hashes). The caller holds the folder's lock, so no live writer owns one. */
+static void clean_stale(const char *dir, const char *base)
+{
+    struct dirent *d;
+    DIR *dp = opendir(dir);
+    int dfd;
+
+    if (dp == NULL)
+        return;
+    dfd = dirfd(dp);
+    while ((d = readdir(dp)) != NULL) {
+        if (is_stale_tmp(d->d_name, base) && unlinkat(dfd, d->d_name, 0) == 0)
+            log_kv(LOG_WARN, "removed a stale temporary key file", "dir", dir, "file", d->d_name,
+                   NULL);
+    }
+    closedir(dp);
+}
+
+/* A fresh name path + ".tmp." + 6 random alphanumerics into tmp (cap bytes). */
+static int tmp_name(char *tmp, size_t cap, const char *path)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    unsigned char rnd[TMP_RAND];
+    size_t n;
+
+    if (mw_random(rnd, sizeof(rnd)) != 0)
+        return -1;
+    n = (size_t)snprintf(tmp, cap, "%s" TMP_TAG, path);
+    if (n + TMP_RAND >= cap)
+        return -1;
+    for (size_t i = 0; i < TMP_RAND; i++)
+        tmp[n + i] = alphabet[rnd[i] % 62];
+    tmp[n + TMP_RAND] = '\0';
+    return 0;
+}
+
+/* Gives the anonymous O_TMPFILE file fd the name tmp: linkat with AT_EMPTY_PATH needs
+ * CAP_DAC_READ_SEARCH, /proc/self/fd works for anyone when /proc is mounted. */
+static int link_anon(int fd, const char *tmp)
+{
+    char proc[64];
+
+    if (linkat(fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH) == 0)
+        return 0;
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+}
+
+/* See auth.h. The document is written to an anonymous file (O_TMPFILE) in path's folder, so a
+ * writer killed while writing leaves nothing; it gets a temporary name only once complete and
+ * synced, just before the rename. Filesystems without O_TMPFILE get mkstemp's named file. Either
+ * way, temporaries a killed writer left are removed first (the caller holds the folder lock). */
 int auth_keyfile_write(const char *path, const json_t *doc, struct mw_error *e)
 {
     char why[128];
-    char *dir_copy = NULL;
+    char *dir_copy = NULL, *base_copy = NULL;
     char *tmp = NULL;
     const char *dir;
-    size_t plen = strlen(path);
+    size_t plen = strlen(path), cap = plen + sizeof(TMP_TAG) + TMP_RAND + 1;
+    bool anon = false, named = false;
     int fd = -1, dfd = -1;
     int rc = 0;
 
-    tmp = malloc(plen + 16);
+    tmp = malloc(cap);
     dir_copy = strdup(path);
-    if (!tmp || !dir_copy) {
+    base_copy = strdup(path);
+    if (!tmp || !dir_copy || !base_copy) {
         rc = mw_fail(e, MWE_NOMEM, "out of memory");
         goto out;
     }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = mw_fail(e, MWE_IO, "%s: cannot create a temporary file: %s", path,
-                     strerror_r(errno, why, sizeof(why)));
-        goto out;
+    dir = dirname(dir_copy);
+    clean_stale(dir, basename(base_copy));
+    fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    anon = fd >= 0;
+    if (!anon) {
+        snprintf(tmp, cap, "%s" TMP_TAG "XXXXXX", path);
+        fd = mkstemp(tmp);
+        if (fd < 0) {
+            rc = mw_fail(e, MWE_IO, "%s: cannot create a temporary file: %s", path,
+                         strerror_r(errno, why, sizeof(why)));
+            goto out;
+        }
+        named = true;
     }
     if (fchmod(fd, 0600) != 0 ||
         json_dump_callback(doc, dump_to_fd, &fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
         dump_to_fd("\n", 1, &fd) != 0 || fsync(fd) != 0) {
-        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", tmp, strerror_r(errno, why, sizeof(why)));
+        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", path, strerror_r(errno, why, sizeof(why)));
+        goto out_unlink;
+    }
+    for (int tries = 0; anon && !named && tries < 8; tries++) {
+        if (tmp_name(tmp, cap, path) != 0) {
+            rc = mw_fail(e, MWE_IO, "%s: no randomness from the kernel", path);
+            goto out_unlink;
+        }
+        if (link_anon(fd, tmp) == 0)
+            named = true;
+        else if (errno != EEXIST)
+            break;
+    }
+    if (!named) {
+        rc = mw_fail(e, MWE_IO, "%s: cannot name the temporary file: %s", path,
+                     strerror_r(errno, why, sizeof(why)));
         goto out_unlink;
     }
     if (close(fd) != 0) {
         fd = -1;
-        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", tmp, strerror_r(errno, why, sizeof(why)));
+        rc = mw_fail(e, MWE_IO, "%s: cannot write: %s", path, strerror_r(errno, why, sizeof(why)));
         goto out_unlink;
     }
     fd = -1;
@@ -578,7 +678,6 @@ int auth_keyfile_write(const char *path, const json_t *doc, struct mw_error *e)
             mw_fail(e, MWE_IO, "%s: cannot replace: %s", path, strerror_r(errno, why, sizeof(why)));
         goto out_unlink;
     }
-    dir = dirname(dir_copy);
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
@@ -586,12 +685,14 @@ int auth_keyfile_write(const char *path, const json_t *doc, struct mw_error *e)
     }
     goto out;
 out_unlink:
-    unlink(tmp);
+    if (named)
+        unlink(tmp);
 out:
     if (fd >= 0)
         close(fd);
     free(tmp);
     free(dir_copy);
+    free(base_copy);
     return rc;
 }
 

@@ -32,6 +32,11 @@ static void usage(FILE *out)
             "       modelwrap env-example      (prints .env.example: every setting, documented)\n"
             "       modelwrap keys create|list|revoke ...   (API keys; `modelwrap keys help`)\n"
             "       modelwrap openapi [--flag value ...]  (prints the OpenAPI document)\n"
+            "       modelwrap compliance [--format text|json] [--flag value ...]\n"
+            "                          (the Standards on APIs checklist; docs/compliance.md)\n"
+            "       modelwrap sbom [--check TRACKER.json] [--flag value ...]\n"
+            "                          (CycloneDX 1.5 inventory; vulnerability check)\n"
+            "       modelwrap audit report [--since 7d] [--format text|json|csv] FILE...\n"
             "       modelwrap test-model DIR [--reference FILE]  (runs DIR/reference.json)\n"
             "       modelwrap version\n"
             "       modelwrap help\n\n"
@@ -125,6 +130,7 @@ static int cmd_serve(int argc, char **argv, int first)
         goto out_config;
     }
     log_models(reg);
+    api_compliance_log(&cfg, reg); /* one warning per checklist item not met */
 
     api_init(&api, &cfg, reg);
     api.audit = audit; /* issue 7 */
@@ -138,6 +144,11 @@ static int cmd_serve(int argc, char **argv, int first)
     /* ---- SLA, limits (issue 6) ---- */
     if (api_limits_init(&api, &e) != 0) {
         log_msg(LOG_ERROR, "invalid SLA or limit settings", "error", e.msg, NULL);
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        goto out_registry;
+    }
+    /* ---- version lifecycle of the template routes, the inventory's cache ---- */
+    if (api_lifecycle_init(&api, &e) != 0 || api_sbom_init(&api, &e) != 0) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_registry;
     }
@@ -225,6 +236,8 @@ out_registry:
     api_obs_fini(&api);     /* issue 8; after the servers stopped */
     auth_free(api.auth);    /* issue 4; after the servers stopped */
     api_limits_fini(&api);  /* issue 6; after the servers stopped */
+    api_lifecycle_fini(&api);
+    api_sbom_fini(&api);
     api_fini(&api); /* issue 3: the current snapshot (reg may have been replaced by reloads) */
 out_config:
     model_pool_free(pool); /* issue 3: after the reaper freed every released model */
@@ -254,6 +267,11 @@ static int cmd_check_config(int argc, char **argv, int first)
     }
     /* ---- SLA, limits (issue 6) ---- */
     if (api_sla_check(&cfg, &e) != 0) {
+        fprintf(stderr, "modelwrap: %s\n", e.msg);
+        config_fini(&cfg);
+        return 2;
+    }
+    if (api_lifecycle_check(&cfg, &e) != 0) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         config_fini(&cfg);
         return 2;
@@ -353,6 +371,13 @@ int main(int argc, char **argv)
         return cmd_openapi(argc, argv, 2);
     if (strcmp(cmd, "keys") == 0)
         return auth_keys_cli(argc, argv, 2);
+    /* ---- subcommands: compliance, sbom, audit report ---- */
+    if (strcmp(cmd, "compliance") == 0)
+        return cli_compliance(argc, argv, 2, environ);
+    if (strcmp(cmd, "sbom") == 0)
+        return cli_sbom(argc, argv, 2, environ);
+    if (strcmp(cmd, "audit") == 0)
+        return cli_audit(argc, argv, 2, environ);
     if (strcmp(cmd, "test-model") == 0)
         return cli_test_model(argc, argv, 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

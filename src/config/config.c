@@ -19,6 +19,7 @@ enum stype { T_STRING, T_BOOL, T_UINT, T_SIZE, T_ENUM, T_PORT };
 #define F_SECRET 0x1u   /* check-config prints "<redacted>" */
 #define F_EMPTY_OK 0x2u /* T_STRING: an empty value means unset (NULL) instead of an error */
 #define F_META 0x4u     /* read before the .env file: environment and flag only */
+#define F_USERINFO 0x8u /* a URL whose userinfo is a secret: printed with it redacted */
 
 struct setting {
     const char *name; /* "MAX_BODY_BYTES": env MODELWRAP_MAX_BODY_BYTES, flag --max-body-bytes */
@@ -81,6 +82,9 @@ struct setting {
     /* ---- authentication and authorization (issue 4) ---- */                                     \
     X(AUTH, auth, T_ENUM, "required", 0, 0, "required|none", 0,                                    \
       "required: every route but liveness/readiness needs a credential; none: loopback only")      \
+    X(AUTH_NONE_BEHIND_PROXY, auth_none_behind_proxy, T_BOOL, "false", 0, 0, NULL, 0,              \
+      "accept MODELWRAP_AUTH=none with MODELWRAP_TRUSTED_PROXIES (a gateway on this host then "    \
+      "exposes an unauthenticated API to whoever reaches it); warned at every start")              \
     X(API_KEYS_FILE, api_keys_file, T_STRING, "./keys.json", 0, 0, NULL, F_EMPTY_OK,               \
       "API key file (hashes only; `modelwrap keys` manages it); reloaded when it changes")         \
     X(JWT_ISSUER, jwt_issuer, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                              \
@@ -244,7 +248,18 @@ struct setting {
     X(METRICS_PORT, metrics_port, T_PORT, "0", 0, 65535, NULL, 0,                                  \
       "port of a second listener serving GET /metrics without authentication; 0 = none")           \
     X(DOCS_DIR, docs_dir, T_STRING, "./web", 0, 0, NULL, F_EMPTY_OK,                               \
-      "folder of the /docs page: index.html and node_modules/swagger-ui-dist; empty: no /docs")
+      "folder of the /docs page: index.html and node_modules/swagger-ui-dist; empty: no /docs")   \
+    /* ---- egress proxy, version lifecycle ---- */                                                \
+    X(EGRESS_PROXY, egress_proxy, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK | F_USERINFO,              \
+      "forward proxy of every outbound request (OpenID discovery, JWKS): "                        \
+      "http://[USER:PASSWORD@]HOST:PORT; unset: https_proxy/HTTPS_PROXY and no_proxy/NO_PROXY")    \
+    X(LEGACY_DEPRECATION, legacy_deprecation, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,              \
+      "date the unversioned routes /api/predict and /api/health are deprecated from, like "       \
+      "2026-01-01 or 2026-01-01T00:00:00Z: they answer with Deprecation and Link headers; "        \
+      "unset: not deprecated")                                                                    \
+    X(LEGACY_SUNSET, legacy_sunset, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                        \
+      "date the unversioned routes are to be removed (the Sunset header), like 2026-07-01; "      \
+      "needs MODELWRAP_LEGACY_DEPRECATION")
 
 /* Each field must have the C type its setting type stores. */
 #define TYPE_OK_T_STRING(x) _Generic((x), char * : 1, default : 0)
@@ -622,6 +637,15 @@ static void setting_format(const struct setting *s, const void *base, char *out,
     }
 }
 
+/* Rewrites the URL in value (size bytes) with its userinfo redacted. */
+static void redact_userinfo(char *value, size_t size)
+{
+    char tmp[STRING_MAX + 1];
+
+    snprintf(tmp, sizeof(tmp), "%s", value);
+    mw_url_redact(tmp, value, size);
+}
+
 /* ---- the layers ------------------------------------------------------------------------------ */
 
 /* Frees the strings of a settings struct and leaves them NULL. */
@@ -963,6 +987,8 @@ static void table_print(const struct setting *tab, size_t n, const void *base, F
 
     for (i = 0; i < n; i++) {
         setting_format(&tab[i], base, value, sizeof(value));
+        if (tab[i].flags & F_USERINFO)
+            redact_userinfo(value, sizeof(value));
         if ((tab[i].flags & F_SECRET) && value[0] != '\0')
             fprintf(out, ENV_PREFIX "%s=<redacted>\n", tab[i].name);
         else
@@ -1028,6 +1054,8 @@ void config_log(const struct config *cfg, int level)
                                                                  : s->name[j];
         keys[i][j] = '\0';
         setting_format(s, cfg, vals[i], sizeof(vals[i]));
+        if (s->flags & F_USERINFO)
+            redact_userinfo(vals[i], sizeof(vals[i]));
         if ((s->flags & F_SECRET) && vals[i][0] != '\0')
             snprintf(vals[i], sizeof(vals[i]), "<redacted>");
     }

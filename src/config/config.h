@@ -44,6 +44,7 @@ struct config {
     /* ---- model repository: versions, reload (issue 3) ---- */
     /* ---- authentication and authorization (issue 4) ---- */
     enum auth_mode auth;        /* MODELWRAP_AUTH, "required" | "none" (loopback only) */
+    bool auth_none_behind_proxy; /* MODELWRAP_AUTH_NONE_BEHIND_PROXY, false */
     char *api_keys_file;        /* MODELWRAP_API_KEYS_FILE, "./keys.json" (NULL: no API keys) */
     char *jwt_issuer;           /* MODELWRAP_JWT_ISSUER, unset: no JWT bearer tokens */
     char *jwt_audience;         /* MODELWRAP_JWT_AUDIENCE, unset */
@@ -117,6 +118,10 @@ struct config {
     /* ---- metrics, tracing, docs (issue 8) ---- */
     uint16_t metrics_port;      /* MODELWRAP_METRICS_PORT, 0: no separate metrics listener */
     char *docs_dir;             /* MODELWRAP_DOCS_DIR, "./web" (NULL: no /docs) */
+    /* ---- egress proxy, version lifecycle ---- */
+    char *egress_proxy;         /* MODELWRAP_EGRESS_PROXY, unset: https_proxy/HTTPS_PROXY or none */
+    char *legacy_deprecation;   /* MODELWRAP_LEGACY_DEPRECATION, unset: template routes not deprecated */
+    char *legacy_sunset;        /* MODELWRAP_LEGACY_SUNSET, unset: no Sunset header */
     /* where the rest came from */
     char *env_file;             /* MODELWRAP_ENV_FILE, "./.env" (NULL: none); from env/flag only */
 };

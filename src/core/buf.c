@@ -259,10 +259,21 @@ static size_t utf8_valid_len(const unsigned char *s, size_t len)
     return n;
 }
 
-/* Appends s (len bytes, borrowed, any content) as the body of a JSON string: '"', '\\' and control
- * characters escaped (\n \r \t short, others \u00XX), valid UTF-8 passed through, each byte of
- * invalid UTF-8 replaced by \ufffd, so the output is always valid JSON. Returns 0, MWE_NOMEM or
- * MWE_BODY_TOO_LARGE; b is unchanged on error. Thread: the caller's. */
+/* See core.h. */
+unsigned mw_line_breaking_cp(const unsigned char *s, size_t n)
+{
+    if (n == 2 && s[0] == 0xC2 && s[1] <= 0x9F)
+        return s[1];
+    if (n == 3 && s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9))
+        return 0x2000u | (unsigned)(s[2] - 0x80);
+    return 0;
+}
+
+/* Appends s (len bytes, borrowed, any content) as the body of a JSON string: '"', '\\', control
+ * characters (C0, DEL, C1) and U+2028/U+2029 escaped (\n \r \t short, others \uXXXX), other
+ * valid UTF-8 passed through, each byte of invalid UTF-8 replaced by \ufffd, so the output is
+ * always valid JSON on one line for any reader. Returns 0, MWE_NOMEM or MWE_BODY_TOO_LARGE; b is
+ * unchanged on error. Thread: the caller's. */
 int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -283,13 +294,13 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
         /* Copy the longest run of bytes that need no escaping in one go. */
         run = i;
         while (run < len) {
-            if (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') {
+            if (p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\') {
                 run++;
                 continue;
             }
             if (p[run] >= 0x80) {
                 n = utf8_valid_len(p + run, len - run);
-                if (n > 0) {
+                if (n > 0 && mw_line_breaking_cp(p + run, n) == 0) {
                     run += n;
                     continue;
                 }
@@ -305,6 +316,20 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
                 break;
         }
         esc[0] = '\\';
+        n = p[i] >= 0x80 ? utf8_valid_len(p + i, len - i) : 0;
+        if (n > 0) {
+            unsigned cp = mw_line_breaking_cp(p + i, n);
+            esc[1] = 'u';
+            esc[2] = hex[(cp >> 12) & 0x0F];
+            esc[3] = hex[(cp >> 8) & 0x0F];
+            esc[4] = hex[(cp >> 4) & 0x0F];
+            esc[5] = hex[cp & 0x0F];
+            rc = buf_append(b, esc, 6);
+            if (rc != 0)
+                goto out_rollback;
+            i += n;
+            continue;
+        }
         switch (p[i]) {
         case '"':
         case '\\':
@@ -324,7 +349,7 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
             esc_len = 2;
             break;
         default:
-            if (p[i] < 0x20) {
+            if (p[i] < 0x20 || p[i] == 0x7f) {
                 esc[1] = 'u';
                 esc[2] = '0';
                 esc[3] = '0';

@@ -168,10 +168,42 @@ bool mw_ct_equal(const void *a, const void *b, size_t n);
  * bytes become '?', a cut never splits a UTF-8 sequence and is marked "...". Returns dst. */
 const char *mw_clip(char dst[MW_CLIP_CAP], const char *s, size_t len);
 
+/* The code point of the valid n-byte UTF-8 sequence at s when it is a C1 control (U+0080 to
+ * U+009F, NEL included) or a line or paragraph separator (U+2028, U+2029), else 0. Valid raw in
+ * JSON, they break line-oriented readers (collectors splitting on NEL or U+2028), so every JSON
+ * line the server writes escapes them and CEF replaces them like the C0 controls. Any thread. */
+unsigned mw_line_breaking_cp(const unsigned char *s, size_t n);
+
+/* The prefix of modelwrap API keys ("mw_" + 43 base62 characters, src/auth/keys.c). */
+#define MW_KEY_PREFIX "mw_"
+/* Credential-shaped segments of a URL path, which a client may paste there by mistake, are
+ * replaced in the audit record and the request log as the query string is left out of both: a
+ * segment of MW_KEY_PREFIX and at least MW_REDACT_KEY_MIN base62 characters becomes
+ * "mw_<redacted>"; a compact-JWS-shaped segment ("eyJ", base64url, exactly two dots, at least
+ * MW_REDACT_JWT_MIN bytes) becomes "<redacted>". */
+#define MW_REDACT_KEY_MIN 16
+#define MW_REDACT_JWT_MIN 20
+/* Whether the len bytes at path hold a credential-shaped segment. Any thread. */
+bool mw_path_has_secret(const char *path, size_t len);
+/* Redacts, in place, the credential-shaped segments of the NUL-terminated path s (the markers are
+ * shorter than what they replace); returns the new length. Any thread. */
+size_t mw_path_redact(char *s);
+
 /* Parses a throughput such as "100/s", "6000/m", "2.5/s" or "50000/h" (a positive finite number,
  * '/', and s|sec|second, m|min|minute, h|hour, d|day) into requests per second. 0 or MWE_CONFIG.
  * Shared by the settings, the API key file and the limiter so they all read one syntax. */
 int rate_parse(const char *s, double *per_sec);
+/* Copies url to out (size bytes, truncated) with the userinfo of its authority replaced by
+ * "<redacted>": the form in which a URL that may carry credentials is printed. Any thread. */
+void mw_url_redact(const char *url, char *out, size_t size);
+/* Runs argv[0] (a path; no PATH search) with argv and exactly envp, stdin and stderr on
+ * /dev/null and no other inherited descriptor, appending its stdout to out (bounded by out's
+ * maximum). Kills it when timeout_ms passes or the output is too large. 0 with *exit_status (-1:
+ * killed by a signal; MW_SPAWN_REAPED_ELSEWHERE: a SIGCHLD reaper of the process collected it
+ * first, status unknown), or MWE_IO / MWE_DEADLINE with e. Any thread (posix_spawn, never fork). */
+#define MW_SPAWN_REAPED_ELSEWHERE (-2)
+int mw_spawn_capture(char *const argv[], char *const envp[], unsigned timeout_ms,
+                     struct buf *out, int *exit_status, struct mw_error *e);
 
 #define MW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -138,7 +138,8 @@ static size_t utf8_len(const unsigned char *s, size_t len)
     return n;
 }
 
-/* Appends the JSON-escaped form of s one character at a time; stops (returning false) before the
+/* Appends the JSON-escaped form of s one character at a time (controls, DEL, C1 and U+2028/U+2029
+ * as escapes, like buf_append_json_escaped); stops (returning false) before the
  * first character that does not fit, so a cut never splits an escape or a UTF-8 sequence. */
 static bool put_escaped(struct line *l, const char *s)
 {
@@ -147,6 +148,7 @@ static bool put_escaped(struct line *l, const char *s)
     size_t len = strlen(s);
     size_t i = 0;
     size_t n;
+    unsigned cp;
     char esc[6];
     bool ok = true;
 
@@ -162,7 +164,7 @@ static bool put_escaped(struct line *l, const char *s)
             ok = put_raw(l, "\\r", 2);
         } else if (p[i] == '\t') {
             ok = put_raw(l, "\\t", 2);
-        } else if (p[i] < 0x20) {
+        } else if (p[i] < 0x20 || p[i] == 0x7f) {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[p[i] >> 4];
             esc[5] = hex[p[i] & 0x0F];
@@ -174,6 +176,14 @@ static bool put_escaped(struct line *l, const char *s)
             if (n == 0) {
                 n = 1;
                 ok = put_raw(l, "\\ufffd", 6);
+            } else if ((cp = mw_line_breaking_cp(p + i, n)) != 0) {
+                esc[0] = '\\';
+                esc[1] = 'u';
+                esc[2] = hex[(cp >> 12) & 0x0F];
+                esc[3] = hex[(cp >> 8) & 0x0F];
+                esc[4] = hex[(cp >> 4) & 0x0F];
+                esc[5] = hex[cp & 0x0F];
+                ok = put_raw(l, esc, 6);
             } else {
                 ok = put_raw(l, (const char *)p + i, n);
             }

@@ -123,3 +123,69 @@ const char *mw_clip(char dst[MW_CLIP_CAP], const char *s, size_t len)
     dst[n] = '\0';
     return dst;
 }
+
+static bool is_base62(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* The marker for the n-byte path segment at p, or NULL when it is not credential-shaped. */
+static const char *secret_marker(const char *p, size_t n)
+{
+    const size_t plen = sizeof(MW_KEY_PREFIX) - 1;
+    size_t dots = 0, i;
+
+    if (n >= plen + MW_REDACT_KEY_MIN && memcmp(p, MW_KEY_PREFIX, plen) == 0) {
+        for (i = plen; i < n && is_base62((unsigned char)p[i]); i++)
+            ;
+        if (i == n)
+            return MW_KEY_PREFIX "<redacted>";
+    }
+    if (n >= MW_REDACT_JWT_MIN && memcmp(p, "eyJ", 3) == 0) {
+        for (i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c == '.')
+                dots++;
+            else if (!is_base62(c) && c != '-' && c != '_' && c != '=')
+                break;
+        }
+        if (i == n && dots == 2)
+            return "<redacted>";
+    }
+    return NULL;
+}
+
+/* See core.h. */
+bool mw_path_has_secret(const char *path, size_t len)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; path != NULL && i <= len; i++) {
+        if (i == len || path[i] == '/') {
+            if (secret_marker(path + start, i - start) != NULL)
+                return true;
+            start = i + 1;
+        }
+    }
+    return false;
+}
+
+/* See core.h. */
+size_t mw_path_redact(char *s)
+{
+    size_t len = strlen(s), start = 0, out = 0;
+
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && s[i] != '/')
+            continue;
+        const char *m = secret_marker(s + start, i - start);
+        size_t n = m != NULL ? strlen(m) : i - start;
+        memmove(s + out, m != NULL ? m : s + start, n);
+        out += n;
+        if (i < len)
+            s[out++] = '/';
+        start = i + 1;
+    }
+    s[out] = '\0';
+    return out;
+}

@@ -14,6 +14,14 @@
  * computation far from overflow). */
 #define CALL_OUTPUT_MAX_BYTES (SIZE_MAX / 4)
 
+/* See model.h: the decoding budget. Saturates instead of overflowing. Any thread. */
+size_t model_call_budget(size_t body_len)
+{
+    if (body_len > (SIZE_MAX - MODEL_CALL_BUDGET_RESERVE) / MODEL_CALL_BUDGET_FACTOR)
+        return SIZE_MAX;
+    return MODEL_CALL_BUDGET_FACTOR * body_len + MODEL_CALL_BUDGET_RESERVE;
+}
+
 /*
  * A new call of m with one reference (the caller's), n_inputs tensors (name and dtype from the
  * signature, ndim 0, data NULL: the caller fills them from its arena) and n_outputs tensors whose

@@ -203,8 +203,22 @@ struct model_call {
     uint64_t batch_rows;
 };
 
+/*
+ * The decoding budget, one rule for the native records API and the Open Inference Protocol: a
+ * call's arena (its input tensors, BYTES copies and outputs) may hold at most
+ * MODEL_CALL_BUDGET_FACTOR bytes per byte of the request body actually received, plus
+ * MODEL_CALL_BUDGET_RESERVE for the model's outputs. The decoders check every declared size
+ * (shape, binary_data_size, record count) against the data present before allocating anything
+ * proportional to it, so no valid request reaches the bound through its inputs (the widest input
+ * expansion, a JSON BYTES element "" of 3 bytes, takes 32) and a request that declares more than
+ * it carries is a 400. docs/security.md ("Decoding budget") states it for operators.
+ */
+#define MODEL_CALL_BUDGET_FACTOR ((size_t)16)
+#define MODEL_CALL_BUDGET_RESERVE ((size_t)16 << 20)
+/* The arena bound of a call decoded from body_len bytes of request body. Any thread. */
+size_t model_call_budget(size_t body_len);
 /* A new call with one reference and n_inputs zeroed input tensors; NULL when out of memory.
- * arena_max bounds the call's memory (0: unlimited). */
+ * arena_max bounds the call's memory (0: unlimited; requests use model_call_budget). */
 struct model_call *model_call_new(struct model *m, size_t arena_max);
 void model_call_retain(struct model_call *c);
 void model_call_release(struct model_call *c);

@@ -390,15 +390,12 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
         spec = &sig->inputs[0];
         names = spec->names;
         nfields = spec->n_names;
-        rc = alloc_input(c, &c->inputs[0], spec, n, nfields, 2, e);
     } else {
         nfields = sig->n_inputs;
-        for (j = 0; j < nfields && rc == 0; j++)
-            rc = alloc_input(c, &c->inputs[j], &sig->inputs[j], n, 1, 1, e);
     }
-    if (rc != 0)
-        goto out_done;
-
+    /* Every record is checked for its members before the tensors are allocated, so the
+     * allocation (records x fields) is bounded by the members the body actually carries, not by
+     * the signature's width times a count of empty records (decoding budget, docs/security.md). */
     for (r = 0; r < n; r++) {
         const json_t *rec = json_array_get(data, r);
 
@@ -410,6 +407,19 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
         rc = check_members(rec, r, sig, names, nfields, e);
         if (rc != 0)
             goto out_done;
+    }
+    if (kind == REC_MATRIX) {
+        rc = alloc_input(c, &c->inputs[0], spec, n, nfields, 2, e);
+    } else {
+        for (j = 0; j < nfields && rc == 0; j++)
+            rc = alloc_input(c, &c->inputs[j], &sig->inputs[j], n, 1, 1, e);
+    }
+    if (rc != 0)
+        goto out_done;
+
+    for (r = 0; r < n; r++) {
+        const json_t *rec = json_array_get(data, r);
+
         for (j = 0; j < nfields; j++) {
             const char *name = names ? names[j] : sig->inputs[j].name;
             const json_t *v = json_object_get(rec, name);

@@ -383,6 +383,97 @@ out:
     return rc;
 }
 
+/* "[1][0]": the index path idx[0..depth) of a nested data entry. */
+static const char *path_text(char out[SHAPE_CAP], const size_t *idx, int depth)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (int d = 0; d < depth && used < SHAPE_CAP - 1; d++)
+        used += (size_t)snprintf(out + used, SHAPE_CAP - used, "[%zu]", idx[d]);
+    return out;
+}
+
+/* The nested form from dimension d down: arr holds exactly t->shape[d] entries, arrays above the
+ * last dimension and scalars at it. idx[0..d) is arr's place, for the messages. */
+static int check_nested(size_t k, const json_t *arr, const struct mw_tensor *t, int32_t d,
+                        size_t *idx, struct mw_error *e)
+{
+    char pt[SHAPE_CAP], st[SHAPE_CAP];
+    const json_t *v;
+    size_t i;
+    int rc = 0;
+
+    if (json_array_size(arr) != (uint64_t)t->shape[d]) {
+        rc = mw_fail(e, MWE_BAD_REQUEST,
+                     "inputs[%zu].data%s: %zu entries, but dimension %d of shape %s is %lld "
+                     "(nested data must follow the shape exactly; or send it flat)",
+                     k, path_text(pt, idx, (int)d), json_array_size(arr), (int)d,
+                     shape_text(st, t->shape, t->ndim), (long long)t->shape[d]);
+        goto out;
+    }
+    json_array_foreach(arr, i, v) {
+        idx[d] = i;
+        if (d + 1 < t->ndim) {
+            if (!json_is_array(v)) {
+                rc = mw_fail(e, MWE_BAD_REQUEST,
+                             "inputs[%zu].data%s: expected an array (dimension %d of shape %s), "
+                             "got %s: ragged data",
+                             k, path_text(pt, idx, (int)d + 1), (int)d + 1,
+                             shape_text(st, t->shape, t->ndim), json_type_desc(v));
+                goto out;
+            }
+            rc = check_nested(k, v, t, d + 1, idx, e);
+            if (rc != 0)
+                goto out;
+        } else if (json_is_array(v)) {
+            rc = mw_fail(e, MWE_BAD_REQUEST,
+                         "inputs[%zu].data%s: nested deeper than the %d dimensions of shape %s", k,
+                         path_text(pt, idx, (int)d + 1), (int)t->ndim,
+                         shape_text(st, t->shape, t->ndim));
+            goto out;
+        }
+    }
+out:
+    return rc;
+}
+
+/*
+ * Checks, before anything proportional to the shape is allocated, that "data" carries exactly
+ * the count elements of t's shape in one of the two forms the protocol allows: flat (count
+ * scalars) or nested exactly as the shape. Ragged or over-nested data is refused even when its
+ * flattened count matches. Allocates nothing; costs one pass over JSON the body already carries.
+ */
+static int check_data_form(size_t k, const json_t *data, const struct mw_tensor *t, size_t count,
+                           struct mw_error *e)
+{
+    char st[SHAPE_CAP];
+    size_t idx[MW_MAX_DIMS] = {0};
+    const json_t *v;
+    size_t i;
+    int rc = 0;
+
+    if (t->ndim >= 2 && json_array_size(data) > 0 && json_is_array(json_array_get(data, 0))) {
+        rc = check_nested(k, data, t, 0, idx, e);
+        goto out;
+    }
+    json_array_foreach(data, i, v) {
+        if (json_is_array(v)) {
+            rc = mw_fail(e, MWE_BAD_REQUEST,
+                         "inputs[%zu].data[%zu]: an array inside flat data (ragged or "
+                         "over-nested data is refused: send it flat, or nested exactly as "
+                         "shape %s)",
+                         k, i, shape_text(st, t->shape, t->ndim));
+            goto out;
+        }
+    }
+    if (json_array_size(data) != count)
+        rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu].data: %zu elements, but shape %s holds %zu",
+                     k, json_array_size(data), shape_text(st, t->shape, t->ndim), count);
+out:
+    return rc;
+}
+
 /* A "parameters" value must be a string, a number or a boolean (the protocol's $parameter). */
 static int check_params(const json_t *params, const char *where, struct mw_error *e)
 {
@@ -514,7 +605,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
     char nb[MW_CLIP_CAP], list[LIST_CAP], where[48], st[SHAPE_CAP];
     struct ictx x = {0};
     struct mw_tensor *t;
-    size_t idx, count = 0, esize, size;
+    size_t idx, count = 0, esize, size = 0;
     json_int_t bsize;
     int from, rc = 0;
 
@@ -588,13 +679,9 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
     rc = decode_shape(c, k, json_object_get(in, "shape"), spec, max_batch, t, &count, e);
     if (rc != 0)
         goto out;
-    esize = dtype_size(spec->dtype);
-    t->data = arena_calloc(&c->arena, count > 0 ? count : 1, esize);
-    if (t->data == NULL) {
-        rc = mw_fail(e, MWE_NOMEM, "inputs[%zu]: out of memory for %zu elements", k, count);
-        goto out;
-    }
 
+    /* The data is checked against the shape before the tensor is allocated: a shape alone, however
+     * large, costs nothing (decoding budget, docs/security.md). */
     data = json_object_get(in, "data");
     if (bds != NULL) {
         bsize = json_integer_value(bds);
@@ -611,29 +698,49 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
             goto out;
         }
         size = (size_t)bsize;
+        if (from == MW_BYTES && count > size / 4) {
+            rc = mw_fail(e, MWE_BAD_REQUEST,
+                         "inputs[%zu].parameters.binary_data_size: %zu bytes cannot hold the %zu "
+                         "BYTES elements of shape %s (4 bytes of length each at least)",
+                         k, size, count, shape_text(st, t->shape, t->ndim));
+            goto out;
+        }
+        if (from != MW_BYTES && size != count * dtype_size(from)) {
+            rc = mw_fail(e, MWE_BAD_REQUEST,
+                         "inputs[%zu].parameters.binary_data_size: %zu bytes, but %zu %s "
+                         "elements take %zu",
+                         k, size, count, dtype_name(from), count * dtype_size(from));
+            goto out;
+        }
+    } else {
+        if (!json_is_array(data)) {
+            rc = mw_fail(e, MWE_BAD_REQUEST,
+                         "inputs[%zu].data: expected an array (or parameters.binary_data_size for "
+                         "binary data), got %s",
+                         k, data != NULL ? json_type_desc(data) : "nothing");
+            goto out;
+        }
+        rc = check_data_form(k, data, t, count, e);
+        if (rc != 0)
+            goto out;
+    }
+
+    esize = dtype_size(spec->dtype);
+    t->data = arena_calloc(&c->arena, count > 0 ? count : 1, esize);
+    if (t->data == NULL) {
+        rc = mw_fail(e, MWE_NOMEM, "inputs[%zu]: out of memory for %zu elements", k, count);
+        goto out;
+    }
+    if (bds != NULL) {
         if (from == MW_BYTES) {
             snprintf(where, sizeof(where), "inputs[%zu]", k);
             rc = binary_read_bytes(bin + *bin_pos, size, count, t->data, &c->arena, where, e);
             if (rc != 0)
                 goto out;
         } else {
-            if (size != count * dtype_size(from)) {
-                rc = mw_fail(e, MWE_BAD_REQUEST,
-                             "inputs[%zu].parameters.binary_data_size: %zu bytes, but %zu %s "
-                             "elements take %zu",
-                             k, size, count, dtype_name(from), count * dtype_size(from));
-                goto out;
-            }
             binary_convert(bin + *bin_pos, from, t->data, spec->dtype, count);
         }
         *bin_pos += size;
-        goto out;
-    }
-    if (!json_is_array(data)) {
-        rc = mw_fail(e, MWE_BAD_REQUEST,
-                     "inputs[%zu].data: expected an array (or parameters.binary_data_size for "
-                     "binary data), got %s",
-                     k, data != NULL ? json_type_desc(data) : "nothing");
         goto out;
     }
     x.c = c;

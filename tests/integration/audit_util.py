@@ -210,10 +210,10 @@ def _cef_unescape(v):
 
 def cef_expected(raw):
     """What a byte string must read back as in CEF: invalid UTF-8 and controls other than LF/CR
-    (and DEL) become U+FFFD."""
+    (DEL, the C1 controls and U+2028/U+2029 too) become U+FFFD."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    return "".join("\ufffd" if (ord(c) < 0x20 and c not in "\n\r") or c == "\x7f" else c
-                   for c in text)
+    return "".join("\ufffd" if (ord(c) < 0x20 and c not in "\n\r") or c == "\x7f" or
+                   "\x80" <= c <= "\x9f" or c in "\u2028\u2029" else c for c in text)
 
 
 # ---- audit files -------------------------------------------------------------------------------

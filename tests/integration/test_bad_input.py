@@ -192,3 +192,18 @@ def test_garbage_request_lines(make_server):
         sock.close()
         assert any(data.startswith(e) for e in expect), (payload, data)
     assert requests.get(s.url("/api/v1/health")).status_code == 200
+
+
+@pytest.mark.parametrize("path", [PREDICT, "/api/v1/models/iris/predict", "/api/predict"])
+def test_content_encoding_is_refused_like_v2(server, path):
+    """No route decodes a compressed body: a gzip body is a 415, never parsed as plain JSON (here
+    the "compressed" bytes are plain JSON, which the server used to answer 200)."""
+    body = json.dumps({"data": [IRIS_ROW]}).encode()
+    for enc in ("gzip", "deflate", "br", "identity, gzip"):
+        r = requests.post(server.url(path), data=body, timeout=30,
+                          headers={"Content-Type": "application/json", "Content-Encoding": enc})
+        err = assert_error(r, 415, "unsupported_media_type")
+        assert "Content-Encoding" in err["error"]
+    r = requests.post(server.url(path), data=body, timeout=30,
+                      headers={"Content-Type": "application/json", "Content-Encoding": "identity"})
+    assert r.status_code == 200, r.text

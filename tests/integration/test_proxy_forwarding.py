@@ -1,7 +1,8 @@
 """Trusted proxies: X-Forwarded-For, Forwarded and X-Forwarded-Proto are believed only from a
 peer in MODELWRAP_TRUSTED_PROXIES, and the client address in logs (and limits) is then the first
 untrusted hop. Clients here connect from 127.0.0.1 (the "gateway") or other loopback addresses
-(plain clients)."""
+(plain clients). The tests run with MODELWRAP_AUTH=none, so they say MODELWRAP_AUTH_NONE_BEHIND_PROXY
+(test_config_risks.py checks the refusal without it)."""
 import uuid
 
 from tls_util import http_request, wait_request_log
@@ -18,7 +19,7 @@ def get(server, headers=None, source=None):
 
 
 def test_trusted_peer(make_server):
-    s = make_server(["--trusted-proxies", "127.0.0.1, ::1"])
+    s = make_server(["--auth-none-behind-proxy", "true", "--trusted-proxies", "127.0.0.1, ::1"])
     rec, hdrs = get(s, {"X-Forwarded-For": "203.0.113.7"})
     assert rec["client"] == "203.0.113.7"
     # what the client itself wrote stays to the left and is ignored
@@ -46,7 +47,7 @@ def test_trusted_peer(make_server):
 def test_untrusted_peer(make_server):
     """A peer outside the list (here 127.0.0.2; the list holds only 127.0.0.1) is the client,
     whatever it claims, and it cannot switch HSTS on."""
-    s = make_server(["--trusted-proxies", "127.0.0.1/32"])
+    s = make_server(["--auth-none-behind-proxy", "true", "--trusted-proxies", "127.0.0.1/32"])
     rec, hdrs = get(s, {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
                         "Forwarded": "for=203.0.113.8"}, source="127.0.0.2")
     assert rec["client"] == "127.0.0.2"
@@ -58,7 +59,7 @@ def test_untrusted_peer(make_server):
 
 
 def test_forwarded_mode(make_server):
-    s = make_server(["--trusted-proxies", "127.0.0.0/8", "--proxy-header", "forwarded"])
+    s = make_server(["--auth-none-behind-proxy", "true", "--trusted-proxies", "127.0.0.0/8", "--proxy-header", "forwarded"])
     rec, hdrs = get(s, {"Forwarded": 'for=192.0.2.60;proto=https, for="[2001:db8:cafe::17]"'},
                     source="127.0.0.3")
     assert rec["client"] == "2001:db8:cafe::17"
@@ -72,7 +73,7 @@ def test_forwarded_mode(make_server):
 
 def test_bad_trusted_list_refused():
     from tls_util import start_failure
-    rc, err = start_failure(["--trusted-proxies", "10.0.0.1/8"])
+    rc, err = start_failure(["--auth-none-behind-proxy", "true", "--trusted-proxies", "10.0.0.1/8"])
     assert rc != 0 and "MODELWRAP_TRUSTED_PROXIES" in err and "host bits" in err, err
-    rc, err = start_failure(["--trusted-proxies", "gateway.internal"])
+    rc, err = start_failure(["--auth-none-behind-proxy", "true", "--trusted-proxies", "gateway.internal"])
     assert rc != 0 and "not an IP address or CIDR" in err, err

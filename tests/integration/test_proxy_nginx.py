@@ -17,7 +17,7 @@ def any_address_args(directory):
 
 def test_behind_nginx(make_server, pki, tmp_path_str):
     # modelwrap trusts exactly the address nginx connects from; clients use 127.0.0.5
-    s = make_server(["--trusted-proxies", "127.0.0.1/32"])
+    s = make_server(["--auth-none-behind-proxy", "true", "--trusted-proxies", "127.0.0.1/32"])
     gw = Nginx(tmp_path_str, free_port(), s.port, pki.p("server-rsa.crt"), pki.p("server-rsa.key"))
     try:
         conn = https_connection(gw.port, pki, source="127.0.0.5")

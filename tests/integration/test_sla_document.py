@@ -167,3 +167,21 @@ def test_bad_sla_settings_stop_startup():
             assert "listening" not in r.stderr
             assert expect in r.stderr, (env, r.stderr)
             assert "hunter2" not in r.stderr + r.stdout
+
+
+def test_configured_numbers_printed_as_configured(tmpdir_path):
+    """The document's reals are the configured text, not the nearest double's 17 digits
+    ("target_percent":99.900000000000006 for a configured 99.9)."""
+    keys = tmpdir_path + "/keys.json"
+    key = create_key(keys, "reader", scopes="read")
+    rep = Replica(tmpdir_path, {"MODELWRAP_API_KEYS_FILE": keys,
+                                "MODELWRAP_SLA_AVAILABILITY": "99.9",
+                                "MODELWRAP_RATE_LIMIT": "0.1/s"})
+    try:
+        r = requests.get(rep.url("/api/v1/sla"), headers={"X-API-Key": key}, timeout=30)
+        assert r.status_code == 200, r.text
+        assert '"target_percent":99.9,' in r.text or '"target_percent":99.9}' in r.text, r.text
+        assert '"requests_per_second":0.1,' in r.text, r.text
+        assert r.json()["availability"]["target_percent"] == 99.9
+    finally:
+        rep.check_stop()

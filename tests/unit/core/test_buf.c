@@ -153,7 +153,12 @@ static void test_json_escape_cases(void **state)
     assert_string_equal(escape(&b, "\n\r\t", 3), "\\n\\r\\t");
     assert_string_equal(escape(&b, "\x01\x1f\b\f", 4), "\\u0001\\u001f\\u0008\\u000c");
     assert_string_equal(escape(&b, "a\0b", 3), "a\\u0000b");
-    assert_string_equal(escape(&b, "\x7f", 1), "\x7f");
+    /* DEL, the C1 controls (NEL too) and the line/paragraph separators are escaped: valid raw in
+     * JSON, but line breaks to some collectors. */
+    assert_string_equal(escape(&b, "\x7f", 1), "\\u007f");
+    assert_string_equal(escape(&b, "a\xc2\x85z\xc2\x80\xc2\x9f", 8), "a\\u0085z\\u0080\\u009f");
+    assert_string_equal(escape(&b, "\xe2\x80\xa8\xe2\x80\xa9", 6), "\\u2028\\u2029");
+    assert_string_equal(escape(&b, "\xc2\xa0\xe2\x80\xa7", 5), "\xc2\xa0\xe2\x80\xa7");
     /* Valid UTF-8 (2, 3, 4 bytes) passes through. */
     assert_string_equal(escape(&b, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14),
                         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");

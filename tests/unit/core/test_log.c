@@ -268,7 +268,38 @@ static void test_truncation(void **state)
     check_truncated_value("\"", "\"", true);                             /* 2-byte escape */
     check_truncated_value("\x01", "\x01", true);                         /* 6-byte escape */
     check_truncated_value("\xff", "\xef\xbf\xbd", true);                 /* invalid -> \ufffd */
+    check_truncated_value("\xc2\x85", "\xc2\x85", true);                 /* NEL -> \u0085 */
     check_truncated_value("ab\xe2\x82\xac", "ab\xe2\x82\xac", false);    /* mixed widths */
+}
+
+/* DEL, the C1 controls and U+2028/U+2029 never reach a log line raw: collectors split on them. */
+static void test_line_breaking_characters_escaped(void **state)
+{
+    struct capture c;
+    json_t *j;
+
+    (void)state;
+    log_set_level(LOG_INFO);
+    capture_begin(&c);
+    log_msg(LOG_INFO, "m", "path",
+            "/a\xc2\x85"
+            "b\xe2\x80\xa8"
+            "c\xe2\x80\xa9"
+            "d\x7f\xc2\x9f",
+            NULL);
+    capture_end(&c);
+    assert_null(memmem(c.out, c.len, "\xc2\x85", 2));
+    assert_null(memmem(c.out, c.len, "\xc2\x9f", 2));
+    assert_null(memmem(c.out, c.len, "\xe2\x80\xa8", 3));
+    assert_null(memmem(c.out, c.len, "\xe2\x80\xa9", 3));
+    assert_null(memchr(c.out, 0x7f, c.len));
+    assert_non_null(memmem(c.out, c.len, "\\u0085b\\u2028c\\u2029d\\u007f\\u009f", 32));
+    j = parse_one(&c);
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/a\xc2\x85"
+                                                                       "b\xe2\x80\xa8"
+                                                                       "c\xe2\x80\xa9"
+                                                                       "d\x7f\xc2\x9f");
+    json_decref(j);
 }
 
 static void test_truncation_in_msg_and_pairs(void **state)
@@ -455,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_errno_kept),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_truncation_in_msg_and_pairs),
+        cmocka_unit_test(test_line_breaking_characters_escaped),
         cmocka_unit_test(test_bulk_buffered_lines),
         cmocka_unit_test(test_bulk_flusher),
     };

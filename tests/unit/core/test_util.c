@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -184,13 +185,42 @@ static void test_clip(void **state)
     assert_int_equal(strlen(out), MW_CLIP_MAX - 1 + 3);
 }
 
+static void test_path_redact(void **state)
+{
+    char b[256];
+    const char *key = "mw_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"; /* 46 characters */
+
+    (void)state;
+    snprintf(b, sizeof(b), "/api/v1/models/%s", key);
+    assert_true(mw_path_has_secret(b, strlen(b)));
+    assert_int_equal(mw_path_redact(b), strlen("/api/v1/models/mw_<redacted>"));
+    assert_string_equal(b, "/api/v1/models/mw_<redacted>");
+    snprintf(b, sizeof(b), "/%s/predict/%s", key, key);
+    mw_path_redact(b);
+    assert_string_equal(b, "/mw_<redacted>/predict/mw_<redacted>");
+    snprintf(b, sizeof(b), "/v2/models/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl/ready");
+    assert_true(mw_path_has_secret(b, strlen(b)));
+    mw_path_redact(b);
+    assert_string_equal(b, "/v2/models/<redacted>/ready");
+    /* model names and ordinary paths are left alone */
+    for (size_t i = 0; i < 5; i++) {
+        static const char *const keep[] = {"/api/v1/models/mw_model", "/api/v1/models/iris",
+                                           "/mw_0123456789abcdef_x", "/eyJ.short", "/"};
+        assert_false(mw_path_has_secret(keep[i], strlen(keep[i])));
+        snprintf(b, sizeof(b), "%s", keep[i]);
+        mw_path_redact(b);
+        assert_string_equal(b, keep[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slice_eq),   cmocka_unit_test(test_slice_eq_nocase),
-        cmocka_unit_test(test_random),     cmocka_unit_test(test_ct_equal),
-        cmocka_unit_test(test_iso8601),    cmocka_unit_test(test_clocks),
-        cmocka_unit_test(test_rate_parse), cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_slice_eq),    cmocka_unit_test(test_slice_eq_nocase),
+        cmocka_unit_test(test_random),      cmocka_unit_test(test_ct_equal),
+        cmocka_unit_test(test_iso8601),     cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_rate_parse),  cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_path_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

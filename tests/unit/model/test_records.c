@@ -550,6 +550,47 @@ static void test_arena_limit(void **state)
     json_decref(body);
 }
 
+/* A model with 512 named FP64 columns fed empty records: the records are refused on their
+ * members before records x fields (4 MiB of FP64 for 1000 records) is allocated. */
+static void test_wide_model_empty_records_allocate_nothing(void **state)
+{
+    static char names_buf[512][8];
+    static const char *names[512];
+    struct mw_tensor_spec in = {.name = "x",
+                                .dtype = MW_FP64,
+                                .ndim = 2,
+                                .shape = {-1, 512},
+                                .n_names = 512,
+                                .names = names};
+    struct model wide;
+    struct model_call *c;
+    struct mw_error e;
+    struct buf text;
+    json_t *body;
+
+    (void)state;
+    for (size_t i = 0; i < 512; i++) {
+        snprintf(names_buf[i], sizeof(names_buf[i]), "f%zu", i);
+        names[i] = names_buf[i];
+    }
+    model_setup(&wide, "wide", &in, 1, iris_out, 2);
+    buf_init(&text, 1 << 20);
+    assert_int_equal(buf_append_str(&text, "{\"data\":[{}"), 0);
+    for (int i = 1; i < 1000; i++)
+        assert_int_equal(buf_append_str(&text, ",{}"), 0);
+    assert_int_equal(buf_append_str(&text, "]}"), 0);
+    body = parse(text.ptr);
+    c = model_call_new(&wide, model_call_budget(text.len));
+    assert_non_null(c);
+    assert_int_equal(records_decode(c, body, 10000, &e), MWE_INVALID_INPUT);
+    assert_string_equal(e.msg, "data[0]: missing member 'f0'");
+    assert_true(c->arena.total < 4096); /* the call's own arrays only */
+    model_call_release(c);
+    json_decref(body);
+    buf_fini(&text);
+    pthread_mutex_destroy(&wide.run_lock);
+}
+
 /* ---- encode ---------------------------------------------------------------------------------- */
 
 static void test_encode_iris(void **state)
@@ -828,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_not_record_shaped),
         cmocka_unit_test(test_max_records),
         cmocka_unit_test(test_arena_limit),
+        cmocka_unit_test(test_wide_model_empty_records_allocate_nothing),
         cmocka_unit_test(test_encode_iris),
         cmocka_unit_test(test_encode_shapes),
         cmocka_unit_test(test_encode_errors),

@@ -227,9 +227,9 @@ static void test_decode_nested_and_defaults(void **state)
     const float *x;
 
     (void)state;
-    /* nested any depth (flattened row-major), no id, no parameters, every output as JSON */
+    /* nested exactly as the shape (row-major), no id, no parameters, every output as JSON */
     if (decode(f, "{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 4], \"datatype\": \"FP32\","
-                  " \"data\": [[[1, 2], [3, 4]], [5, [6, 7], 8]]}]}") != 0)
+                  " \"data\": [[1, 2, 3, 4], [5, 6, 7, 8]]}]}") != 0)
         fail_msg("%s", f->e.msg);
     x = f->c->inputs[0].data;
     for (int i = 0; i < 8; i++)
@@ -371,7 +371,7 @@ static void test_decode_data_errors(void **state)
     expect_error(&iris, IRIS_DATA("[1, 2, 3]"), MWE_BAD_REQUEST,
                  "inputs[0].data: 3 elements, but shape [1, 4] holds 4");
     expect_error(&iris, IRIS_DATA("[1, 2, 3, 4, 5]"), MWE_BAD_REQUEST,
-                 "inputs[0].data: more than the 4 elements its shape holds");
+                 "inputs[0].data: 5 elements, but shape [1, 4] holds 4");
     expect_error(&iris, IRIS_DATA("{}"), MWE_BAD_REQUEST,
                  "inputs[0].data: expected an array (or parameters.binary_data_size for binary "
                  "data), got an object");
@@ -379,8 +379,24 @@ static void test_decode_data_errors(void **state)
                  "inputs[0].data[2]: expected a number (FP32), got a string");
     expect_error(&iris, IRIS_DATA("[1, 2, 3, 1e39]"), MWE_BAD_REQUEST,
                  "inputs[0].data[3]: 1e+39 is out of range for FP32");
+    /* nested data must follow the shape exactly, even when the flattened count matches */
     expect_error(&iris, IRIS_DATA("[[[[[[[[[1]]]]]]]], 2, 3, 4]"), MWE_BAD_REQUEST,
-                 "inputs[0].data: nested more than 8 levels deep");
+                 "inputs[0].data: 4 entries, but dimension 0 of shape [1, 4] is 1 (nested data "
+                 "must follow the shape exactly; or send it flat)");
+    expect_error(&iris, IRIS_DATA("[[1, 2], [3, 4]]"), MWE_BAD_REQUEST,
+                 "inputs[0].data: 2 entries, but dimension 0 of shape [1, 4] is 1 (nested data "
+                 "must follow the shape exactly; or send it flat)");
+    expect_error(&iris, IRIS_DATA("[[1, 2, [3], 4]]"), MWE_BAD_REQUEST,
+                 "inputs[0].data[0][2]: nested deeper than the 2 dimensions of shape [1, 4]");
+    expect_error(&iris, IRIS_DATA("[1, 2, [3, 4]]"), MWE_BAD_REQUEST,
+                 "inputs[0].data[2]: an array inside flat data (ragged or over-nested data is "
+                 "refused: send it flat, or nested exactly as shape [1, 4])");
+    expect_error(&iris,
+                 "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [2, 4], "
+                 "\"data\": [[1, 2, 3, 4], 5, 6, 7, 8]}]}",
+                 MWE_BAD_REQUEST,
+                 "inputs[0].data: 5 entries, but dimension 0 of shape [2, 4] is 2 (nested data "
+                 "must follow the shape exactly; or send it flat)");
 #undef IRIS_DATA
 #define MIXED_ONE(n, t, d)                                                                         \
     "{\"inputs\": [{\"name\": \"" n "\", \"datatype\": \"" t "\", \"shape\": [1], \"data\": [" d   \
