@@ -28,7 +28,6 @@ int cli_sbom(int argc, char **argv, int first, char **envp);
  * (defaults: the MODELWRAP_AUDIT_* settings of the environment and .env): 0, or 2 on errors. */
 int cli_audit(int argc, char **argv, int first, char **envp);
 
-
 /*
  * Rewrites, in place, KServe's model-server flags into modelwrap's: --model_name -> --model-name,
  * --model_dir -> --model-dir, --http_port -> --port (each alone or as "--flag=value"). Only these
@@ -40,9 +39,9 @@ void cli_kserve_args(int argc, char **argv);
 /*
  * Opens the models cfg asks for: the one model folder MODELWRAP_MODEL_DIR (served under
  * MODELWRAP_MODEL_NAME when set) or the repository MODELWRAP_MODELS, with defaults and pool (NULL:
- * none) as registry_open takes them. NULL with e on a problem, also when MODELWRAP_MODEL_NAME is set
- * without a model folder or MODELWRAP_DEFAULT_MODEL names another model than the folder's.
- * Main thread.
+ * none) as registry_open takes them. NULL with e on a problem, also when MODELWRAP_MODEL_NAME is
+ * set without a model folder or MODELWRAP_DEFAULT_MODEL names another model than the folder's. Main
+ * thread.
  */
 struct registry *cli_open_models(const struct config *cfg, const struct model_opts *defaults,
                                  struct model_pool *pool, struct mw_error *e);

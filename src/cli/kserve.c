@@ -40,8 +40,9 @@ struct registry *cli_open_models(const struct config *cfg, const struct model_op
 
     if (cfg->model_dir == NULL) {
         if (cfg->model_name != NULL) {
-            mw_fail(e, MWE_CONFIG,
-                    "MODELWRAP_MODEL_NAME: names the model of MODELWRAP_MODEL_DIR, which is not set");
+            mw_fail(
+                e, MWE_CONFIG,
+                "MODELWRAP_MODEL_NAME: names the model of MODELWRAP_MODEL_DIR, which is not set");
             return NULL;
         }
         return registry_open(&o, e);

@@ -32,8 +32,8 @@ struct tmctx {
 
 static int usage_error(const char *msg)
 {
-    fprintf(stderr, "modelwrap test-model: %s\nusage: modelwrap test-model DIR [--reference FILE]\n",
-            msg);
+    fprintf(stderr,
+            "modelwrap test-model: %s\nusage: modelwrap test-model DIR [--reference FILE]\n", msg);
     return 2;
 }
 
@@ -70,12 +70,14 @@ static int read_reference(struct tmctx *t, const json_t *ref, size_t n_inputs)
         return 2;
     }
     if (map != NULL && !json_is_object(map)) {
-        fprintf(stderr,
-                "%s: \"outputs\": expected an object {\"<output name>\": \"<member of this file>\"}\n",
-                t->ref_path);
+        fprintf(
+            stderr,
+            "%s: \"outputs\": expected an object {\"<output name>\": \"<member of this file>\"}\n",
+            t->ref_path);
         return 2;
     }
-    json_object_foreach((json_t *)map, key, v) {
+    json_object_foreach((json_t *)map, key, v)
+    {
         bool known = false;
         for (size_t k = 0; k < sig->n_outputs; k++)
             known = known || strcmp(sig->outputs[k].name, key) == 0;
@@ -140,8 +142,7 @@ static json_t *row_record(const struct tmctx *t, const json_t *row, size_t r)
         names = sig->inputs[0].names;
         n_names = sig->inputs[0].n_names;
     }
-    if (names == NULL ? json_array_size(row) != sig->n_inputs
-                      : json_array_size(row) != n_names) {
+    if (names == NULL ? json_array_size(row) != sig->n_inputs : json_array_size(row) != n_names) {
         printf("inputs[%zu]: %zu values, but a record of this model has %zu members\n", r,
                json_array_size(row), names == NULL ? sig->n_inputs : n_names);
         return NULL;
@@ -307,13 +308,13 @@ int cli_test_model(int argc, char **argv, int first)
         else if (strncmp(argv[i], "--reference=", 12) == 0)
             t.ref_path = argv[i] + 12;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: modelwrap test-model DIR [--reference FILE]\n"
-                   "Loads the model folder DIR, runs the inputs of DIR/reference.json (or FILE) and\n"
-                   "compares its outputs with the expected ones (docs/deploy.md, \"Model tests\").\n"
-                   "Exit status: 0 all match, 1 a mismatch, 2 the model or the file is unusable.\n");
+            printf(
+                "usage: modelwrap test-model DIR [--reference FILE]\n"
+                "Loads the model folder DIR, runs the inputs of DIR/reference.json (or FILE) and\n"
+                "compares its outputs with the expected ones (docs/deploy.md, \"Model tests\").\n"
+                "Exit status: 0 all match, 1 a mismatch, 2 the model or the file is unusable.\n");
             return 0;
-        }
-        else if (argv[i][0] == '-' || dir != NULL)
+        } else if (argv[i][0] == '-' || dir != NULL)
             return usage_error("unexpected argument");
         else
             dir = argv[i];
@@ -331,8 +332,7 @@ int cli_test_model(int argc, char **argv, int first)
     }
     ref = json_load_file(t.ref_path, JSON_REJECT_DUPLICATES, &jerr);
     if (ref == NULL || !json_is_object(ref)) {
-        fprintf(stderr, "%s: %s\n", t.ref_path,
-                ref == NULL ? jerr.text : "expected a JSON object");
+        fprintf(stderr, "%s: %s\n", t.ref_path, ref == NULL ? jerr.text : "expected a JSON object");
         goto out;
     }
     inputs = json_object_get(ref, "inputs");
