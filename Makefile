@@ -136,3 +136,11 @@ $(SBOM_STAMP): tests/sbom/package.json tests/sbom/package-lock.json
 .PHONY: bench-python
 bench-python: build
 	bash bench/python.sh
+
+# ---- deployment: the container image, Kubernetes, KServe, systemd, pipelines (docs/deploy.md) ----
+# What CI runs on its host after .ci/run's fresh root: builds the image from this checkout with
+# podman, runs it hardened and with `podman kube play`, validates every manifest offline, scores the
+# systemd unit. Needs root; installs podman, runc, debootstrap and deploy/ci/tools when missing.
+.PHONY: deploy-check
+deploy-check:
+	bash deploy/ci/check.sh

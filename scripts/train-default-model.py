@@ -94,7 +94,10 @@ def main():
     }
     ref_path = os.path.join(args.out, "reference.json")
     with open(ref_path, "w", encoding="utf-8") as f:  # one row per line: small and diffable
-        f.write("{\n")
+        # `modelwrap test-model` reads the tolerance and which member holds each output's values
+        # (the output "label" is in "labels"); the other readers ignore both.
+        f.write('{\n  "tolerance": {"absolute": 1e-6, "relative": 1e-6},\n'
+                '  "outputs": {"label": "labels", "probabilities": "probabilities"},\n')
         for i, key in enumerate(("inputs", "probabilities", "labels")):
             rows_json = ",\n    ".join(json.dumps(r) for r in reference[key])
             f.write('  "%s": [\n    %s\n  ]%s\n' % (key, rows_json, "," if i < 2 else ""))

@@ -38,6 +38,7 @@ static void usage(FILE *out)
             "                          (CycloneDX 1.5 inventory; vulnerability check)\n"
             "       modelwrap audit report [--since 7d] [--format text|json|csv] FILE...\n"
             "       modelwrap init python|sklearn|plugin NAME [--dir PARENT]  (a new model folder)\n"
+            "       modelwrap test-model DIR [--reference FILE]  (runs DIR/reference.json)\n"
             "       modelwrap version\n"
             "       modelwrap help\n\n"
             "Serves the models of a model repository over HTTP. Every setting is a flag, an\n"
@@ -89,7 +90,6 @@ static int cmd_serve(int argc, char **argv, int first)
     struct api api;
     /* ---- model repository (issue 3): the pool frees released models off the I/O threads ---- */
     struct model_pool *pool = NULL;
-    struct repo_opts repo;
     /* ---- metrics listener (issue 8): MODELWRAP_METRICS_PORT ---- */
     struct http_server *msrv = NULL;
     struct config mcfg;
@@ -126,8 +126,7 @@ static int cmd_serve(int argc, char **argv, int first)
 
     model_defaults(&cfg, &defaults);
     pool = model_pool_new(&e); /* issue 3 */
-    repo = (struct repo_opts){cfg.models_dir, cfg.default_model, &defaults, pool};
-    reg = pool ? registry_open(&repo, &e) : NULL;
+    reg = pool ? cli_open_models(&cfg, &defaults, pool, &e) : NULL;
     if (!reg) {
         log_msg(LOG_ERROR, "cannot load the model repository", "error", e.msg, NULL);
         fprintf(stderr, "modelwrap: %s\n", e.msg);
@@ -288,13 +287,13 @@ static int cmd_check_config(int argc, char **argv, int first)
         return 2;
     }
     model_defaults(&cfg, &defaults);
-    reg = registry_load(cfg.models_dir, cfg.default_model, &defaults, &e);
+    reg = cli_open_models(&cfg, &defaults, NULL, &e);
     if (!reg) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         config_fini(&cfg);
         return 2;
     }
-    printf("# models: %zu loaded from %s", reg->n, cfg.models_dir);
+    printf("# models: %zu loaded from %s", reg->n, reg->dir);
     if (reg->default_model)
         printf(", default '%s'", reg->default_model->name);
     printf("\n# configuration OK\n");
@@ -311,7 +310,6 @@ static int cmd_openapi(int argc, char **argv, int first)
     struct config cfg;
     struct mw_error e = {0};
     struct model_opts defaults;
-    struct repo_opts repo;
     struct registry *reg;
     struct api api;
     json_t *doc;
@@ -324,8 +322,7 @@ static int cmd_openapi(int argc, char **argv, int first)
     log_set_level(LOG_WARN);
     model_defaults(&cfg, &defaults);
     /* The repository as `serve` loads it (versions included); models freed inline. */
-    repo = (struct repo_opts){cfg.models_dir, cfg.default_model, &defaults, NULL};
-    reg = registry_open(&repo, &e);
+    reg = cli_open_models(&cfg, &defaults, NULL, &e);
     if (!reg) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_config;
@@ -360,6 +357,7 @@ int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "serve";
 
+    cli_kserve_args(argc, argv); /* a KServe ClusterServingRuntime's arguments */
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc, argv, argc > 1 ? 2 : 1);
     if (strncmp(cmd, "--", 2) == 0 && strcmp(cmd, "--help") != 0 && strcmp(cmd, "--version") != 0)
@@ -386,6 +384,8 @@ int main(int argc, char **argv)
         return cli_audit(argc, argv, 2, environ);
     if (strcmp(cmd, "init") == 0)
         return cli_init(argc, argv, 2);
+    if (strcmp(cmd, "test-model") == 0)
+        return cli_test_model(argc, argv, 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

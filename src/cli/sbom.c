@@ -84,7 +84,6 @@ int cli_sbom(int argc, char **argv, int first, char **envp)
     struct config cfg;
     struct mw_error e = {0};
     struct model_opts defaults;
-    struct repo_opts repo;
     struct registry *reg = NULL;
     bool missing = false;
     const char *tracker = cli_take_option(&argc, argv, first, "check", &missing);
@@ -113,8 +112,7 @@ int cli_sbom(int argc, char **argv, int first, char **envp)
     } else {
         defaults = (struct model_opts){cfg.model_workers, cfg.model_queue_size,
                                        cfg.model_timeout_ms, cfg.max_records};
-        repo = (struct repo_opts){cfg.models_dir, cfg.default_model, &defaults, NULL};
-        reg = registry_open(&repo, &e);
+        reg = cli_open_models(&cfg, &defaults, NULL, &e); /* what serve loads, MODEL_DIR too */
         if (reg == NULL) {
             fprintf(stderr, "modelwrap: %s\n", e.msg);
             goto out;

@@ -50,6 +50,12 @@ struct setting {
       "model repository folder (one sub-folder per model)")                                        \
     X(DEFAULT_MODEL, default_model, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                        \
       "model behind /api/predict and /api/v1/predict; unset: the only model if one, else iris")    \
+    X(MODEL_DIR, model_dir, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                                \
+      "one model folder to serve instead of the repository MODELWRAP_MODELS (KServe's "           \
+      "--model_dir, e.g. /mnt/models)")                                                            \
+    X(MODEL_NAME, model_name, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                              \
+      "the name the model of MODELWRAP_MODEL_DIR is served under (KServe's --model_name); "        \
+      "unset: its model.json name")                                                                \
     X(MODEL_WORKERS, model_workers, T_UINT, "0", 0, 256, NULL, 0,                                  \
       "worker threads of a model whose model.json says nothing; 0 = run on the I/O thread")        \
     X(MODEL_QUEUE_SIZE, model_queue_size, T_UINT, "1024", 1, 1000000, NULL, 0,                     \

@@ -26,6 +26,8 @@ struct config {
     /* models */
     char *models_dir;           /* MODELWRAP_MODELS, "./models" */
     char *default_model;        /* MODELWRAP_DEFAULT_MODEL, NULL = the only model, else "iris" */
+    char *model_dir;            /* MODELWRAP_MODEL_DIR, unset: serve the repository models_dir */
+    char *model_name;           /* MODELWRAP_MODEL_NAME, unset: model_dir's model.json name */
     unsigned model_workers;     /* MODELWRAP_MODEL_WORKERS, 0 (default for models whose model.json says nothing) */
     unsigned model_queue_size;  /* MODELWRAP_MODEL_QUEUE_SIZE, 1024 */
     unsigned model_timeout_ms;  /* MODELWRAP_MODEL_TIMEOUT_MS, 30000 */

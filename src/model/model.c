@@ -350,7 +350,7 @@ static int check_expected(const char *got, const char *want, const char *key, co
 /* Reads model.json's own members into m (everything except the backend's). want_name and
  * want_version are the versioned layout's (NULL: the flat layout's folder name and "1"). */
 static int read_model_json(struct model *m, const json_t *root, const char *dir,
-                           const char *want_name, const char *want_version,
+                           const char *want_name, const char *want_version, bool name_wins,
                            const struct model_opts *defaults, const char *path, struct mw_error *e)
 {
     const json_t *backend, *desc, *sig;
@@ -370,8 +370,13 @@ static int read_model_json(struct model *m, const json_t *root, const char *dir,
                      path, folder, MODEL_NAME_MAX);
         goto out;
     }
-    rc = model_read_name(root, "name", folder, &m->name, path, e);
-    if (rc == 0)
+    if (name_wins) {
+        m->name = folder;
+        folder = NULL;
+    } else {
+        rc = model_read_name(root, "name", folder, &m->name, path, e);
+    }
+    if (rc == 0 && !name_wins)
         rc = check_expected(m->name, want_name, "name", path, e);
     if (rc != 0)
         goto out;
@@ -452,7 +457,8 @@ out:
 
 /* model_load and model_load_version: want_name / want_version NULL for the flat layout. */
 static struct model *load_model(const char *dir, const char *want_name, const char *want_version,
-                                const struct model_opts *defaults, struct mw_error *e)
+                                bool name_wins, const struct model_opts *defaults,
+                                struct mw_error *e)
 {
     struct model *m = NULL;
     char *path = NULL, *text = NULL;
@@ -495,7 +501,8 @@ static struct model *load_model(const char *dir, const char *want_name, const ch
         mw_fail(e, MWE_NOMEM, "%s: out of memory", path);
         goto out_fail;
     }
-    if (read_model_json(m, root, dir, want_name, want_version, defaults, path, e) != 0)
+    if (read_model_json(m, root, dir, want_name, want_version, name_wins, defaults, path, e) !=
+        0)
         goto out_fail;
     if (m->ops->load == NULL) {
         mw_fail(e, MWE_CONFIG, "%s: the %s backend cannot load models", path, m->ops->name);
@@ -558,7 +565,7 @@ out:
  */
 struct model *model_load(const char *dir, const struct model_opts *defaults, struct mw_error *e)
 {
-    return load_model(dir, NULL, NULL, defaults, e);
+    return load_model(dir, NULL, NULL, false, defaults, e);
 }
 
 /*
@@ -576,9 +583,23 @@ struct model *model_load_version(const char *dir, const char *name, const char *
         mw_fail(e, MWE_CONFIG, "%s: invalid model name or version", dir ? dir : "(null)");
         goto out;
     }
-    m = load_model(dir, name, version, defaults, e);
+    m = load_model(dir, name, version, false, defaults, e);
 out:
     return m;
+}
+
+/*
+ * model_load of the flat layout under the name `name` (model_name_ok): model.json's "name" is not
+ * read. Same ownership, errors and thread as model_load.
+ */
+struct model *model_load_as(const char *dir, const char *name, const struct model_opts *defaults,
+                            struct mw_error *e)
+{
+    if (name == NULL || !model_name_ok(name, strlen(name))) {
+        mw_fail(e, MWE_CONFIG, "%s: invalid model name", dir ? dir : "(null)");
+        return NULL;
+    }
+    return load_model(dir, name, NULL, true, defaults, e);
 }
 
 /*

@@ -188,6 +188,10 @@ void model_free(struct model *m);
  * "version_policy" belongs to the model's folder, not to a version's. */
 struct model *model_load_version(const char *dir, const char *name, const char *version,
                                  const struct model_opts *defaults, struct mw_error *e);
+/* model_load for a model served as `name` (model_name_ok) whatever model.json's "name" says: the
+ * single-model repository of KServe, whose --model_name is the InferenceService's name. */
+struct model *model_load_as(const char *dir, const char *name, const struct model_opts *defaults,
+                            struct mw_error *e);
 /* Reference counting: a registry snapshot holds one reference on each of its models, so a model
  * shared by two snapshots lives until both are gone. The last release frees the model: on the
  * pool's reaper thread when m->pool is set (stopping a scheduler joins threads and may wait for a
@@ -338,6 +342,8 @@ struct registry {
     struct model_opts defaults;
     bool has_defaults;
     struct model_pool *pool;
+    bool single;       /* registry_open_folder's */
+    char *single_name; /* registry_open_folder's name (a copy), NULL: model.json's */
 };
 
 struct registry_versions {
@@ -387,6 +393,11 @@ enum repo_op {
 /* Start-up: loads the repository; NULL on the first problem with e naming the file (nothing stays
  * loaded). One reference; release with registry_release. Main thread. */
 struct registry *registry_open(const struct repo_opts *o, struct mw_error *e);
+/* registry_open of a single-model repository (KServe's --model_dir): o->dir is one model folder
+ * (either layout), not a folder of them, served under `name` whatever its model.json says
+ * (KServe's --model_name; NULL: model.json's "name", else the folder's). Reloads keep this. */
+struct registry *registry_open_folder(const struct repo_opts *o, const char *name,
+                                      struct mw_error *e);
 /* A new snapshot from cur (borrowed, unchanged) and the repository as it is now, for op on the
  * model `name` (len bytes; ignored for REPO_RESCAN). Unchanged models are shared with cur.
  * REPO_RESCAN: a model whose new state fails to load keeps the versions cur has (logged, and

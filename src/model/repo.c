@@ -147,6 +147,61 @@ out:
 }
 
 /* FNV-1a over bytes. */
+/*
+ * The model folders of a repository, as names inside *parent: the sub-folders of dir, or for a
+ * single-model repository (KServe's --model_dir) dir's own name inside its parent folder (dir is
+ * resolved each time, so a reload follows a symbolic link that was switched). *parent is dir or
+ * a new string in *parent_own (the caller frees it and *folders). 0, MWE_CONFIG or MWE_NOMEM.
+ */
+static int repo_folders(const char *dir, bool single, const char **parent, char **parent_own,
+                        char ***folders, size_t *n, struct mw_error *e)
+{
+    char *real = NULL, *slash;
+    int rc = 0;
+
+    *parent = dir;
+    *parent_own = NULL;
+    *folders = NULL;
+    *n = 0;
+    if (!single)
+        return list_dir(dir, keep_model_dir, REGISTRY_MAX_MODELS, "model folders", folders, n, e);
+    real = realpath(dir, NULL);
+    if (real == NULL) {
+        rc = mw_fail(e, errno == ENOMEM ? MWE_NOMEM : MWE_CONFIG, "%s: %s", dir, strerror(errno));
+        goto out;
+    }
+    slash = strrchr(real, '/');
+    if (slash == NULL || slash[1] == '\0') {
+        rc = mw_fail(e, MWE_CONFIG, "%s: not a model folder", dir);
+        goto out;
+    }
+    *folders = calloc(1, sizeof(**folders));
+    if (*folders == NULL || ((*folders)[0] = strdup(slash + 1)) == NULL)
+        goto out_nomem;
+    if (slash == real)
+        slash++; /* the folder is in "/" */
+    *slash = '\0';
+    *n = 1;
+    if (!keep_model_dir(real, (*folders)[0])) {
+        rc = mw_fail(e, MWE_CONFIG, "%s: no model.json and no version folder holding one", dir);
+        goto out;
+    }
+    *parent = *parent_own = real;
+    real = NULL;
+    goto out;
+
+out_nomem:
+    rc = mw_fail(e, MWE_NOMEM, "%s: out of memory", dir);
+out:
+    if (rc != 0) {
+        free_strings(*folders, *n);
+        *folders = NULL;
+        *n = 0;
+    }
+    free(real);
+    return rc;
+}
+
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
 {
     const unsigned char *p = data;
@@ -552,6 +607,7 @@ struct builder {
     struct mw_error first; /* the first problem of a lenient build */
     const struct model_opts *defaults;
     struct model_pool *pool;
+    const char *rename; /* repo_opts.single_name: the one folder's model is served under it */
 };
 
 static void entry_release(struct entry *en)
@@ -746,8 +802,12 @@ static int load_found(struct builder *b, const struct found *f, bool force, stru
             model_retain(m);
         } else {
             memset(&err, 0, sizeof(err));
-            m = fv->top ? model_load(fv->dir, b->defaults, &err)
-                        : model_load_version(fv->dir, f->name, fv->version, b->defaults, &err);
+            if (!fv->top)
+                m = model_load_version(fv->dir, f->name, fv->version, b->defaults, &err);
+            else if (b->rename != NULL)
+                m = model_load_as(fv->dir, b->rename, b->defaults, &err);
+            else
+                m = model_load(fv->dir, b->defaults, &err);
             if (m != NULL && fv->top && strcmp(m->version, fv->version) != 0) {
                 /* model.json changed between the scan and the load */
                 mw_fail(&err, MWE_CONFIG, "%s/model.json changed while it was read", fv->dir);
@@ -823,8 +883,8 @@ static int unloaded_list(const struct builder *b, char ***out, size_t *out_n)
 }
 
 /* Turns the builder's entries into a registry (moving them) with the options of o. */
-static struct registry *assemble(struct builder *b, const struct repo_opts *o,
-                                 struct mw_error *e)
+static struct registry *assemble(struct builder *b, const struct repo_opts *o, bool single,
+                                 const char *single_name, struct mw_error *e)
 {
     struct registry *r = calloc(1, sizeof(*r));
     char list[160];
@@ -834,6 +894,8 @@ static struct registry *assemble(struct builder *b, const struct repo_opts *o,
     atomic_init(&r->refs, 1);
     r->pool = o->pool;
     r->dir = strdup(o->dir);
+    r->single = single;
+    r->single_name = single_name != NULL ? strdup(single_name) : NULL;
     r->default_name =
         o->default_name != NULL && o->default_name[0] != '\0' ? strdup(o->default_name) : NULL;
     if (o->defaults != NULL) {
@@ -843,6 +905,7 @@ static struct registry *assemble(struct builder *b, const struct repo_opts *o,
     r->models = calloc(b->n_ent + 1, sizeof(*r->models));
     r->versions = calloc(b->n_ent + 1, sizeof(*r->versions));
     if (r->dir == NULL || r->models == NULL || r->versions == NULL ||
+        (single_name != NULL && r->single_name == NULL) ||
         (o->default_name != NULL && o->default_name[0] != '\0' && r->default_name == NULL))
         goto out_nomem;
     for (size_t i = 0; i < b->n_ent; i++) {
@@ -965,6 +1028,12 @@ static char *folder_model_name(const char *repo, const char *folder)
     return out;
 }
 
+/* folder_model_name, or the name a single-model repository serves its folder under. */
+static char *served_name(const char *rename, const char *repo, const char *folder)
+{
+    return rename != NULL ? strdup(rename) : folder_model_name(repo, folder);
+}
+
 /* Whether cur's states say name failed in this build (a state was just added for it). */
 static bool refused_now(const struct builder *b, const char *name)
 {
@@ -1008,12 +1077,14 @@ static void log_unloaded(const struct registry *cur, const struct registry *r)
  * The one builder behind registry_open and registry_reload. Folders are handled in name order, each
  * scanned then loaded, so a strict build reports the first problem in that order.
  */
-static struct registry *build(struct registry *cur, const struct repo_opts *o, int op,
-                              const char *target, bool strict, struct mw_error *e)
+static struct registry *build(struct registry *cur, const struct repo_opts *o, bool single,
+                              const char *single_name, int op, const char *target, bool strict,
+                              struct mw_error *e)
 {
     struct builder b = {0};
     struct registry *r = NULL;
-    char **folders = NULL, *fname;
+    char **folders = NULL, *fname, *parent_own = NULL;
+    const char *parent = o->dir;
     size_t n_folders = 0;
     struct found f = {0};
     bool seen_target = false;
@@ -1026,6 +1097,7 @@ static struct registry *build(struct registry *cur, const struct repo_opts *o, i
     b.target = target;
     b.defaults = o->defaults;
     b.pool = o->pool;
+    b.rename = single ? single_name : NULL;
     if (e != NULL)
         memset(e, 0, sizeof(*e));
     if (o->dir == NULL || o->dir[0] == '\0') {
@@ -1044,11 +1116,11 @@ static struct registry *build(struct registry *cur, const struct repo_opts *o, i
         }
         if (!seen_target && !in_sorted(cur->unloaded, cur->n_unloaded, target)) {
             /* not loaded: fine when the repository has it (the unload sticks), else unknown */
-            if (list_dir(o->dir, keep_model_dir, REGISTRY_MAX_MODELS, "model folders", &folders,
-                         &n_folders, e) != 0)
+            if (repo_folders(o->dir, single, &parent, &parent_own, &folders, &n_folders, e) !=
+                0)
                 goto out;
             for (size_t i = 0; i < n_folders && !seen_target; i++) {
-                fname = folder_model_name(o->dir, folders[i]);
+                fname = served_name(b.rename, parent, folders[i]);
                 if (fname == NULL)
                     goto out_nomem;
                 seen_target = strcmp(fname, target) == 0;
@@ -1069,8 +1141,7 @@ static struct registry *build(struct registry *cur, const struct repo_opts *o, i
         goto out_assemble;
     }
 
-    if (list_dir(o->dir, keep_model_dir, REGISTRY_MAX_MODELS, "model folders", &folders,
-                 &n_folders, e) != 0)
+    if (repo_folders(o->dir, single, &parent, &parent_own, &folders, &n_folders, e) != 0)
         goto out;
     if (n_folders == 0 && op == REPO_RESCAN) {
         if (cur == NULL)
@@ -1083,13 +1154,21 @@ static struct registry *build(struct registry *cur, const struct repo_opts *o, i
     }
     for (size_t i = 0; i < n_folders; i++) {
         const char *who;
-        scan_folder(o->dir, folders[i], &f);
+        scan_folder(parent, folders[i], &f);
         if (f.err.code != 0 && strict) {
             set_err(e, &f.err);
             goto out;
         }
+        if (b.rename != NULL && f.name != NULL) {
+            free(f.name);
+            f.name = strdup(b.rename);
+            if (f.name == NULL)
+                goto out_nomem;
+        }
         /* the model's name; for a folder that cannot be read, the one cur serves from it */
         who = f.name;
+        if (who == NULL)
+            who = b.rename;
         if (who == NULL)
             who = name_by_dir(cur, f.dir != NULL ? f.dir : "");
         if (who == NULL)
@@ -1154,7 +1233,7 @@ static struct registry *build(struct registry *cur, const struct repo_opts *o, i
 out_assemble:
     if (b.n_ent > 1)
         qsort(b.ent, b.n_ent, sizeof(*b.ent), cmp_entry);
-    r = assemble(&b, o, e);
+    r = assemble(&b, o, single, single_name, e);
     if (r != NULL && b.first.code != 0)
         set_err(e, &b.first);
     if (r != NULL && cur != NULL)
@@ -1166,6 +1245,7 @@ out_nomem:
 out:
     found_fini(&f);
     free_strings(folders, n_folders);
+    free(parent_own);
     builder_fini(&b);
     return r;
 }
@@ -1185,7 +1265,18 @@ struct registry *registry_open(const struct repo_opts *o, struct mw_error *e)
         mw_fail(e, MWE_CONFIG, "model folder: empty path");
         return NULL;
     }
-    return build(NULL, o, REPO_RESCAN, NULL, true, e);
+    return build(NULL, o, false, NULL, REPO_RESCAN, NULL, true, e);
+}
+
+/* See model.h: registry_open of the one model folder o->dir, served as name (NULL: its own). */
+struct registry *registry_open_folder(const struct repo_opts *o, const char *name,
+                                      struct mw_error *e)
+{
+    if (o == NULL) {
+        mw_fail(e, MWE_CONFIG, "model folder: empty path");
+        return NULL;
+    }
+    return build(NULL, o, true, name, REPO_RESCAN, NULL, true, e);
 }
 
 /*
@@ -1228,7 +1319,7 @@ struct registry *registry_reload(struct registry *cur, int op, const char *name,
     o.default_name = cur->default_name;
     o.defaults = cur->has_defaults ? &cur->defaults : NULL;
     o.pool = cur->pool;
-    r = build(cur, &o, op, target, false, e);
+    r = build(cur, &o, cur->single, cur->single_name, op, target, false, e);
 out:
     free(target);
     return r;
@@ -1259,6 +1350,7 @@ void registry_release(struct registry *r)
     free_strings(r->unloaded, r->n_unloaded);
     free(r->dir);
     free(r->default_name);
+    free(r->single_name);
     free(r);
 }
 
@@ -1349,7 +1441,8 @@ static bool known(const struct registry *r, const char *name)
 json_t *registry_index(const struct registry *r, bool ready_only)
 {
     json_t *arr = json_array();
-    char **folders = NULL, *name;
+    char **folders = NULL, *name, *parent_own = NULL;
+    const char *parent;
     size_t n_folders = 0;
     int rc = arr == NULL;
 
@@ -1367,10 +1460,10 @@ json_t *registry_index(const struct registry *r, bool ready_only)
         rc = index_add(arr, r->states[i].name, r->states[i].version, false, r->states[i].reason);
     for (size_t i = 0; rc == 0 && i < r->n_unloaded; i++)
         rc = index_add(arr, r->unloaded[i], NULL, false, "unloaded");
-    if (rc == 0 && list_dir(r->dir, keep_model_dir, REGISTRY_MAX_MODELS, "model folders", &folders,
-                            &n_folders, NULL) == 0) {
+    if (rc == 0 && repo_folders(r->dir, r->single, &parent, &parent_own, &folders, &n_folders,
+                                NULL) == 0) {
         for (size_t i = 0; rc == 0 && i < n_folders; i++) {
-            name = folder_model_name(r->dir, folders[i]);
+            name = served_name(r->single_name, parent, folders[i]);
             if (name == NULL)
                 rc = 1;
             else if (!known(r, name))
@@ -1382,6 +1475,7 @@ json_t *registry_index(const struct registry *r, bool ready_only)
     }
 out:
     free_strings(folders, n_folders);
+    free(parent_own);
     if (rc != 0) {
         json_decref(arr);
         arr = NULL;
