@@ -1,7 +1,9 @@
 /*
  * `modelwrap test-model DIR`: the model team's regression test. It loads one model folder with
  * its real backend, runs the inputs of its reference.json through the same records decoder the
- * native API uses, and compares every output element with the expected one.
+ * native API uses, and compares every output element with the expected one; for a template-style
+ * Python model (answers of any JSON shape), it runs each case's request body and compares the
+ * answer with the expected one.
  */
 #include <jansson.h>
 #include <math.h>
@@ -49,13 +51,10 @@ static double tol_member(const json_t *tol, const char *key, double dflt)
     return json_number_value(v);
 }
 
-/* Reads "tolerance" and "outputs" and picks the outputs to compare. 0 or 2 (printed). */
-static int read_reference(struct tmctx *t, const json_t *ref, size_t n_inputs)
+/* Reads "tolerance" ({"absolute": A, "relative": R}, both optional). 0 or 2 (printed). */
+static int read_tolerance(struct tmctx *t, const json_t *ref)
 {
-    const json_t *tol = json_object_get(ref, "tolerance"), *map = json_object_get(ref, "outputs");
-    const struct model_sig *sig = &t->m->sig;
-    const char *key;
-    const json_t *v;
+    const json_t *tol = json_object_get(ref, "tolerance");
 
     if (tol != NULL && !json_is_object(tol)) {
         fprintf(stderr, "%s: \"tolerance\": expected {\"absolute\": A, \"relative\": R}\n",
@@ -69,6 +68,19 @@ static int read_reference(struct tmctx *t, const json_t *ref, size_t n_inputs)
                 t->ref_path);
         return 2;
     }
+    return 0;
+}
+
+/* Reads "tolerance" and "outputs" and picks the outputs to compare. 0 or 2 (printed). */
+static int read_reference(struct tmctx *t, const json_t *ref, size_t n_inputs)
+{
+    const json_t *map = json_object_get(ref, "outputs");
+    const struct model_sig *sig = &t->m->sig;
+    const char *key;
+    const json_t *v;
+
+    if (read_tolerance(t, ref) != 0)
+        return 2;
     if (map != NULL && !json_is_object(map)) {
         fprintf(
             stderr,
@@ -289,6 +301,140 @@ out:
     return bad;
 }
 
+/* ---- template-style models: {"cases": [{"request": BODY, "predictions": ANSWER}, ...]} ---- */
+
+/* Compares an answer with the expected value at path: numbers within the tolerance, an expected
+ * object on its own members (members it does not list are not compared: a reference may leave
+ * out values that change from one training to the next), arrays element by element, anything
+ * else equal. Prints each difference; returns how many. */
+static size_t json_diff(const struct tmctx *t, size_t c, const char *path, const json_t *got,
+                        const json_t *want)
+{
+    char sub[256];
+    size_t bad = 0;
+
+    if (json_is_number(want) && json_is_number(got)) {
+        double w = json_number_value(want), g = json_number_value(got);
+        if (fabs(g - w) <= t->abs_tol + t->rel_tol * fabs(w))
+            return 0;
+        printf("cases[%zu]: %s: got %.17g, expected %.17g (tolerance %.3g)\n", c, path, g, w,
+               t->abs_tol + t->rel_tol * fabs(w));
+        return 1;
+    }
+    if (json_is_object(want) && json_is_object(got)) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)want, key, v)
+        {
+            const json_t *g = json_object_get(got, key);
+            snprintf(sub, sizeof(sub), "%s.%s", path, key);
+            if (g == NULL) {
+                printf("cases[%zu]: %s: missing from the answer\n", c, sub);
+                bad++;
+            } else
+                bad += json_diff(t, c, sub, g, v);
+        }
+        return bad;
+    }
+    if (json_is_array(want) && json_is_array(got)) {
+        if (json_array_size(got) != json_array_size(want)) {
+            printf("cases[%zu]: %s: got %zu entries, expected %zu\n", c, path,
+                   json_array_size(got), json_array_size(want));
+            return 1;
+        }
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+            bad += json_diff(t, c, sub, json_array_get(got, i), json_array_get(want, i));
+        }
+        return bad;
+    }
+    if (json_equal(got, want))
+        return 0;
+    char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+    char gc[MW_CLIP_CAP], wc[MW_CLIP_CAP];
+    printf("cases[%zu]: %s: got %s, expected %s\n", c, path,
+           mw_clip(gc, g ? g : "?", g ? strlen(g) : 1), mw_clip(wc, w ? w : "?", w ? strlen(w) : 1));
+    free(g);
+    free(w);
+    return 1;
+}
+
+/* Runs case i: its request body exactly as a client would send it to /api/predict (checked
+ * against the model's signature first, as the server does), and compares the answer. Returns the
+ * mismatches found (a refused or failed request counts as one). */
+static size_t run_case(struct tmctx *t, const json_t *kase, size_t i)
+{
+    const json_t *request = json_object_get(kase, "request");
+    const json_t *want = json_object_get(kase, "predictions");
+    struct mw_error e = {0};
+    struct model_call *c = NULL;
+    json_t *got = NULL;
+    char *text = NULL;
+    size_t bad = 1;
+    int rc;
+
+    if (!json_is_object(request) || want == NULL) {
+        printf("cases[%zu]: expected {\"request\": {...}, \"predictions\": ...}\n", i);
+        return 1;
+    }
+    text = json_dumps(request, JSON_COMPACT);
+    c = text != NULL ? model_call_new(t->m, 0) : NULL;
+    if (c == NULL) {
+        printf("cases[%zu]: out of memory\n", i);
+        goto out;
+    }
+    c->body = arena_strndup(&c->arena, text, strlen(text));
+    c->body_len = strlen(text);
+    rc = t->m->sig.n_inputs == 0 ? 0 : records_decode(c, request, t->m->opts.max_records, &e);
+    if (c->body == NULL || rc != 0) {
+        printf("cases[%zu]: the model refuses it: %s\n", i, c->body ? e.msg : "out of memory");
+        goto out;
+    }
+    rc = model_call_run(c);
+    if (rc != 0 || c->answer == NULL) {
+        printf("cases[%zu]: the model failed: %s\n", i,
+               c->errmsg[0] != '\0' ? c->errmsg : mw_strerror(rc ? rc : MWE_MODEL_FAILED));
+        goto out;
+    }
+    got = json_loadb(c->answer, c->answer_len, JSON_DECODE_ANY, NULL);
+    if (got == NULL) {
+        printf("cases[%zu]: the answer is not JSON\n", i);
+        goto out;
+    }
+    bad = json_diff(t, i, "predictions", got, want);
+out:
+    json_decref(got);
+    if (c != NULL)
+        model_call_release(c);
+    free(text);
+    return bad;
+}
+
+/* The cases of a template-style model's reference file. Returns the exit status. */
+static int test_cases(struct tmctx *t, const json_t *ref)
+{
+    const json_t *cases = json_object_get(ref, "cases");
+    size_t n = json_array_size(cases);
+
+    if (!t->m->json_answers) {
+        fprintf(stderr,
+                "%s: \"cases\" (request bodies and whole answers) are for template-style Python "
+                "models; this model answers tensors: give \"inputs\" and the expected outputs\n",
+                t->ref_path);
+        return 2;
+    }
+    if (read_tolerance(t, ref) != 0)
+        return 2;
+    for (size_t i = 0; i < n; i++)
+        t->mismatches += run_case(t, json_array_get(cases, i), i);
+    printf("test-model: %s version %s (%s): %zu cases; tolerance %.3g + %.3g x |expected|: %zu "
+           "mismatch%s: %s\n",
+           t->m->name, t->m->version, t->m->platform, n, t->abs_tol, t->rel_tol, t->mismatches,
+           t->mismatches == 1 ? "" : "es", t->mismatches ? "FAILED" : "OK");
+    return t->mismatches ? 1 : 0;
+}
+
 int cli_test_model(int argc, char **argv, int first)
 {
     const struct model_opts defaults = {0, 1024, 30000, 10000};
@@ -310,8 +456,9 @@ int cli_test_model(int argc, char **argv, int first)
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf(
                 "usage: modelwrap test-model DIR [--reference FILE]\n"
-                "Loads the model folder DIR, runs the inputs of DIR/reference.json (or FILE) and\n"
-                "compares its outputs with the expected ones (docs/deploy.md, \"Model tests\").\n"
+                "Loads the model folder DIR, runs the inputs (or the request bodies of the cases)\n"
+                "of DIR/reference.json (or FILE) and compares its outputs with the expected ones\n"
+                "(docs/deploy.md, \"Model tests\").\n"
                 "Exit status: 0 all match, 1 a mismatch, 2 the model or the file is unusable.\n");
             return 0;
         } else if (argv[i][0] == '-' || dir != NULL)
@@ -337,13 +484,20 @@ int cli_test_model(int argc, char **argv, int first)
     }
     inputs = json_object_get(ref, "inputs");
     n = json_array_size(inputs);
-    if (n == 0) {
-        fprintf(stderr, "%s: \"inputs\": expected a non-empty array of inputs\n", t.ref_path);
+    if (n == 0 && json_array_size(json_object_get(ref, "cases")) == 0) {
+        fprintf(stderr,
+                "%s: expected a non-empty array \"inputs\" (with the expected outputs) or "
+                "\"cases\" (request bodies and answers)\n",
+                t.ref_path);
         goto out;
     }
     t.m = model_load(dir, &defaults, &e);
     if (t.m == NULL) {
         fprintf(stderr, "modelwrap test-model: %s\n", e.msg);
+        goto out;
+    }
+    if (n == 0) {
+        ret = test_cases(&t, ref);
         goto out;
     }
     if (read_reference(&t, ref, n) != 0)

@@ -101,7 +101,7 @@ def test_an_input_the_model_refuses_is_a_failure(iris_copy):
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda ref: ref.pop("inputs"), '"inputs": expected a non-empty array'),
+    (lambda ref: ref.pop("inputs"), 'expected a non-empty array "inputs"'),
     (lambda ref: ref.update(outputs={"proba": "probabilities"}),
      '"outputs"."proba": the model has no output of that name'),
     (lambda ref: ref.update(outputs={"label": "nothing"}),
@@ -131,3 +131,72 @@ def test_an_unusable_model_or_command_line_exits_2(iris_copy, tmp_path):
     assert r.returncode == 2 and "usage: modelwrap test-model DIR" in r.stderr, r.stderr
     r = test_model(IRIS, "--tolerance", "1")
     assert r.returncode == 2 and "unexpected argument" in r.stderr, r.stderr
+
+
+# ---- template-style Python models: {"cases": [{"request", "predictions"}]} ----
+
+TICKETS = os.path.join(ROOT, "models", "tickets")
+
+
+@pytest.fixture
+def tickets_copy(tmp_path):
+    """A copy of the bundled tickets folder (a template-style Python model) and its reference."""
+    d = tmp_path / "tickets"
+    shutil.copytree(TICKETS, d, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(d / "reference.json") as f:
+        ref = json.load(f)
+
+    def save(r):
+        with open(d / "reference.json", "w") as f:
+            json.dump(r, f)
+
+    return d, ref, save
+
+
+def test_bundled_tickets_cases_pass():
+    r = test_model(TICKETS)
+    assert r.returncode == 0, r.stdout + r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    assert "(python)" in last and "cases" in last, last
+    assert last.endswith("0 mismatches: OK"), last
+
+
+def test_case_mismatches_are_printed_and_fail(tickets_copy):
+    d, ref, save = tickets_copy
+    first = ref["cases"][0]["predictions"][0]
+    first["category"] = "billing" if first["category"] != "billing" else "network"
+    first["confidence"] += 0.5
+    save(ref)
+    r = test_model(str(d))
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert any(l.startswith("cases[0]: predictions[0].category: got ") for l in lines), r.stdout
+    assert any(l.startswith("cases[0]: predictions[0].confidence: got ") for l in lines), r.stdout
+    assert lines[-1].endswith("2 mismatches: FAILED"), lines[-1]
+
+
+def test_case_compares_only_the_members_the_reference_lists(tickets_copy):
+    d, ref, save = tickets_copy
+    for case in ref["cases"]:
+        for p in case["predictions"]:
+            p.pop("confidence", None)
+    save(ref)
+    r = test_model(str(d))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_case_refused_by_the_signature_counts(tickets_copy):
+    d, ref, save = tickets_copy
+    ref["cases"][0]["request"]["data"][0]["description"] = 42
+    save(ref)
+    r = test_model(str(d))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "cases[0]: the model refuses it: data[0].description" in r.stdout, r.stdout
+
+
+def test_cases_for_a_tensor_model_are_unusable(iris_copy):
+    d, ref, save = iris_copy
+    save({"cases": [{"request": {"data": []}, "predictions": []}]})
+    r = test_model(str(d))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "template-style Python models" in r.stderr, r.stderr
