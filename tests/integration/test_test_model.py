@@ -23,11 +23,10 @@ def test_model(*args):
 test_model.__test__ = False
 
 
-@pytest.fixture
-def iris_copy(tmp_path):
-    """A copy of the bundled iris folder and its parsed reference.json (write it back with save)."""
-    d = tmp_path / "iris"
-    shutil.copytree(IRIS, d)
+def copy_model(tmp_path, src):
+    """A copy of a bundled model folder and its parsed reference.json (write it back with save)."""
+    d = tmp_path / os.path.basename(src)
+    shutil.copytree(src, d, ignore=shutil.ignore_patterns("__pycache__"))
     with open(d / "reference.json") as f:
         ref = json.load(f)
 
@@ -36,6 +35,11 @@ def iris_copy(tmp_path):
             json.dump(r, f)
 
     return d, ref, save
+
+
+@pytest.fixture
+def iris_copy(tmp_path):
+    return copy_model(tmp_path, IRIS)
 
 
 def test_bundled_iris_passes():
@@ -140,17 +144,8 @@ TICKETS = os.path.join(ROOT, "models", "tickets")
 
 @pytest.fixture
 def tickets_copy(tmp_path):
-    """A copy of the bundled tickets folder (a template-style Python model) and its reference."""
-    d = tmp_path / "tickets"
-    shutil.copytree(TICKETS, d, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(d / "reference.json") as f:
-        ref = json.load(f)
-
-    def save(r):
-        with open(d / "reference.json", "w") as f:
-            json.dump(r, f)
-
-    return d, ref, save
+    """The bundled tickets folder: a template-style Python model."""
+    return copy_model(tmp_path, TICKETS)
 
 
 def test_bundled_tickets_cases_pass():
