@@ -11,6 +11,9 @@
 #include "http/http.h"
 #include "model/model.h"
 
+#define API_CONN_EVENT_SLOTS 16
+#define API_CONN_EVENT_INTERVAL_NS (1000ull * 1000000ull)
+
 struct api {
     const struct config *cfg;
     struct registry *reg;
@@ -39,6 +42,13 @@ struct api {
     pthread_mutex_t openapi_lock; /* guards the three above after start-up */
     bool obs_ready;             /* api_obs_init ran (the lock exists) */
     struct api_docs *docs;      /* the /docs files, read at start-up; NULL: not installed */
+    /* ---- connections the transport refused (http_app.conn_event) ----
+     * Per reason: occurrences not yet reported in a security event, and when the last event was
+     * written (at most one per reason and API_CONN_EVENT_INTERVAL_NS). */
+    struct {
+        atomic_ullong pending;
+        atomic_ullong last_ns;
+    } conn_events[API_CONN_EVENT_SLOTS];
 };
 
 /* Prepares the application for cfg and reg (both borrowed, must outlive the api). */

@@ -42,6 +42,7 @@ enum audit_sig {
     AUDIT_EV_SCOPE = 240,
     AUDIT_EV_TOKEN_LIFETIME = 250,
     AUDIT_EV_PROBING = 260,
+    AUDIT_EV_CONNECTION = 270, /* a connection refused by the transport (limits, bad request line) */
     AUDIT_EV_SUPPRESSED = 299, /* events held back by the rate limit since the last summary */
 };
 

@@ -28,6 +28,7 @@ static const struct {
     {AUDIT_EV_SCOPE, 6, "Scope violation"},
     {AUDIT_EV_TOKEN_LIFETIME, 7, "Token with an over-long lifetime refused"},
     {AUDIT_EV_PROBING, 6, "Path probing"},
+    {AUDIT_EV_CONNECTION, 6, "Connection refused by the transport"},
     {AUDIT_EV_SUPPRESSED, 4, "Security events suppressed by the rate limit"},
 };
 

@@ -310,6 +310,12 @@ static int framing_verdict(struct MHD_Connection *conn, struct http_conn *c, con
     framing_init(&f, hi ? method : NULL, hi ? hi->header_size : 0, version ? version + vlen : NULL,
                  version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0 ? 0 : 1);
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_each, &f);
+    if (c) {
+        if (hi)
+            c->rx_accounted += hi->header_size;
+        if (!hi || f.n_te > 0)
+            c->rx_unknown = true;
+    }
     return framing_finish(&f);
 }
 
@@ -741,6 +747,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_release);
         return;
     }
+    if (c) {
+        c->rx_accounted += r->bytes_in;
+        if (!r->started || r->close || r->bytes_in != r->declared_len)
+            c->rx_unknown = true;
+    }
     ok = r->responded && (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || mhd_answered);
     s->app->complete(s->app->ctx, r, ok);
     request_free(r);
@@ -778,20 +789,21 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 /* The bytes a plain-HTTP connection received that no request accounts for, when it closes between
- * requests: a request line libmicrohttpd refused (or dropped without an answer), or one the client
- * never finished. Only for connections that never had a request (then every byte counts): on a
- * keep-alive connection the refusal is found through libmicrohttpd's answer alone. */
+ * requests: a request line libmicrohttpd dropped without an answer (no method, no space), or one
+ * the client never finished. A stray empty line before a request line (RFC 9112 2.2 tolerates
+ * one) is not counted. TLS connections are not checked (the record layer adds bytes), nor ones
+ * whose count became inexact. */
 static bool unaccounted_bytes(const struct http_conn *c)
 {
     struct tcp_info ti;
     socklen_t len = sizeof(ti);
-    if (c->requests > 0 || c->tls)
+    if (c->tls || c->rx_unknown)
         return false;
     memset(&ti, 0, sizeof(ti));
     if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
         len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
         return false;
-    return ti.tcpi_bytes_received > 0;
+    return ti.tcpi_bytes_received > c->rx_accounted + 2 * (c->requests + 1);
 }
 
 /* A connection closes with no request in progress: was a request line refused on it? */

@@ -158,7 +158,12 @@ struct http_conn {
     bool evicted;      /* an idle connection closed to make room for a new one */
     bool uri_nul;      /* the current request's URI decodes to a NUL byte (%00) */
     bool uri_bad;      /* the current request's URI, as received, holds a space or a control */
-    unsigned long long requests; /* requests that reached the application on this connection */
+    unsigned long long requests; /* requests recorded on this connection */
+    /* plain-HTTP byte accounting: header blocks and bodies of the requests so far, to find bytes
+     * no request accounts for when the connection closes (rx_unknown: a chunked body or an early
+     * answer made the count inexact) */
+    unsigned long long rx_accounted;
+    bool rx_unknown;
     atomic_int state;  /* enum conn_state */
     atomic_ullong t_ns; /* guard_now_ns() when the current IDLE or request phase began */
     size_t uri_len;     /* bytes of the current request's URI (path and query) */
