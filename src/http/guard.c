@@ -301,6 +301,7 @@ struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr
             c->counted = true;
         } else {
             c->refused = true;
+            c->cut = true; /* shut down below, at once */
         }
     }
     if (!c->refused && g->open >= g->max_total) {
@@ -341,13 +342,22 @@ struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr
     } else if (c->refused) {
         unsigned long long n = atomic_fetch_add(&g->refused, 1) + 1;
         shutdown(fd, SHUT_RDWR);
-        c->cut = true;
         if (guard_log_ok(&g->log_refused_ns, LOG_INTERVAL_NS))
             log_kv(LOG_WARN, "connection refused: per-address connection limit", "client",
                    c->peer_text, "#limit", (long long)g->per_ip, "#refused_total",
                    (long long)n, NULL);
     }
     return c;
+}
+
+/* See http_int.h. The connection's I/O thread. */
+bool guard_conn_cut(struct guard *g, struct http_conn *c)
+{
+    bool cut;
+    pthread_mutex_lock(&g->lock);
+    cut = c->cut || c->refused;
+    pthread_mutex_unlock(&g->lock);
+    return cut;
 }
 
 /* See http_int.h. The connection's I/O thread. */

@@ -812,7 +812,7 @@ static void closed_between_requests(struct http_server *s, struct http_conn *c)
     unsigned status = 0;
     const char *reason;
 
-    if (c->cut || c->refused || atomic_load(&c->state) != CONN_IDLE)
+    if (atomic_load(&c->state) != CONN_IDLE || guard_conn_cut(s->guard, c))
         return;
     reason = pending_take(s, 0, &status);
     if (reason)

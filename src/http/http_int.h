@@ -187,6 +187,9 @@ void guard_free(struct guard *g);
  * refuses the connection); ->refused is set, and the socket shut down, when the peer is over its
  * connection limit. */
 struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr *sa);
+/* Whether the guard shut c down itself (watchdog, room for a new connection, a limit). The
+ * connection's I/O thread. */
+bool guard_conn_cut(struct guard *g, struct http_conn *c);
 /* The connection is closing (I/O thread, before its socket is closed): forgets and frees c. */
 void guard_conn_close(struct guard *g, struct http_conn *c);
 /* Phase changes of the connection's current request (I/O thread, no lock). */
