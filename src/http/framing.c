@@ -121,6 +121,10 @@ void framing_header(struct framing *f, const char *name, size_t name_len, const 
         if (f->n_te > 0 || !name_is(value, value_len, "chunked"))
             fail(f, FRAMING_TE_UNSUPPORTED);
         f->n_te++;
+    } else if (name_is(name, name_len, "Connection")) {
+        for (size_t i = 0; i + 5 <= value_len; i++)
+            if (strncasecmp(value + i, "close", 5) == 0)
+                f->conn_close = true;
     } else if (name_is(name, name_len, "Host")) {
         if (f->n_host > 0)
             fail(f, FRAMING_HOST);

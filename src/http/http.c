@@ -313,7 +313,9 @@ static int framing_verdict(struct MHD_Connection *conn, struct http_conn *c, con
     if (c) {
         if (hi)
             c->rx_accounted += hi->header_size;
-        if (!hi || f.n_te > 0)
+        /* a chunked body's framing bytes are not counted; after a last request the client may
+         * have pipelined more that is never read */
+        if (!hi || f.n_te > 0 || f.conn_close || f.http_minor == 0)
             c->rx_unknown = true;
     }
     return framing_finish(&f);

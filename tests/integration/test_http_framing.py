@@ -270,6 +270,33 @@ def test_garbage_after_a_request_on_a_kept_alive_connection(framing_server):
              "the dropped request line to be counted")
 
 
+def refused_total(srv):
+    m = metrics(srv)
+    return sum(v for (name, _), v in m["samples"].items() if name == REFUSED)
+
+
+def test_normal_traffic_raises_no_refusal(framing_server):
+    """Keep-alive requests, a client that closes between requests, connects and leaves, pipelines
+    after Connection: close, speaks HTTP/1.0, uploads a chunked body: nothing is counted as
+    refused and no security event 270 is written."""
+    s = framing_server
+    before = refused_total(s)
+    events = len([r for r in audit(s) if r.get("signature") == 270])
+    exchange(s.port, NEXT * 3)
+    exchange(s.port, b"")
+    exchange(s.port, b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + NEXT)
+    exchange(s.port, b"GET /api/health HTTP/1.0\r\n\r\n" + NEXT)
+    exchange(s.port, post(b"Transfer-Encoding: chunked\r\n", chunked(JSON_ROW)) + NEXT)
+    exchange(s.port, b"\r\n" + NEXT)
+    sess = requests.Session()
+    for _ in range(3):
+        assert sess.get(s.url("/api/health"), timeout=10).status_code == 200
+    sess.close()
+    time.sleep(0.5)
+    assert refused_total(s) == before
+    assert len([r for r in audit(s) if r.get("signature") == 270]) == events
+
+
 # ---- connection limits ----------------------------------------------------------------------
 
 
