@@ -169,7 +169,6 @@ static bool content_length(struct MHD_Connection *conn, uint64_t *out, bool *bad
     return true;
 }
 
-
 /* ---- refusals libmicrohttpd makes by itself ---------------------------------------------------
  * libmicrohttpd 0.9.75 answers some requests itself (HTML bodies; docs/security.md lists them)
  * and reports each through its logger as "Error processing request (HTTP response code is N
