@@ -65,10 +65,27 @@ static void models_dir(char *out, size_t cap)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     static char models[4096];
-    static char *args[] = {"modelwrap", "serve", "--host", "127.0.0.1", "--port", "0",
-                           "--auth", "none", "--audit-log", "/dev/null", "--threads", "2",
-                           "--models", models, "--log-level", "error",
-                           "--receive-timeout", "5", "--idle-timeout", "5", NULL};
+    static char *args[] = {"modelwrap",
+                           "serve",
+                           "--host",
+                           "127.0.0.1",
+                           "--port",
+                           "0",
+                           "--auth",
+                           "none",
+                           "--audit-log",
+                           "/dev/null",
+                           "--threads",
+                           "2",
+                           "--models",
+                           models,
+                           "--log-level",
+                           "error",
+                           "--receive-timeout",
+                           "5",
+                           "--idle-timeout",
+                           "5",
+                           NULL};
     static char *env[] = {"MODELWRAP_ENV_FILE=/dev/null", NULL};
     static struct model_opts defaults;
     struct mw_error e = {0};
@@ -249,8 +266,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * wait for the in-flight count to drop) or the transport reported a refusal. */
     unsigned long traced = 0;
     for (int i = 0; i < 2000; i++) {
-        traced = (atomic_load(&fz.completed) - before_c) +
-                 (atomic_load(&fz.conn_events) - before_e);
+        traced =
+            (atomic_load(&fz.completed) - before_c) + (atomic_load(&fz.conn_events) - before_e);
         if (traced >= responses && http_server_inflight(fz.srv) == 0)
             break;
         usleep(1000);

@@ -35,8 +35,8 @@ struct guard {
     struct ipcount *table;  /* open addressing, linear probing */
     size_t mask;
     unsigned per_ip;
-    unsigned max_total; /* MODELWRAP_MAX_CONNECTIONS */
-    unsigned open;      /* connections in the server-wide count (under the lock) */
+    unsigned max_total;   /* MODELWRAP_MAX_CONNECTIONS */
+    unsigned open;        /* connections in the server-wide count (under the lock) */
     atomic_uint open_pub; /* the same, for lock-free readers */
     uint64_t receive_ns;
     uint64_t idle_ns;

@@ -8,9 +8,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received (glibc's lacks it) */
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received (glibc's lacks it) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,7 +277,8 @@ static int mhd_status_error(unsigned status)
     }
 }
 
-/* ---- framing ---------------------------------------------------------------------------------- */
+/* ---- framing ----------------------------------------------------------------------------------
+ */
 
 static enum MHD_Result framing_each(void *cls, enum MHD_ValueKind kind, const char *key,
                                     size_t key_len, const char *value, size_t value_len)

@@ -231,9 +231,9 @@ struct framing {
     const char *cl;                /* the first Content-Length value */
     size_t cl_len;
     unsigned n_cl, n_te, n_host, n_headers;
-    int http_minor; /* 0: HTTP/1.0; 1: HTTP/1.1 (or a later 1.x, which is read as 1.1) */
+    int http_minor;  /* 0: HTTP/1.0; 1: HTTP/1.1 (or a later 1.x, which is read as 1.1) */
     bool conn_close; /* a Connection header names "close" */
-    int reason; /* the first enum framing_reason found */
+    int reason;      /* the first enum framing_reason found */
 };
 
 /*

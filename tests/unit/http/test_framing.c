@@ -108,10 +108,12 @@ static void test_content_length_and_transfer_encoding(void **state)
     assert_int_equal(CHECK("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
                            "Transfer-Encoding: chunked\r\n\r\n"),
                      FRAMING_CL_WITH_TE);
-    assert_int_equal(CHECK("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
-                     FRAMING_TE_UNSUPPORTED);
-    assert_int_equal(CHECK("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
-                     FRAMING_TE_UNSUPPORTED);
+    assert_int_equal(
+        CHECK("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+        FRAMING_TE_UNSUPPORTED);
+    assert_int_equal(
+        CHECK("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+        FRAMING_TE_UNSUPPORTED);
     assert_int_equal(CHECK("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                            "Transfer-Encoding: chunked\r\n\r\n"),
                      FRAMING_TE_UNSUPPORTED);
