@@ -125,6 +125,9 @@ CASES = [
     ("http10_no_host", b"GET /api/health HTTP/1.0\r\n\r\n", 200, True, "ok", None),
     ("chunked_predict", post(b"Transfer-Encoding: chunked\r\n", chunked(JSON_ROW)),
      200, False, "ok", None),
+    ("cookie_and_utf8", b"GET /api/health?x=1&y=%41 HTTP/1.1\r\nCookie: a=b; c=d\r\n" + H +
+     b"User-Agent: caf\xc3\xa9\r\n\r\n", 200, False, "ok", None),
+    ("empty_line_first", b"\r\n" + NEXT, 200, False, "ok", None),
     ("pct_encoded_space", b"GET /api/health?a=%20b HTTP/1.1\r\n" + H + b"\r\n", 200, False, "ok",
      None),
 ]
