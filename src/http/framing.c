@@ -15,13 +15,32 @@ static bool is_tchar(unsigned char c)
 {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
         return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+        return true;
+    default:
+        return false;
+    }
 }
 
+/* Case-insensitive equality of name (len bytes) and the NUL-terminated want. */
 static bool name_is(const char *name, size_t len, const char *want)
 {
-    size_t n = strlen(want);
-    return len == n && strncasecmp(name, want, n) == 0;
+    return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
 static bool all_zero(const char *p, size_t n)
@@ -107,28 +126,43 @@ void framing_header(struct framing *f, const char *name, size_t name_len, const 
             break;
         }
     }
-    if (name_is(name, name_len, "Content-Length")) {
-        if (f->n_cl > 0 && (value_len != f->cl_len || memcmp(value, f->cl, value_len) != 0))
-            fail(f, FRAMING_CL_CONFLICT);
-        if (f->n_cl == 0) {
-            f->cl = value;
-            f->cl_len = value_len;
+    /* the headers that frame the request, told apart by length first (this runs per header) */
+    switch (name_len) {
+    case 14:
+        if (name_is(name, name_len, "Content-Length")) {
+            if (f->n_cl > 0 && (value_len != f->cl_len || memcmp(value, f->cl, value_len) != 0))
+                fail(f, FRAMING_CL_CONFLICT);
+            if (f->n_cl == 0) {
+                f->cl = value;
+                f->cl_len = value_len;
+            }
+            f->n_cl++;
         }
-        f->n_cl++;
-    } else if (name_is(name, name_len, "Transfer-Encoding")) {
+        break;
+    case 17:
         /* libmicrohttpd decodes exactly one coding, "chunked", named on the first line: anything
          * else it would read as a body of unknown length until the connection closes. */
-        if (f->n_te > 0 || !name_is(value, value_len, "chunked"))
-            fail(f, FRAMING_TE_UNSUPPORTED);
-        f->n_te++;
-    } else if (name_is(name, name_len, "Connection")) {
-        for (size_t i = 0; i + 5 <= value_len; i++)
-            if (strncasecmp(value + i, "close", 5) == 0)
-                f->conn_close = true;
-    } else if (name_is(name, name_len, "Host")) {
-        if (f->n_host > 0)
-            fail(f, FRAMING_HOST);
-        f->n_host++;
+        if (name_is(name, name_len, "Transfer-Encoding")) {
+            if (f->n_te > 0 || !name_is(value, value_len, "chunked"))
+                fail(f, FRAMING_TE_UNSUPPORTED);
+            f->n_te++;
+        }
+        break;
+    case 10:
+        if (name_is(name, name_len, "Connection"))
+            for (size_t i = 0; i + 5 <= value_len; i++)
+                if (strncasecmp(value + i, "close", 5) == 0)
+                    f->conn_close = true;
+        break;
+    case 4:
+        if (name_is(name, name_len, "Host")) {
+            if (f->n_host > 0)
+                fail(f, FRAMING_HOST);
+            f->n_host++;
+        }
+        break;
+    default:
+        break;
     }
 }
 
