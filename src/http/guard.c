@@ -265,7 +265,7 @@ static struct http_conn *idle_victim(struct guard *g)
             atomic_load_explicit(&c->state, memory_order_acquire) != CONN_IDLE)
             continue;
         t = atomic_load_explicit(&c->t_ns, memory_order_relaxed);
-        if (!best || t < best_t) {
+        if (!best || t <= best_t) { /* the list is newest first: ties go to the oldest */
             best = c;
             best_t = t;
         }
