@@ -228,9 +228,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     shutdown(fd, SHUT_WR);
     /* Read until the server closes, or (libmicrohttpd keeps a half-closed keep-alive connection
      * until its idle timeout) until nothing is in flight and the line has been quiet a while. */
-    for (int quiet = 0; quiet < 3;) {
+    for (int quiet = 0; quiet < 2;) {
         struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, 10);
+        int pr = poll(&pfd, 1, 5);
         if (pr == 0) {
             quiet = http_server_inflight(fz.srv) == 0 ? quiet + 1 : 0;
             continue;
