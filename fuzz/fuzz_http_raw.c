@@ -200,6 +200,23 @@ static bool mhd_doubled(const char *p, size_t n)
            (memcmp(p, "HTTP/1.1 400", 12) == 0 || memcmp(p, "HTTP/1.1 413", 12) == 0);
 }
 
+/* Whether p..p+n is a sequence of whole answers (nothing, or each one complete). */
+static bool whole_answers(const char *p, size_t n, bool head_sent)
+{
+    size_t pos = 0;
+    while (pos < n) {
+        unsigned status = 0;
+        size_t len;
+        if (mhd_doubled(p + pos, n - pos))
+            return true;
+        len = one_response(p + pos, n - pos, &status, head_sent);
+        if (len == 0)
+            return false;
+        pos += len;
+    }
+    return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char in[1 << 20];
@@ -209,6 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned long responses = 0;
     unsigned long before_c = atomic_load(&fz.completed);
     unsigned long before_e = atomic_load(&fz.conn_events);
+    bool head_sent = memmem(data, size, "HEAD", 4) != NULL;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     if (fd < 0)
@@ -227,12 +245,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     shutdown(fd, SHUT_WR);
     /* Read until the server closes, or (libmicrohttpd keeps a half-closed keep-alive connection
-     * until its idle timeout) until nothing is in flight and the line has been quiet a while. */
-    for (int quiet = 0; quiet < 2;) {
+     * until its idle timeout) until nothing is in flight, what arrived is whole answers, and the
+     * line has been quiet a while; an answer cut short gets up to 5 s to complete. */
+    for (int quiet = 0, waited = 0; quiet < 2;) {
         struct pollfd pfd = {fd, POLLIN, 0};
         int pr = poll(&pfd, 1, 5);
         if (pr == 0) {
-            quiet = http_server_inflight(fz.srv) == 0 ? quiet + 1 : 0;
+            bool idle = http_server_inflight(fz.srv) == 0 &&
+                        (whole_answers(in, got, head_sent) || ++waited > 1000);
+            quiet = idle ? quiet + 1 : 0;
             continue;
         }
         ssize_t r = pr > 0 ? recv(fd, in + got, sizeof(in) - got, 0) : -1;
@@ -252,7 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             responses++;
             break; /* libmicrohttpd closes after it */
         }
-        n = one_response(in + pos, got - pos, &status, memmem(data, size, "HEAD", 4) != NULL);
+        n = one_response(in + pos, got - pos, &status, head_sent);
         if (n == 0) {
             fprintf(stderr, "malformed answer at %zu of %zu bytes:\n%.*s\n", pos, got,
                     (int)(got - pos > 400 ? 400 : got - pos), in + pos);

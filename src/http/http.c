@@ -498,7 +498,6 @@ static struct request *request_new(struct http_server *s, struct MHD_Connection 
     r->server = s;
     r->hconn = c;
     r->t_start_ns = time_mono_ns();
-    atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
     return r;
 }
 
@@ -625,7 +624,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_NO;
             *con_cls = r;
         }
+        /* in flight from its headers on (a client stalled inside its headers does not hold up
+         * the drain) */
         r->started = true;
+        atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
         c->requests++;
         begin_request(s, r, conn, url, method, version);
         /* Answering on this first call makes MHD close the connection without reading the body:
@@ -746,7 +748,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         /* Never seen by the handler and nothing to record: over a connection limit (reported
          * when it was refused), or the connection ended inside the header block. */
         request_free(r);
-        atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_release);
         return;
     }
     if (c) {
@@ -755,9 +756,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             c->rx_unknown = true;
     }
     ok = r->responded && (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || mhd_answered);
+    bool started = r->started;
     s->app->complete(s->app->ctx, r, ok);
     request_free(r);
-    atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_release);
+    if (started)
+        atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_release);
 }
 
 /* A request line arrived (before its headers): the receive deadline starts, and the request
