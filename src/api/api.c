@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "audit/audit.h" /* (issue 7) */
+#include "metrics/metrics.h"
 
 static const struct route routes[] = {
     {HTTP_GET, "/", api_h_root, "read", "root", false},
@@ -143,6 +144,61 @@ static void on_complete(void *ctx, struct request *r, bool ok)
     api_registry_put(a, r);
 }
 
+/* The reasons http.c reports through conn_event, each with a slot of its own (the last slot is
+ * shared by any other). */
+static const char *const conn_reasons[API_CONN_EVENT_SLOTS - 1] = {
+    "conn.limit",
+    "conn.per_ip_limit",
+    "conn.bad_request_line",
+    "http.malformed",
+    "http.uri_too_long",
+    "http.version_unsupported",
+    "http.headers_too_large",
+    "http.host_missing",
+    "http.content_length_malformed",
+    "http.content_length_too_large",
+};
+
+/* A connection the transport refused before any request (http_app.conn_event; I/O threads): the
+ * refusal counter by reason, every time, and a security event (signature 271) with the peer's
+ * address, at most once per reason and second; its count says how many refusals it stands for
+ * since the previous one, so a flood of bad connections cannot flood the trail. */
+static void on_conn_event(void *ctx, const struct http_conn_event *ev)
+{
+    struct api *a = ctx;
+    size_t slot = API_CONN_EVENT_SLOTS - 1;
+
+    for (size_t i = 0; i < MW_ARRAY_LEN(conn_reasons); i++)
+        if (conn_reasons[i] && strcmp(conn_reasons[i], ev->reason) == 0) {
+            slot = i;
+            break;
+        }
+    if (a->metrics != NULL)
+        metrics_outcome(a->metrics, ev->reason);
+    atomic_fetch_add(&a->conn_events[slot].pending, 1);
+    if (a->audit == NULL)
+        return;
+    uint64_t now = time_mono_ns();
+    unsigned long long last = atomic_load(&a->conn_events[slot].last_ns);
+    if (last != 0 && now - last < API_CONN_EVENT_INTERVAL_NS)
+        return;
+    if (!atomic_compare_exchange_strong(&a->conn_events[slot].last_ns, &last, now))
+        return;
+    struct audit_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = AUDIT_EVENT;
+    rec.sig = AUDIT_EV_CONNECTION;
+    rec.time_ms = time_real_ms();
+    rec.status = ev->status;
+    rec.outcome = ev->reason; /* static (http.c) */
+    rec.count = atomic_exchange(&a->conn_events[slot].pending, 0);
+    rec.window_s = last != 0 ? (unsigned)((now - last) / 1000000000ull) : 0;
+    audit_copy(rec.client, sizeof(rec.client), ev->peer, strlen(ev->peer));
+    audit_emit(a->audit, &rec);
+    log_kv(LOG_WARN, "connection refused by the transport", "reason", rec.outcome, "client",
+           ev->peer, "#status", (long long)ev->status, "#count", (long long)rec.count, NULL);
+}
+
 static void log_request(struct request *r, bool ok)
 {
     long long us = (long long)((time_mono_ns() - r->t_start_ns) / 1000);
@@ -176,6 +232,7 @@ void api_init(struct api *a, const struct config *cfg, struct registry *reg)
     a->app.handle = on_handle;
     a->app.finish = on_finish;
     a->app.complete = on_complete;
+    a->app.conn_event = on_conn_event;
     /* ---- model registry snapshot (issue 3): the api holds reg's reference from now on ---- */
     atomic_init(&a->registry, reg);
     atomic_init(&a->registry_pins, 0);

@@ -11,6 +11,9 @@
 #include "http/http.h"
 #include "model/model.h"
 
+#define API_CONN_EVENT_SLOTS 16
+#define API_CONN_EVENT_INTERVAL_NS (1000ull * 1000000ull)
+
 struct api {
     const struct config *cfg;
     struct registry *reg;
@@ -42,6 +45,13 @@ struct api {
     /* ---- version lifecycle, SBOM ---- */
     struct api_lifecycle *lifecycle; /* Deprecation/Sunset of the template routes; NULL: off */
     struct api_sbom *sbom;           /* the cached inventory of GET /api/v1/sbom; NULL: none */
+    /* ---- connections the transport refused (http_app.conn_event) ----
+     * Per reason: occurrences not yet reported in a security event, and when the last event was
+     * written (at most one per reason and API_CONN_EVENT_INTERVAL_NS). */
+    struct {
+        atomic_ullong pending;
+        atomic_ullong last_ns;
+    } conn_events[API_CONN_EVENT_SLOTS];
 };
 
 /* Prepares the application for cfg and reg (both borrowed, must outlive the api). */

@@ -476,4 +476,5 @@ void api_metrics_app(struct api *a, struct http_app *app)
     app->handle = mon_handle;
     app->finish = mon_finish;
     app->complete = mon_complete;
+    app->conn_event = a->app.conn_event; /* the same refusal counters and events */
 }

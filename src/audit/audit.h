@@ -43,6 +43,7 @@ enum audit_sig {
     AUDIT_EV_TOKEN_LIFETIME = 250,
     AUDIT_EV_PROBING = 260,
     AUDIT_EV_WORKER_DIED = 270, /* a model worker process died or was killed (Python models) */
+    AUDIT_EV_CONNECTION = 271, /* a connection refused by the transport (limits, bad request line) */
     AUDIT_EV_SUPPRESSED = 299, /* events held back by the rate limit since the last summary */
 };
 

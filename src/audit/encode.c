@@ -86,6 +86,10 @@ static void event_message(const struct audit_record *rec, char *out, size_t cap)
     case AUDIT_EV_SUPPRESSED:
         snprintf(out, cap, "%llu security event(s) suppressed by the rate limit", n);
         break;
+    case AUDIT_EV_CONNECTION:
+        snprintf(out, cap, "%llu connection(s) refused by the transport since the last report",
+                 n);
+        break;
     default:
         snprintf(out, cap, "%llu occurrence(s)", n);
         break;

@@ -29,6 +29,7 @@ static const struct {
     {AUDIT_EV_TOKEN_LIFETIME, 7, "Token with an over-long lifetime refused"},
     {AUDIT_EV_PROBING, 6, "Path probing"},
     {AUDIT_EV_WORKER_DIED, 7, "Model worker process died"},
+    {AUDIT_EV_CONNECTION, 6, "Connection refused by the transport"},
     {AUDIT_EV_SUPPRESSED, 4, "Security events suppressed by the rate limit"},
 };
 

@@ -1,6 +1,8 @@
 /*
- * The connection guard: a per-address connection limit that holds across every I/O thread's
- * daemon (MODELWRAP_MAX_CONNECTIONS_PER_IP; trusted proxies are exempt), and a watchdog thread
+ * The connection guard: one exact server-wide connection count (MODELWRAP_MAX_CONNECTIONS) and a
+ * per-address limit (MODELWRAP_MAX_CONNECTIONS_PER_IP; trusted proxies are exempt), both held
+ * across every I/O thread's daemon; at the server-wide limit the connection idle the longest is
+ * closed to make room, and only when none is idle is the new one refused. And a watchdog thread
  * that shuts down connections whose request is not received in time (slowloris): libmicrohttpd's
  * own timeout is an idle timeout, which a client sending one byte a second never trips.
  */
@@ -15,6 +17,8 @@
 
 #define WATCH_PERIOD_MS 250
 #define LOG_INTERVAL_NS (10ull * 1000000000ull)
+/* A refused connection gets this long to read its 503 before it is shut down for good. */
+#define REFUSED_LINGER_NS (1000ull * 1000000ull)
 
 struct ipcount {
     struct ipaddr ip;
@@ -31,13 +35,19 @@ struct guard {
     struct ipcount *table;  /* open addressing, linear probing */
     size_t mask;
     unsigned per_ip;
+    unsigned max_total;   /* MODELWRAP_MAX_CONNECTIONS */
+    unsigned open;        /* connections in the server-wide count (under the lock) */
+    atomic_uint open_pub; /* the same, for lock-free readers */
     uint64_t receive_ns;
     uint64_t idle_ns;
     const struct proxy_list *trusted;
     atomic_ullong closed_slow;
     atomic_ullong refused;
+    atomic_ullong refused_total; /* refused at the server-wide limit */
+    atomic_ullong evicted;       /* idle connections closed to make room */
     atomic_ullong log_slow_ns;
     atomic_ullong log_refused_ns;
+    atomic_ullong log_total_ns;
 };
 
 /* The guard's clock: CLOCK_MONOTONIC_COARSE (a few ms of resolution, several times cheaper than
@@ -147,8 +157,15 @@ static void *watchdog(void *arg)
             int st = atomic_load_explicit(&c->state, memory_order_acquire);
             uint64_t t = atomic_load_explicit(&c->t_ns, memory_order_relaxed);
             uint64_t limit;
-            if (c->cut || c->refused)
+            if (c->cut)
                 continue;
+            if (c->refused) { /* its 503 had time to leave; the client may not read it */
+                if (now > t && now - t > REFUSED_LINGER_NS) {
+                    shutdown(c->fd, SHUT_RDWR);
+                    c->cut = true;
+                }
+                continue;
+            }
             if (st == CONN_IDLE) /* a request line that trickles in: MHD's idle timer never fires */
                 limit = g->idle_ns + g->receive_ns;
             else if (st == CONN_HEADERS)
@@ -195,6 +212,7 @@ struct guard *guard_new(const struct config *cfg, const struct proxy_list *trust
     }
     g->mask = cap - 1;
     g->per_ip = cfg->max_connections_per_ip;
+    g->max_total = cfg->max_connections;
     g->receive_ns = (uint64_t)cfg->receive_timeout_s * 1000000000ull;
     g->idle_ns = (uint64_t)cfg->idle_timeout_s * 1000000000ull;
     g->trusted = trusted;
@@ -235,10 +253,31 @@ void guard_free(struct guard *g)
     free(g);
 }
 
+/* The connection to close to make room: the one idle (between requests, or accepted and silent)
+ * the longest. NULL when every connection is busy. Under the lock. */
+static struct http_conn *idle_victim(struct guard *g)
+{
+    struct http_conn *best = NULL;
+    uint64_t best_t = 0;
+    for (struct http_conn *c = g->head; c; c = c->next) {
+        uint64_t t;
+        if (!c->counted_total || c->cut || c->refused ||
+            atomic_load_explicit(&c->state, memory_order_acquire) != CONN_IDLE)
+            continue;
+        t = atomic_load_explicit(&c->t_ns, memory_order_relaxed);
+        if (!best || t <= best_t) { /* the list is newest first: ties go to the oldest */
+            best = c;
+            best_t = t;
+        }
+    }
+    return best;
+}
+
 /* See http_int.h. The I/O thread that accepted fd. */
 struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr *sa)
 {
     struct http_conn *c = calloc(1, sizeof(*c));
+    bool evicted = false;
     if (!c)
         return NULL;
     c->fd = fd;
@@ -262,11 +301,45 @@ struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr
             c->counted = true;
         } else {
             c->refused = true;
+            c->cut = true; /* shut down below, at once */
         }
     }
+    if (!c->refused && g->open >= g->max_total) {
+        /* The victim's socket is shut down under the lock: libmicrohttpd notifies its close
+         * (guard_conn_close takes the lock) before it closes the descriptor, so fd is still its. */
+        struct http_conn *v = idle_victim(g);
+        if (v) {
+            shutdown(v->fd, SHUT_RDWR);
+            v->cut = true;
+            v->evicted = true;
+            v->counted_total = false;
+            g->open--;
+            evicted = true;
+        }
+    }
+    if (!c->refused) {
+        if (g->open < g->max_total) {
+            g->open++;
+            c->counted_total = true;
+        } else {
+            c->refused = true;
+            c->over_limit = true;
+        }
+    }
+    atomic_store_explicit(&g->open_pub, g->open, memory_order_relaxed);
     pthread_mutex_unlock(&g->lock);
 
-    if (c->refused) {
+    if (evicted)
+        atomic_fetch_add(&g->evicted, 1);
+    if (c->over_limit) {
+        /* The caller answers 503 and shuts the socket down; the watchdog closes it after
+         * REFUSED_LINGER_NS at the latest. */
+        unsigned long long n = atomic_fetch_add(&g->refused_total, 1) + 1;
+        if (guard_log_ok(&g->log_total_ns, LOG_INTERVAL_NS))
+            log_kv(LOG_WARN, "connection refused: server-wide connection limit, none idle",
+                   "client", c->peer_text, "#limit", (long long)g->max_total, "#refused_total",
+                   (long long)n, NULL);
+    } else if (c->refused) {
         unsigned long long n = atomic_fetch_add(&g->refused, 1) + 1;
         shutdown(fd, SHUT_RDWR);
         if (guard_log_ok(&g->log_refused_ns, LOG_INTERVAL_NS))
@@ -275,6 +348,16 @@ struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr
                    (long long)n, NULL);
     }
     return c;
+}
+
+/* See http_int.h. The connection's I/O thread. */
+bool guard_conn_cut(struct guard *g, struct http_conn *c)
+{
+    bool cut;
+    pthread_mutex_lock(&g->lock);
+    cut = c->cut || c->refused;
+    pthread_mutex_unlock(&g->lock);
+    return cut;
 }
 
 /* See http_int.h. The connection's I/O thread. */
@@ -291,6 +374,10 @@ void guard_conn_close(struct guard *g, struct http_conn *c)
         struct ipcount *s = table_slot(g, &c->peer);
         if (s && s->count > 0 && --s->count == 0)
             table_delete(g, (size_t)(s - g->table));
+    }
+    if (c->counted_total && g->open > 0) {
+        g->open--;
+        atomic_store_explicit(&g->open_pub, g->open, memory_order_relaxed);
     }
     pthread_mutex_unlock(&g->lock);
     free(c);
@@ -334,4 +421,10 @@ unsigned long long guard_closed_slow(const struct guard *g)
 unsigned long long guard_refused(const struct guard *g)
 {
     return atomic_load(&((struct guard *)g)->refused);
+}
+
+/* Connections in the server-wide count. Any thread. */
+unsigned guard_open(const struct guard *g)
+{
+    return atomic_load_explicit(&((struct guard *)g)->open_pub, memory_order_relaxed);
 }

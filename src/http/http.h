@@ -152,6 +152,11 @@ struct request {
     const char *traceparent;
     const char *tracestate;
     bool trace_read; /* the headers were looked at (api_trace_read is idempotent) */
+    /* ---- HTTP framing ---- */
+    bool started;   /* the access handler saw it (false: libmicrohttpd refused it by itself) */
+    bool close;     /* answer, then close the connection (ambiguous framing) */
+    char uri_head[256]; /* the first bytes of the URI as received, for a request libmicrohttpd
+                         * refuses before our handler sees it */
 };
 
 /* Value of a request header (case-insensitive name), or {NULL, 0} when absent. */
@@ -175,6 +180,14 @@ void http_resume(struct request *r);
 
 enum { HTTP_DONE = 0, HTTP_ASYNC = 1 };
 
+/* What http_app.conn_event reports. Borrowed for the call. */
+struct http_conn_event {
+    const char *reason; /* static reason code: "conn.limit", "conn.per_ip_limit",
+                         * "conn.bad_request_line", or libmicrohttpd's "http.*" reasons */
+    const char *peer;   /* the peer's address as text; "" when it could not be tied to one */
+    int status;         /* the status answered; 0: closed without an answer */
+};
+
 struct http_app {
     void *ctx;
     const struct route *routes;
@@ -192,6 +205,10 @@ struct http_app {
     /* After the response was sent or the connection failed (ok false): the log phase. Also
      * releases r->app_data. Never called for a request that `begin` never saw. */
     void (*complete)(void *ctx, struct request *r, bool ok);
+    /* A connection-level refusal, where no request reaches `complete`: a connection over the
+     * server-wide or per-address limit, or a request line libmicrohttpd refused or that the
+     * client never finished. Called once per occurrence, from an I/O thread; may be NULL. */
+    void (*conn_event)(void *ctx, const struct http_conn_event *ev);
 };
 
 /* ---- the server ------------------------------------------------------------------------------ */

@@ -153,6 +153,17 @@ struct http_conn {
     bool counted;      /* counted in the per-address table */
     bool refused;      /* over the per-address limit: its socket was shut down */
     bool cut;          /* shut down by the watchdog (under the guard's lock) */
+    bool over_limit;   /* over the server-wide connection limit (refused is set too) */
+    bool counted_total; /* counted in the server-wide connection count */
+    bool evicted;      /* an idle connection closed to make room for a new one */
+    bool uri_nul;      /* the current request's URI decodes to a NUL byte (%00) */
+    bool uri_bad;      /* the current request's URI, as received, holds a space or a control */
+    unsigned long long requests; /* requests recorded on this connection */
+    /* plain-HTTP byte accounting: header blocks and bodies of the requests so far, to find bytes
+     * no request accounts for when the connection closes (rx_unknown: a chunked body or an early
+     * answer made the count inexact) */
+    unsigned long long rx_accounted;
+    bool rx_unknown;
     atomic_int state;  /* enum conn_state */
     atomic_ullong t_ns; /* guard_now_ns() when the current IDLE or request phase began */
     size_t uri_len;     /* bytes of the current request's URI (path and query) */
@@ -176,6 +187,9 @@ void guard_free(struct guard *g);
  * refuses the connection); ->refused is set, and the socket shut down, when the peer is over its
  * connection limit. */
 struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr *sa);
+/* Whether the guard shut c down itself (watchdog, room for a new connection, a limit). The
+ * connection's I/O thread. */
+bool guard_conn_cut(struct guard *g, struct http_conn *c);
 /* The connection is closing (I/O thread, before its socket is closed): forgets and frees c. */
 void guard_conn_close(struct guard *g, struct http_conn *c);
 /* Phase changes of the connection's current request (I/O thread, no lock). */
@@ -189,8 +203,57 @@ uint64_t guard_deadline_ns(const struct guard *g, const struct http_conn *c);
 /* Connections closed by the watchdog and refused by the per-address limit, since start. */
 unsigned long long guard_closed_slow(const struct guard *g);
 unsigned long long guard_refused(const struct guard *g);
+/* Open connections in the server-wide count (for tests and metrics). Any thread. */
+unsigned guard_open(const struct guard *g);
 /* Rate limiter for log lines an attacker could trigger: true at most once per interval_ns. */
 bool guard_log_ok(atomic_ullong *last_ns, uint64_t interval_ns);
+
+/* ---- request framing (framing.c) ------------------------------------------------------------ */
+
+enum framing_reason {
+    FRAMING_OK = 0,
+    FRAMING_CL_CONFLICT = 1,    /* Content-Length lines with different values */
+    FRAMING_CL_WITH_TE = 2,     /* Content-Length and Transfer-Encoding */
+    FRAMING_TE_UNSUPPORTED = 3, /* Transfer-Encoding other than one "chunked" (or in HTTP/1.0) */
+    FRAMING_HEADER_NAME = 4,    /* an empty name, whitespace before the colon, a non-token */
+    FRAMING_HEADER_VALUE = 5,   /* a control character (other than HTAB) in a value */
+    FRAMING_HEADER_LINE = 6,    /* header-block bytes no header accounts for (fold, NUL) */
+    FRAMING_HOST = 7,           /* two Host lines, or none in HTTP/1.1 */
+    FRAMING_URI_NUL = 8,        /* a NUL in the URI, raw or percent-encoded */
+    FRAMING_URI_BYTES = 9,      /* a space or control character in the URI as received */
+};
+
+/* The framing check of one request's header block, fed one header line at a time in wire order.
+ * Plain data; no allocation. */
+struct framing {
+    const char *block, *block_end; /* the request line and header block, or NULL: no layout */
+    const char *expect;            /* where the current line ends (layout) */
+    const char *cl;                /* the first Content-Length value */
+    size_t cl_len;
+    unsigned n_cl, n_te, n_host, n_headers;
+    int http_minor;  /* 0: HTTP/1.0; 1: HTTP/1.1 (or a later 1.x, which is read as 1.1) */
+    bool conn_close; /* a Connection header names "close" */
+    int reason;      /* the first enum framing_reason found */
+};
+
+/*
+ * Starts the check. block..block+block_len is libmicrohttpd 0.9.75's buffer of the request line
+ * and headers (its request-header size from the method's first byte), in which it replaced each
+ * line end (CRLF or LF) and each header's colon with NULs; line_end points at the end of the
+ * request line's HTTP version. With block NULL only the header rules apply. http_minor: 0 for
+ * HTTP/1.0, 1 for HTTP/1.1. Reads only inside the block.
+ */
+void framing_init(struct framing *f, const char *block, size_t block_len, const char *line_end,
+                  int http_minor);
+/* One header line (name and value as libmicrohttpd reports them, in wire order). */
+void framing_header(struct framing *f, const char *name, size_t name_len, const char *value,
+                    size_t value_len);
+/* The verdict: FRAMING_OK or the first problem found. */
+int framing_finish(struct framing *f);
+/* The reason code ("http.content_length_conflict", for logs, audit and metrics) and the error
+ * message of a verdict. Static strings. */
+const char *framing_reason_code(int reason);
+const char *framing_reason_msg(int reason);
 
 /* ---- TLS (tls.c) ----------------------------------------------------------------------------- */
 

@@ -66,6 +66,30 @@ static const struct {
     {"limit.store_unavailable", FAM_LIMIT},
     {"sla.outage", FAM_REFUSED},
     {"audit.unavailable", FAM_REFUSED},
+    /* HTTP framing refused by src/http (framing.c) */
+    {"http.content_length_conflict", FAM_REFUSED},
+    {"http.content_length_with_transfer_encoding", FAM_REFUSED},
+    {"http.transfer_encoding", FAM_REFUSED},
+    {"http.header_name", FAM_REFUSED},
+    {"http.header_value", FAM_REFUSED},
+    {"http.header_line", FAM_REFUSED},
+    {"http.host", FAM_REFUSED},
+    {"http.uri_nul", FAM_REFUSED},
+    {"http.uri_bytes", FAM_REFUSED},
+    /* requests libmicrohttpd answered by itself */
+    {"http.malformed", FAM_REFUSED},
+    {"http.chunked_malformed", FAM_REFUSED},
+    {"http.chunk_too_large", FAM_REFUSED},
+    {"http.content_length_malformed", FAM_REFUSED},
+    {"http.content_length_too_large", FAM_REFUSED},
+    {"http.host_missing", FAM_REFUSED},
+    {"http.headers_too_large", FAM_REFUSED},
+    {"http.uri_too_long", FAM_REFUSED},
+    {"http.version_unsupported", FAM_REFUSED},
+    /* connections refused before any request */
+    {"conn.limit", FAM_REFUSED},
+    {"conn.per_ip_limit", FAM_REFUSED},
+    {"conn.bad_request_line", FAM_REFUSED},
 };
 #define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
 /* Cells: one per known reason, then one "other" per family. */
@@ -702,8 +726,9 @@ static int write_outcomes(struct metrics *m, const uint64_t *tot, struct buf *ou
         [FAM_LIMIT] = {"modelwrap_rate_limited_requests_total",
                        "Requests refused by a throughput or concurrency limit, by reason.", 6},
         [FAM_REFUSED] = {"modelwrap_requests_refused_total",
-                         "Requests refused for another reason (SLA outage window, audit trail "
-                         "unavailable), by reason code.",
+                         "Requests and connections refused for another reason (SLA outage window, "
+                         "audit trail unavailable, HTTP framing, connection limits), by reason "
+                         "code.",
                          0},
     };
     size_t f, i;

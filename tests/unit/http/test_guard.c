@@ -1,4 +1,5 @@
-/* Unit tests of the connection guard: the per-address connection limit (one count across
+/* Unit tests of the connection guard: the server-wide connection count (idle connections closed
+ * first), the per-address connection limit (one count across
  * threads, trusted proxies exempt, a bounded table) and the watchdog that shuts down connections
  * whose request is not received in time. Sockets are socketpairs: a shutdown shows as EOF. */
 #include <arpa/inet.h>
@@ -262,10 +263,63 @@ static void test_log_rate(void **state)
     assert_true(guard_log_ok(&last, 0) || guard_log_ok(&last, 0));
 }
 
+/* The server-wide count: at the limit the connection idle the longest is shut down to make room
+ * (and leaves the count at once); busy connections are never taken; with none idle the new one is
+ * refused (over_limit; the caller answers it). Closing gives places back exactly. */
+static void test_total_limit_closes_idle_first(void **state)
+{
+    struct config cfg;
+    struct mw_error e = {0};
+    struct guard *g;
+    struct sock s[6];
+    struct http_conn *c[6];
+    (void)state;
+
+    cfg_init(&cfg, 100, 3);
+    g = guard_new(&cfg, NULL, &e);
+    assert_non_null(g);
+    c[0] = open_from(g, &s[0], "192.0.2.1");
+    c[1] = open_from(g, &s[1], "192.0.2.2");
+    c[2] = open_from(g, &s[2], "192.0.2.3");
+    assert_int_equal(guard_open(g), 3);
+    guard_conn_request(c[1], 1); /* c[1] and c[2] are busy receiving a request */
+    guard_conn_request(c[2], 1);
+    c[3] = open_from(g, &s[3], "192.0.2.4"); /* takes the place of idle c[0] */
+    assert_false(c[3]->refused);
+    assert_true(c[0]->evicted);
+    assert_true(guard_conn_cut(g, c[0]));
+    assert_true(was_shut(&s[0]));
+    assert_false(was_shut(&s[1]));
+    assert_int_equal(guard_open(g), 3);
+    guard_conn_request(c[3], 1);
+    c[4] = open_from(g, &s[4], "192.0.2.5"); /* nobody idle: refused */
+    assert_true(c[4]->refused);
+    assert_true(c[4]->over_limit);
+    assert_int_equal(guard_open(g), 3);
+    /* the evicted one and the refused one closing change nothing; a busy one closing frees one */
+    guard_conn_close(g, c[0]);
+    guard_conn_close(g, c[4]);
+    assert_int_equal(guard_open(g), 3);
+    guard_conn_close(g, c[1]);
+    assert_int_equal(guard_open(g), 2);
+    c[5] = open_from(g, &s[5], "192.0.2.6");
+    assert_false(c[5]->refused);
+    assert_false(c[2]->evicted);
+    assert_int_equal(guard_open(g), 3);
+    guard_conn_close(g, c[2]);
+    guard_conn_close(g, c[3]);
+    guard_conn_close(g, c[5]);
+    assert_int_equal(guard_open(g), 0);
+    for (int i = 0; i < 6; i++)
+        sock_close(&s[i]);
+    guard_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_address_limit),
+        cmocka_unit_test(test_total_limit_closes_idle_first),
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_watchdog),
         cmocka_unit_test(test_log_rate),
