@@ -56,7 +56,7 @@ def test_without_a_name_the_folder_serves_under_its_model_json_name(make_server,
     assert requests.get(s.url("/v2/models/iris/ready"), timeout=10).status_code == 200
 
 
-def test_refused_combinations():
+def test_refused_combinations(tmp_path):
     r = run_cli("check-config", "--model-name", "flowers")
     assert r.returncode == 2 and "MODELWRAP_MODEL_NAME: names the model of MODELWRAP_MODEL_DIR" \
         in r.stderr, r.stderr
@@ -64,8 +64,11 @@ def test_refused_combinations():
                 "--default-model", "iris")
     assert r.returncode == 2 and "MODELWRAP_DEFAULT_MODEL: 'iris' but MODELWRAP_MODEL_DIR" \
         in r.stderr, r.stderr
-    # a repository is not one model folder: its model folders read as versions of one model
-    r = run_cli("check-config", "--model_dir=" + os.path.join(ROOT, "models"))
+    # a repository is not one model folder: its model folders read as versions of one model,
+    # whose names (model.json's "name") then disagree with the folder's
+    repo = tmp_path / "models"
+    shutil.copytree(IRIS, repo / "iris")
+    r = run_cli("check-config", "--model_dir=" + str(repo))
     assert r.returncode == 2 and "but the model folder makes it 'models'" in r.stderr, r.stderr
     r = run_cli("check-config", "--model_dir=" + os.path.join(ROOT, "deploy"))
     assert r.returncode == 2 and "no model.json and no version folder" in r.stderr, r.stderr
