@@ -272,33 +272,29 @@ static bool range_ok(json_int_t off, json_int_t len, size_t area_len)
 }
 
 /* The JSON answer at [off, off + len) of the area (already checked to be inside it) into c:
- * parsed to prove it is JSON, then copied. 0, MWE_MODEL_FAILED, MWE_NOMEM. */
+ * copied, then parsed to prove it is JSON. The copy comes first because the worker shares the
+ * area and may rewrite it at any moment: what was checked must be what the client gets.
+ * 0, MWE_MODEL_FAILED, MWE_NOMEM. */
 static int take_json_at(struct model_call *c, const uint8_t *area, size_t off, size_t len)
 {
     json_t *check;
     json_error_t jerr;
     char *copy;
-    int rc = MWE_MODEL_FAILED;
 
     if (len == 0)
-        goto out;
-    check = json_loadb((const char *)area + off, len,
-                       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (check == NULL)
-        goto out;
-    json_decref(check);
+        return MWE_MODEL_FAILED;
     copy = arena_alloc(&c->arena, len + 1);
-    if (copy == NULL) {
-        rc = MWE_NOMEM;
-        goto out;
-    }
+    if (copy == NULL)
+        return MWE_NOMEM;
     memcpy(copy, area + off, len);
     copy[len] = '\0';
+    check = json_loadb(copy, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (check == NULL)
+        return MWE_MODEL_FAILED;
+    json_decref(check);
     c->answer = copy;
     c->answer_len = len;
-    rc = 0;
-out:
-    return rc;
+    return 0;
 }
 
 /* The JSON answer of item {"json":[off,len]} into c. 0, MWE_MODEL_FAILED, MWE_NOMEM. */
