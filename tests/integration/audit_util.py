@@ -229,6 +229,16 @@ def read_lines(path):
     return [l.decode("utf-8") for l in data.split(b"\n")[:-1]]
 
 
+def live_lines(path):
+    """The complete lines of an audit file a running server is still writing: a record is whole
+    once its newline is written, so a last line without one is left for a later read."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    return [l.decode("utf-8") for l in data.split(b"\n")[:-1]]
+
+
 def read_json(path):
     return [json.loads(l) for l in read_lines(path)]
 

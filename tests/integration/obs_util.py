@@ -10,6 +10,7 @@ import time
 
 import requests
 
+from audit_util import live_lines
 from conftest import BIN, ROOT
 
 PROMTOOL = os.environ.get("MW_PROMTOOL") or os.path.join(ROOT, "build", "tools", "promtool")
@@ -129,10 +130,8 @@ def node(script, *args, timeout=120):
 
 
 def audit_lines(srv):
-    if not os.path.exists(srv.audit_path):
-        return []
-    with open(srv.audit_path) as f:
-        return [json.loads(line) for line in f if line.strip().startswith("{")]
+    return [json.loads(line) for line in live_lines(srv.audit_path)
+            if line.strip().startswith("{")]
 
 
 def post(url, body, key=None, headers=None):

@@ -2,13 +2,12 @@
 C1 controls (NEL too) and U+2028/U+2029 never reach a JSON or CEF record raw, and an API key or a
 token pasted into the URL path is redacted in the audit record and the request log."""
 import json
-import os
 import uuid
 
 import pytest
 import requests
 
-from audit_util import cef_expected, parse_cef, read_lines, wait_for
+from audit_util import cef_expected, live_lines, parse_cef, wait_for
 from auth_util import AUDIENCE, Signer, bearer, claims, create_key
 
 ISSUER = "urn:test:audit-correctness"
@@ -20,7 +19,7 @@ def rid(tag):
 
 
 def records(path, request_id):
-    lines = wait_for(lambda: [l for l in read_lines(path) if request_id in l],
+    lines = wait_for(lambda: [l for l in live_lines(path) if request_id in l],
                      what="the audit record of " + request_id)
     assert len(lines) == 1, lines
     return lines[0]

@@ -11,7 +11,7 @@ import threading
 import pytest
 import requests
 
-from audit_util import wait_for
+from audit_util import live_lines, wait_for
 from conftest import Server, assert_error
 from v2_util import DTYPES, UNLIMITED, echo_model
 
@@ -41,13 +41,10 @@ def echo(tmp_path_factory):
 
 def audit_record(server, rid):
     def find():
-        if not os.path.exists(server.audit_path):
-            return None
-        with open(server.audit_path, encoding="utf-8") as f:
-            for line in f:
-                rec = json.loads(line)
-                if rec.get("request_id") == rid:
-                    return rec
+        for line in live_lines(server.audit_path):
+            rec = json.loads(line)
+            if rec.get("request_id") == rid:
+                return rec
         return None
     return wait_for(find, what="the audit record of " + rid)
 
