@@ -89,7 +89,7 @@ static int on_begin(void *ctx, struct request *r)
     rc = api_limit_check(a, r);
     if (rc != 0)
         return rc;
-    /* ---- audit fail-closed policy (issue 7); probes answer (readiness says why) ---- */
+    /* ---- audit fail-closed policy; probes answer (readiness says why) ---- */
     if (a->audit != NULL && !api_route_is_probe(r->route) && !audit_admit(a->audit)) {
         r->outcome = "audit.unavailable";
         http_set_error(r, MWE_OVERLOADED, "The audit trail is unavailable; retry later.");
