@@ -58,6 +58,9 @@ int cli_init(int argc, char **argv, int first);
  */
 void cli_kserve_args(int argc, char **argv);
 
+/* The model settings of cfg (workers, queue, timeout, records) as the registry takes them. */
+void cli_model_defaults(const struct config *cfg, struct model_opts *o);
+
 /*
  * Opens the models cfg asks for: the one model folder MODELWRAP_MODEL_DIR (served under
  * MODELWRAP_MODEL_NAME when set) or the repository MODELWRAP_MODELS, with defaults and pool (NULL:

@@ -69,8 +69,7 @@ int cli_compliance(int argc, char **argv, int first, char **envp)
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out;
     }
-    defaults = (struct model_opts){cfg.model_workers, cfg.model_queue_size, cfg.model_timeout_ms,
-                                   cfg.max_records};
+    cli_model_defaults(&cfg, &defaults);
     reg = cli_open_models(&cfg, &defaults, NULL, &e); /* what serve loads, MODEL_DIR too */
     if (reg == NULL) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);

@@ -33,6 +33,14 @@ void cli_kserve_args(int argc, char **argv)
     }
 }
 
+void cli_model_defaults(const struct config *cfg, struct model_opts *o)
+{
+    o->workers = cfg->model_workers;
+    o->queue_size = cfg->model_queue_size;
+    o->timeout_ms = cfg->model_timeout_ms;
+    o->max_records = cfg->max_records;
+}
+
 struct registry *cli_open_models(const struct config *cfg, const struct model_opts *defaults,
                                  struct model_pool *pool, struct mw_error *e)
 {

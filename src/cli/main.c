@@ -48,14 +48,6 @@ static void usage(FILE *out)
     config_print_help(out);
 }
 
-static void model_defaults(const struct config *cfg, struct model_opts *o)
-{
-    o->workers = cfg->model_workers;
-    o->queue_size = cfg->model_queue_size;
-    o->timeout_ms = cfg->model_timeout_ms;
-    o->max_records = cfg->max_records;
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -124,7 +116,7 @@ static int cmd_serve(int argc, char **argv, int first)
     /* Python models' worker deaths become security events (before any model loads). */
     model_set_event_hook(api_model_event, audit);
 
-    model_defaults(&cfg, &defaults);
+    cli_model_defaults(&cfg, &defaults);
     pool = model_pool_new(&e); /* issue 3 */
     reg = pool ? cli_open_models(&cfg, &defaults, pool, &e) : NULL;
     if (!reg) {
@@ -286,7 +278,7 @@ static int cmd_check_config(int argc, char **argv, int first)
         config_fini(&cfg);
         return 2;
     }
-    model_defaults(&cfg, &defaults);
+    cli_model_defaults(&cfg, &defaults);
     reg = cli_open_models(&cfg, &defaults, NULL, &e);
     if (!reg) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
@@ -320,7 +312,7 @@ static int cmd_openapi(int argc, char **argv, int first)
         return 2;
     }
     log_set_level(LOG_WARN);
-    model_defaults(&cfg, &defaults);
+    cli_model_defaults(&cfg, &defaults);
     /* The repository as `serve` loads it (versions included); models freed inline. */
     reg = cli_open_models(&cfg, &defaults, NULL, &e);
     if (!reg) {
