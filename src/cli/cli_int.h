@@ -22,6 +22,9 @@ bool debver_valid(const char *v);
 int debver_cmp(const char *a, const char *b);
 
 /* ---- the Debian security tracker (sbom_check.c) ---- */
+/* The value of the CycloneDX property `name` in obj's "properties" ([{"name","value"}], as a
+ * component or the document's metadata carries them); NULL when absent. Borrowed from obj. */
+const char *sbom_property(const json_t *obj, const char *name);
 /* One open vulnerability of an installed package. */
 struct vuln_hit {
     const char *component;  /* the binary package (borrowed from the SBOM) */

@@ -26,20 +26,6 @@ static void print_hit(const struct vuln_hit *h, void *ctx)
     fprintf(out, " (urgency %s)\n", h->urgency ? h->urgency : "unknown");
 }
 
-static const char *meta_property(const json_t *doc, const char *name)
-{
-    const json_t *props = json_object_get(json_object_get(doc, "metadata"), "properties");
-    const json_t *p;
-    size_t i;
-
-    json_array_foreach(props, i, p) {
-        const char *n = json_string_value(json_object_get(p, "name"));
-        if (n != NULL && strcmp(n, name) == 0)
-            return json_string_value(json_object_get(p, "value"));
-    }
-    return NULL;
-}
-
 static int check(const json_t *doc, const char *tracker_path, const char *release)
 {
     json_error_t jerr;
@@ -49,7 +35,7 @@ static int check(const json_t *doc, const char *tracker_path, const char *releas
     long hits;
 
     if (release == NULL)
-        release = meta_property(doc, "modelwrap:distro_codename");
+        release = sbom_property(json_object_get(doc, "metadata"), "modelwrap:distro_codename");
     if (release == NULL || strcmp(release, "unknown") == 0) {
         fprintf(stderr, "modelwrap sbom: the Debian release is unknown: give --release NAME\n");
         return 2;

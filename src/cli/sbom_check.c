@@ -7,7 +7,8 @@
 
 #include "cli/cli_int.h"
 
-static const char *property(const json_t *c, const char *name)
+/* See cli_int.h. */
+const char *sbom_property(const json_t *c, const char *name)
 {
     const json_t *props = json_object_get(c, "properties");
     const json_t *p;
@@ -56,8 +57,8 @@ long sbom_check(const json_t *sbom, const json_t *tracker, const char *release,
         return -1;
     json_array_foreach(components, i, c) {
         const char *purl = json_string_value(json_object_get(c, "purl"));
-        const char *source = property(c, "debian:source");
-        const char *version = property(c, "debian:source_version");
+        const char *source = sbom_property(c, "debian:source");
+        const char *version = sbom_property(c, "debian:source_version");
         const json_t *cves, *cve;
         const char *id;
 
