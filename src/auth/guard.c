@@ -9,16 +9,6 @@
 
 #include "auth/auth_int.h"
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 /* The 16-byte key of an address text. */
 static void addr_key(const char *addr, unsigned char out[16])
 {
@@ -56,7 +46,7 @@ static uint64_t key_hash(const struct guard *g, const unsigned char k[16])
     uint64_t a, b;
     memcpy(&a, k, 8);
     memcpy(&b, k + 8, 8);
-    return mix64(a ^ g->seed) ^ mix64(b + g->seed);
+    return mw_mix64(a ^ g->seed) ^ mw_mix64(b + g->seed);
 }
 
 /* Prepares g (caller-owned). limit 0 disables blocking. Main thread. */

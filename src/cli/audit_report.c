@@ -91,16 +91,6 @@ static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
     return h;
 }
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 static void hll_add(uint8_t *regs, uint64_t h)
 {
     size_t idx = (size_t)(h >> (64 - HLL_BITS));
@@ -207,7 +197,7 @@ static void add_addr(struct consumer *c, struct slice addr)
 
     if (addr.ptr == NULL)
         return;
-    h = mix(fnv1a(0xcbf29ce484222325ull, addr.ptr, addr.len));
+    h = mw_mix64(fnv1a(0xcbf29ce484222325ull, addr.ptr, addr.len));
     if (c->hll != NULL) {
         hll_add(c->hll, h);
         return;

@@ -175,6 +175,18 @@ const char *mw_clip(char dst[MW_CLIP_CAP], const char *s, size_t len);
  * line the server writes escapes them and CEF replaces them like the C0 controls. Any thread. */
 unsigned mw_line_breaking_cp(const unsigned char *s, size_t n);
 
+/* A 64-bit finalizer (MurmurHash3's fmix64): spreads every input bit over the result, for hash
+ * table slots keyed by addresses or ids. Not a cryptographic hash. */
+static inline uint64_t mw_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
 /* The prefix of modelwrap API keys ("mw_" + 43 base62 characters, src/auth/keys.c). */
 #define MW_KEY_PREFIX "mw_"
 /* Credential-shaped segments of a URL path, which a client may paste there by mistake, are
