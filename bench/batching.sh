@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark case (f) of issue 9: 256 concurrent clients each posting one iris record
+# Benchmark case (f): 256 concurrent clients each posting one iris record
 # (bench/post.lua) to modelwrap with dynamic batching off vs on (same workers), with wrk in
 # interleaved rounds; medians and the on/off ratio of the same run. Usage: bash bench/batching.sh
 # (after `make build`). Results: bench/results/batching.json and a Markdown table on stdout;

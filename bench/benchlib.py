@@ -719,7 +719,7 @@ def fresh(path, since):
 
 
 def suite(out, since, main_path, v2_path, batching_path, https_path, python_path=""):
-    """The summary of items (a)-(i) of issue 9, and (j)-(k) of the Python models, from the
+    """The summary of items (a)-(i) of the batching suite and (j)-(k) of the Python models, from the
     results of one suite run."""
     pyb = fresh(python_path, since) if python_path else None
     main = fresh(main_path, since)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole benchmark suite of issue 9 with one command: bench/run.sh (items a-d, h, i),
+# The whole benchmark suite with one command: bench/run.sh (items a-d, h, i),
 # bench/v2.sh (e), bench/batching.sh (f), bench/https.sh (g) and bench/python.sh (j, k: Python
 # models), each with its own defaults, one after the other; then ONE summary table of items
 # (a)-(k), each with its target, the measured

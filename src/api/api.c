@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "audit/audit.h" /* (issue 7) */
+#include "audit/audit.h"
 #include "metrics/metrics.h"
 
 static const struct route routes[] = {
@@ -19,7 +19,7 @@ static const struct route routes[] = {
     {HTTP_POST, "/api/v1/models/{name}/predict", api_h_predict, "predict", "v1_model_predict",
      true},
     {HTTP_POST, "/api/v1/predict", api_h_predict, "predict", "v1_predict", true},
-    /* ---- Open Inference Protocol v2 (issue 3) ---- */
+    /* ---- Open Inference Protocol v2 ---- */
     {HTTP_GET, "/v2", api_h_v2_server, "read", "v2_server", false},
     {HTTP_GET, "/v2/", api_h_v2_server, "read", "v2_server", false},
     {HTTP_GET, "/v2/health/live", api_h_v2_live, NULL, "v2_health_live", false},
@@ -37,9 +37,9 @@ static const struct route routes[] = {
      "v2_repository_load", true},
     {HTTP_POST, "/v2/repository/models/{name}/unload", api_h_v2_repo_unload, "admin",
      "v2_repository_unload", true},
-    /* ---- SLA document (issue 6) ---- */
+    /* ---- SLA document ---- */
     {HTTP_GET, "/api/v1/sla", api_h_sla, "read", "v1_sla", false},
-    /* ---- metrics, OpenAPI, docs (issue 8) ---- */
+    /* ---- metrics, OpenAPI, docs ---- */
     {HTTP_GET, "/metrics", api_h_metrics, "metrics", "metrics", false},
     {HTTP_GET, "/openapi.json", api_h_openapi, "read", "openapi", false},
     {HTTP_GET, "/docs", api_h_docs, NULL, "docs", false},
@@ -73,19 +73,19 @@ static int on_begin(void *ctx, struct request *r)
     struct api *a = ctx;
     int rc = 0;
     (void)a;
-    /* ---- tracing (issue 8): first, so that refused requests carry it too ---- */
+    /* ---- tracing: first, so that refused requests carry it too ---- */
     api_trace_read(r, true);
     /* ---- version lifecycle: before any refusal, so that every answer carries it ---- */
     api_lifecycle_headers(a, r);
-    /* ---- SLA: outage windows, global concurrency (issue 6) ---- */
+    /* ---- SLA: outage windows, global concurrency ---- */
     rc = api_sla_admit(a, r);
     if (rc != 0)
         return rc;
-    /* ---- authenticate, authorize (issue 4) ---- */
+    /* ---- authenticate, authorize ---- */
     rc = auth_begin(a->auth, r);
     if (rc != 0)
         return rc;
-    /* ---- per-consumer rate limit (issue 6) ---- */
+    /* ---- per-consumer rate limit ---- */
     rc = api_limit_check(a, r);
     if (rc != 0)
         return rc;
@@ -117,7 +117,7 @@ static void on_complete(void *ctx, struct request *r, bool ok)
     (void)a;
     /* Trace headers of a request refused before `begin`, for the audit record and the log. */
     api_trace_read(r, false);
-    /* ---- audit record, security events (issue 7) ---- */
+    /* ---- audit record, security events ---- */
     if (a->audit != NULL) {
         /* The records in the request: the batch dimension of the model call's first input. */
         const struct model_call *call = r->app_data;
@@ -130,16 +130,16 @@ static void on_complete(void *ctx, struct request *r, bool ok)
         else
             audit_request(a->audit, r, ok, n_records);
     }
-    /* ---- metrics (issue 8) ---- */
+    /* ---- metrics ---- */
     api_obs_record(a, r);
-    /* ---- release limits (issue 6) ---- */
+    /* ---- release limits ---- */
     api_limit_release(a, r);
     if (r->app_data)
         model_call_release(r->app_data);
     r->app_data = NULL;
     if (log_enabled(LOG_INFO))
         log_request(r, ok);
-    /* ---- model registry snapshot (issue 3): last, once nothing above reads a model (the log
+    /* ---- model registry snapshot: last, once nothing above reads a model (the log
      * line reads r->model_name, which the snapshot owns) ---- */
     api_registry_put(a, r);
 }
@@ -233,7 +233,7 @@ void api_init(struct api *a, const struct config *cfg, struct registry *reg)
     a->app.finish = on_finish;
     a->app.complete = on_complete;
     a->app.conn_event = on_conn_event;
-    /* ---- model registry snapshot (issue 3): the api holds reg's reference from now on ---- */
+    /* ---- model registry snapshot: the api holds reg's reference from now on ---- */
     atomic_init(&a->registry, reg);
     atomic_init(&a->registry_pins, 0);
     pthread_mutex_init(&a->reload_lock, NULL);

@@ -6,7 +6,7 @@
 #ifndef MW_API_H
 #define MW_API_H
 
-#include "auth/auth.h" /* (issue 4) */
+#include "auth/auth.h" /* */
 #include "config/config.h"
 #include "http/http.h"
 #include "model/model.h"
@@ -18,7 +18,7 @@ struct api {
     const struct config *cfg;
     struct registry *reg;
     struct http_app app;
-    /* ---- model repository reload (issue 3) ----
+    /* ---- model repository reload ----
      * `registry` is the current snapshot: request handlers take it with api_registry(a, r) (one
      * reference per request, released at completion); other threads with api_registry_acquire.
      * `reg` above is only for start-up code on the main thread (it follows reloads but holds no
@@ -26,14 +26,14 @@ struct api {
     _Atomic(struct registry *) registry;
     atomic_long registry_pins;   /* readers between loading `registry` and retaining it */
     pthread_mutex_t reload_lock; /* serialises reloads: SIGHUP and the repository API */
-    /* ---- authentication (issue 4) ---- */
+    /* ---- authentication ---- */
     struct auth *auth; /* set by the caller after api_init (borrowed); NULL: scoped routes 500 */
-    /* ---- limits (issue 6) ---- */
+    /* ---- limits ---- */
     struct limiter *limiter; /* rate and concurrency limits; NULL until api_limits_init */
     struct api_sla *sla;     /* the parsed SLA (outage windows, support hours); idem */
-    /* ---- audit (issue 7) ---- */
+    /* ---- audit ---- */
     struct audit *audit; /* the audit trail (borrowed; set by the caller after api_init) */
-    /* ---- metrics, OpenAPI (issue 8) ---- */
+    /* ---- metrics, OpenAPI ---- */
     struct metrics *metrics;    /* per-thread counters; NULL until api_obs_init */
     struct http_server *server; /* the main listener (in-flight gauge); set by main, may be NULL */
     char *openapi;              /* the OpenAPI document as JSON text, built at start-up */
@@ -80,7 +80,7 @@ int api_h_predict(void *ctx, struct request *r);
 /* Completes an asynchronous predict on an I/O thread (called through http_app.finish). */
 void api_predict_finish(struct api *a, struct request *r);
 
-/* ---- model repository, Open Inference Protocol (issue 3) ---- */
+/* ---- model repository, Open Inference Protocol ---- */
 
 /* api_init takes over the caller's reference to reg (the first snapshot); api_fini releases the
  * current one. Main thread, after the servers stopped. */
@@ -134,7 +134,7 @@ int api_h_v2_repo_unload(void *ctx, struct request *r);
 /* Builds a V2 inference's response once its call completed (api_predict_finish's V2 half). */
 void api_v2_finish(struct api *a, struct request *r);
 
-/* ---- transport security: JSON limits (issue 5) ---- */
+/* ---- transport security: JSON limits ---- */
 
 /* Checks a JSON request body against MODELWRAP_MAX_JSON_DEPTH and MODELWRAP_MAX_JSON_ELEMENTS
  * BEFORE it is parsed (jansson has no depth or size option): one bounded pass over the n bytes at
@@ -144,7 +144,7 @@ void api_v2_finish(struct api *a, struct request *r);
  * that are not JSON at all pass and are left to the parser. Any thread. */
 int json_limits_check(const char *p, size_t n, const struct config *cfg, struct mw_error *e);
 
-/* ---- SLA, limits (issue 6) ---- */
+/* ---- SLA, limits ---- */
 
 /* Validates the SLA settings (outage windows, support hours, availability, contact) and builds
  * the limiter (rate limit, Redis, concurrency) into a. Logs the limits in force. Main thread, after
@@ -169,7 +169,7 @@ json_t *api_sla_document(const struct api *a, int64_t now_s);
 json_t *api_sla_contact(const struct config *cfg);
 int api_h_sla(void *ctx, struct request *r);
 
-/* ---- metrics, OpenAPI, docs, tracing (issue 8) ---- */
+/* ---- metrics, OpenAPI, docs, tracing ---- */
 
 /* Builds what observability needs once the models are loaded: the metrics (every loaded model
  * registered, so its series show zeros before the first call), the OpenAPI document and the /docs

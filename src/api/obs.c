@@ -130,7 +130,7 @@ static void record_call(struct metrics *m, const struct model_call *c)
     if (finished)
         compute_ns = c->t_done_ns - c->t_started_ns;
     metrics_model_call(m, s, call_result(c->status), started, queue_ns, finished, compute_ns);
-    /* One call is one model run, unless the scheduler merged it with others (issue 9): then the
+    /* One call is one model run, unless the scheduler merged it with others: then the
      * batch's first call reports the merged rows and the others report nothing. */
     if (started && c->batched) {
         if (c->batch_rows > 0)

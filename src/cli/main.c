@@ -15,7 +15,7 @@
 #include <xgboost/c_api.h>
 
 #include "api/api.h"
-#include "audit/audit.h" /* (issue 7) */
+#include "audit/audit.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "core/core.h"
@@ -80,13 +80,13 @@ static int cmd_serve(int argc, char **argv, int first)
     struct http_server *srv = NULL;
     struct model_opts defaults;
     struct api api;
-    /* ---- model repository (issue 3): the pool frees released models off the I/O threads ---- */
+    /* ---- model repository: the pool frees released models off the I/O threads ---- */
     struct model_pool *pool = NULL;
-    /* ---- metrics listener (issue 8): MODELWRAP_METRICS_PORT ---- */
+    /* ---- metrics listener: MODELWRAP_METRICS_PORT ---- */
     struct http_server *msrv = NULL;
     struct config mcfg;
     struct http_app mapp;
-    struct audit *audit = NULL; /* issue 7 */
+    struct audit *audit = NULL;
     sigset_t sigs;
     int sig = 0, ret = 1;
     uint64_t t0 = time_mono_ns();
@@ -106,7 +106,7 @@ static int cmd_serve(int argc, char **argv, int first)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* ---- audit trail (issue 7): before any other thread starts (it sets TZ once) ---- */
+    /* ---- audit trail: before any other thread starts (it sets TZ once) ---- */
     audit = audit_new(&cfg, &e);
     if (!audit) {
         log_msg(LOG_ERROR, "cannot start the audit trail", "error", e.msg, NULL);
@@ -117,7 +117,7 @@ static int cmd_serve(int argc, char **argv, int first)
     model_set_event_hook(api_model_event, audit);
 
     cli_model_defaults(&cfg, &defaults);
-    pool = model_pool_new(&e); /* issue 3 */
+    pool = model_pool_new(&e);
     reg = pool ? cli_open_models(&cfg, &defaults, pool, &e) : NULL;
     if (!reg) {
         log_msg(LOG_ERROR, "cannot load the model repository", "error", e.msg, NULL);
@@ -128,15 +128,15 @@ static int cmd_serve(int argc, char **argv, int first)
     api_compliance_log(&cfg, reg); /* one warning per checklist item not met */
 
     api_init(&api, &cfg, reg);
-    api.audit = audit; /* issue 7 */
-    /* ---- authentication (issue 4) ---- */
+    api.audit = audit;
+    /* ---- authentication ---- */
     api.auth = auth_new(&cfg, &e);
     if (!api.auth) {
         log_msg(LOG_ERROR, "cannot set up authentication", "error", e.msg, NULL);
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_registry;
     }
-    /* ---- SLA, limits (issue 6) ---- */
+    /* ---- SLA, limits ---- */
     if (api_limits_init(&api, &e) != 0) {
         log_msg(LOG_ERROR, "invalid SLA or limit settings", "error", e.msg, NULL);
         fprintf(stderr, "modelwrap: %s\n", e.msg);
@@ -147,7 +147,7 @@ static int cmd_serve(int argc, char **argv, int first)
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         goto out_registry;
     }
-    /* ---- metrics, OpenAPI, docs, metrics listener (issue 8) ---- */
+    /* ---- metrics, OpenAPI, docs, metrics listener ---- */
     if (api_obs_init(&api, &e) != 0) {
         log_msg(LOG_ERROR, "cannot prepare metrics and the OpenAPI document", "error", e.msg, NULL);
         fprintf(stderr, "modelwrap: %s\n", e.msg);
@@ -177,8 +177,8 @@ static int cmd_serve(int argc, char **argv, int first)
         goto out_registry;
     }
     /* Published before "listening": whoever reads that line may scrape at once. */
-    api.server = srv;            /* issue 8: the in-flight gauge */
-    if (log_buffer_start() != 0) /* issue 9: request lines buffered per thread */
+    api.server = srv;            /* the in-flight gauge */
+    if (log_buffer_start() != 0) /* request lines buffered per thread */
         log_msg(LOG_WARN, "request log lines are written one by one", NULL);
     log_kv(LOG_INFO, "listening", "host", cfg.host, "#port", (long long)http_server_port(srv),
            "io_model", cfg.io_model == IO_POOL ? "pool" : "reuseport", "#startup_us",
@@ -189,18 +189,18 @@ static int cmd_serve(int argc, char **argv, int first)
             continue;
         if (sig == SIGHUP) {
             log_msg(LOG_INFO, "SIGHUP received: reloading", NULL);
-            /* ---- reload: models (issue 3), API keys (issue 4), TLS certificate (issue 5),
-             * audit files (issue 7) ---- */
-            if (api_reload(&api, REPO_RESCAN, NULL, 0, &e) != 0) /* issue 3: all stay as they are */
+            /* ---- reload: models , API keys , TLS certificate ,
+             * audit files ---- */
+            if (api_reload(&api, REPO_RESCAN, NULL, 0, &e) != 0) /* all stay as they are */
                 log_msg(LOG_ERROR, "model repository not reloaded", "error", e.msg, NULL);
-            else if (e.code != 0) /* issue 3: refused models keep their loaded versions */
+            else if (e.code != 0) /* refused models keep their loaded versions */
                 log_msg(LOG_WARN, "model repository reloaded, some models refused", "error", e.msg,
                         NULL);
-            audit_reopen(audit);   /* issue 7: rotated audit files */
-            auth_reload(api.auth); /* issue 4: key file, JWKS file, JWKS refetch */
-            if (http_server_reload_tls(srv, &e) != 0) /* issue 5: the old certificate stays */
+            audit_reopen(audit);   /* rotated audit files */
+            auth_reload(api.auth); /* key file, JWKS file, JWKS refetch */
+            if (http_server_reload_tls(srv, &e) != 0) /* the old certificate stays */
                 log_msg(LOG_ERROR, "TLS certificate not reloaded", "error", e.msg, NULL);
-            if (msrv && http_server_reload_tls(msrv, &e) != 0) /* issue 5: metrics listener */
+            if (msrv && http_server_reload_tls(msrv, &e) != 0) /* metrics listener */
                 log_msg(LOG_ERROR, "TLS certificate of the metrics listener not reloaded", "error",
                         e.msg, NULL);
             continue;
@@ -216,28 +216,28 @@ static int cmd_serve(int argc, char **argv, int first)
     http_server_quiesce(srv);
     bool drained =
         wait_drained(srv, time_mono_ns() + (uint64_t)cfg.drain_timeout_s * 1000000000ull);
-    model_pool_shutdown(pool); /* every live model, of any snapshot still in use (issue 3) */
+    model_pool_shutdown(pool); /* every live model, of any snapshot still in use */
     if (!drained)
         wait_drained(srv, time_mono_ns() + 1000000000ull);
-    log_buffer_stop(); /* issue 9: every request line before "stopped" */
+    log_buffer_stop(); /* every request line before "stopped" */
     log_kv(LOG_INFO, "stopped", "drained", drained ? "true" : "false", "#inflight",
            (long long)http_server_inflight(srv), NULL);
-    audit_shutdown(audit); /* issue 7: the last records wait at most the flush timeout */
+    audit_shutdown(audit); /* the last records wait at most the flush timeout */
     http_server_free(srv);
     ret = 0;
 
 out_registry:
-    http_server_free(msrv); /* issue 8; NULL when none */
-    api_obs_fini(&api);     /* issue 8; after the servers stopped */
-    auth_free(api.auth);    /* issue 4; after the servers stopped */
-    api_limits_fini(&api);  /* issue 6; after the servers stopped */
+    http_server_free(msrv); /* NULL when none */
+    api_obs_fini(&api);     /* after the servers stopped */
+    auth_free(api.auth);    /* after the servers stopped */
+    api_limits_fini(&api);  /* after the servers stopped */
     api_lifecycle_fini(&api);
     api_sbom_fini(&api);
-    api_fini(&api); /* issue 3: the current snapshot (reg may have been replaced by reloads) */
+    api_fini(&api); /* the current snapshot (reg may have been replaced by reloads) */
 out_config:
-    model_pool_free(pool); /* issue 3: after the reaper freed every released model */
+    model_pool_free(pool); /* after the reaper freed every released model */
     model_set_event_hook(NULL, NULL);
-    audit_free(audit);     /* issue 7: after every server stopped: writes every queued record */
+    audit_free(audit);     /* after every server stopped: writes every queued record */
     config_fini(&cfg);
     return ret;
 }
@@ -255,13 +255,13 @@ static int cmd_check_config(int argc, char **argv, int first)
     }
     config_print(&cfg, stdout);
     log_set_level(LOG_WARN);
-    /* ---- authentication (issue 4) ---- */
+    /* ---- authentication ---- */
     if (auth_config_check(&cfg, &e) != 0) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         config_fini(&cfg);
         return 2;
     }
-    /* ---- SLA, limits (issue 6) ---- */
+    /* ---- SLA, limits ---- */
     if (api_sla_check(&cfg, &e) != 0) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         config_fini(&cfg);
@@ -272,7 +272,7 @@ static int cmd_check_config(int argc, char **argv, int first)
         config_fini(&cfg);
         return 2;
     }
-    /* ---- audit trail (issue 7) ---- */
+    /* ---- audit trail ---- */
     if (audit_config_check(&cfg, &e) != 0) {
         fprintf(stderr, "modelwrap: %s\n", e.msg);
         config_fini(&cfg);
@@ -294,7 +294,7 @@ static int cmd_check_config(int argc, char **argv, int first)
     return 0;
 }
 
-/* ---- openapi (issue 8) ---- */
+/* ---- openapi ---- */
 /* `modelwrap openapi [--flag value ...]`: loads the configuration and the models like `serve` and
  * prints the OpenAPI document that GET /openapi.json would serve (indented JSON). */
 static int cmd_openapi(int argc, char **argv, int first)
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
         config_print_env_example(stdout);
         return 0;
     }
-    /* ---- subcommands: keys (issue 4), openapi (issue 8) ---- */
+    /* ---- subcommands: keys , openapi ---- */
     if (strcmp(cmd, "openapi") == 0)
         return cmd_openapi(argc, argv, 2);
     if (strcmp(cmd, "keys") == 0)

@@ -78,8 +78,8 @@ struct setting {
       "seconds in-flight requests get to finish after SIGTERM")                                    \
     X(LOG_LEVEL, log_level, T_ENUM, "info", 0, 0, "error|warn|info|debug", 0,                      \
       "operational log level (JSON lines on stderr)")                                              \
-    /* ---- model repository: versions, reload (issue 3) ---- */                                   \
-    /* ---- authentication and authorization (issue 4) ---- */                                     \
+    /* ---- model repository: versions, reload ---- */                                   \
+    /* ---- authentication and authorization ---- */                                     \
     X(AUTH, auth, T_ENUM, "required", 0, 0, "required|none", 0,                                    \
       "required: every route but liveness/readiness needs a credential; none: loopback only")      \
     X(AUTH_NONE_BEHIND_PROXY, auth_none_behind_proxy, T_BOOL, "false", 0, 0, NULL, 0,              \
@@ -116,7 +116,7 @@ struct setting {
       "seconds over which authentication failures are counted")                                   \
     X(AUTH_BLOCK_TIME, auth_block_time, T_UINT, "300", 1, 86400, NULL, 0,                          \
       "seconds a blocked address gets 429 auth.blocked")                                           \
-    /* ---- transport security: TLS, proxies, CORS, abuse limits (issue 5) ---- */                 \
+    /* ---- transport security: TLS, proxies, CORS, abuse limits ---- */                 \
     X(TLS_CERT, tls_cert, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                                  \
       "PEM certificate (chain) file; with MODELWRAP_TLS_KEY serves HTTPS (TLS 1.2 and 1.3 only)")  \
     X(TLS_KEY, tls_key, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                                    \
@@ -157,7 +157,7 @@ struct setting {
       "nesting depth of a JSON request body; deeper get 400")                                      \
     X(MAX_JSON_ELEMENTS, max_json_elements, T_UINT, "1000000", 1, 100000000, NULL, 0,              \
       "values (numbers, strings, arrays, objects...) in a JSON request body; more get 400")        \
-    /* ---- SLA, rate limits, shared quotas (issue 6) ---- */                                      \
+    /* ---- SLA, rate limits, shared quotas ---- */                                      \
     X(RATE_LIMIT, rate_limit, T_STRING, "100/s", 0, 0, NULL, 0,                                    \
       "default throughput limit per consumer, published in the SLA: N/s, N/m, N/h or N/d "         \
       "(N may have a fraction), or off; API keys may override it")                                 \
@@ -199,7 +199,7 @@ struct setting {
       "point of contact: email address")                                                           \
     X(SLA_CONTACT_URL, sla_contact_url, T_STRING, NULL, 0, 0, NULL, F_EMPTY_OK,                    \
       "point of contact: URL (http or https)")                                                     \
-    /* ---- audit trail, security events (issue 7) ---- */                                         \
+    /* ---- audit trail, security events ---- */                                         \
     X(AUDIT_LOG, audit_log, T_STRING, "stdout", 0, 0, NULL, 0,                                     \
       "audit sinks, comma-separated: a file path, stdout, syslog+tcp://HOST:PORT, "                \
       "syslog+udp://HOST:PORT (RFC 5424; TCP with octet counting)")                                \
@@ -244,7 +244,7 @@ struct setting {
       "count); 0 = report each")                                                                   \
     X(AUDIT_EVENTS_PER_MINUTE, audit_events_per_minute, T_UINT, "60", 1, 1000000, NULL, 0,         \
       "security events written per minute at most; more are counted and summarised")               \
-    /* ---- metrics, tracing, docs (issue 8) ---- */                                            \
+    /* ---- metrics, tracing, docs ---- */                                            \
     X(METRICS_PORT, metrics_port, T_PORT, "0", 0, 65535, NULL, 0,                                  \
       "port of a second listener serving GET /metrics without authentication; 0 = none")           \
     X(DOCS_DIR, docs_dir, T_STRING, "./web", 0, 0, NULL, F_EMPTY_OK,                               \
@@ -1024,7 +1024,7 @@ void config_print(const struct config *cfg, FILE *out)
     table_print(settings, MW_ARRAY_LEN(settings), cfg, out);
 }
 
-/* ---- metrics, tracing, docs (issue 8) ---- */
+/* ---- metrics, tracing, docs ---- */
 
 /* Position of each setting in the table, to pass its key and value to log_msg by name. */
 #define LOG_INDEX(NAME, field, type, def, min, max, values, flags, help) LOG_IDX_##NAME,

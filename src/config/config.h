@@ -41,8 +41,8 @@ struct config {
     unsigned drain_timeout_s;   /* MODELWRAP_DRAIN_TIMEOUT, 10 (seconds) */
     /* logs */
     int log_level;              /* MODELWRAP_LOG_LEVEL, "info": enum log_level */
-    /* ---- model repository: versions, reload (issue 3) ---- */
-    /* ---- authentication and authorization (issue 4) ---- */
+    /* ---- model repository: versions, reload ---- */
+    /* ---- authentication and authorization ---- */
     enum auth_mode auth;        /* MODELWRAP_AUTH, "required" | "none" (loopback only) */
     bool auth_none_behind_proxy; /* MODELWRAP_AUTH_NONE_BEHIND_PROXY, false */
     char *api_keys_file;        /* MODELWRAP_API_KEYS_FILE, "./keys.json" (NULL: no API keys) */
@@ -60,7 +60,7 @@ struct config {
     unsigned auth_failure_limit;  /* MODELWRAP_AUTH_FAILURE_LIMIT, 20 (0: never block) */
     unsigned auth_failure_window; /* MODELWRAP_AUTH_FAILURE_WINDOW, 60 (seconds) */
     unsigned auth_block_time;     /* MODELWRAP_AUTH_BLOCK_TIME, 300 (seconds) */
-    /* ---- transport security: TLS, proxies, CORS, abuse limits (issue 5) ---- */
+    /* ---- transport security: TLS, proxies, CORS, abuse limits ---- */
     char *tls_cert;             /* MODELWRAP_TLS_CERT, unset: plain HTTP */
     char *tls_key;              /* MODELWRAP_TLS_KEY, unset */
     char *tls_client_ca;        /* MODELWRAP_TLS_CLIENT_CA, unset: no mutual TLS */
@@ -79,7 +79,7 @@ struct config {
     unsigned receive_timeout_s; /* MODELWRAP_RECEIVE_TIMEOUT, 30: headers + body deadline */
     unsigned max_json_depth;    /* MODELWRAP_MAX_JSON_DEPTH, 32 */
     unsigned max_json_elements; /* MODELWRAP_MAX_JSON_ELEMENTS, 1000000 */
-    /* ---- SLA, rate limits, shared quotas (issue 6) ---- */
+    /* ---- SLA, rate limits, shared quotas ---- */
     char *rate_limit;           /* MODELWRAP_RATE_LIMIT, "100/s" (rate_parse syntax) or "off" */
     unsigned rate_burst;        /* MODELWRAP_RATE_BURST, 100 */
     unsigned rate_table_size;   /* MODELWRAP_RATE_TABLE_SIZE, 65536 consumers tracked locally */
@@ -97,7 +97,7 @@ struct config {
     char *sla_contact_name;     /* MODELWRAP_SLA_CONTACT_NAME, unset */
     char *sla_contact_email;    /* MODELWRAP_SLA_CONTACT_EMAIL, unset */
     char *sla_contact_url;      /* MODELWRAP_SLA_CONTACT_URL, unset */
-    /* ---- audit trail, security events (issue 7) ---- */
+    /* ---- audit trail, security events ---- */
     char *audit_log;            /* MODELWRAP_AUDIT_LOG, "stdout": sinks, comma-separated */
     int audit_format;           /* MODELWRAP_AUDIT_FORMAT, "json" | "cef": enum audit_format */
     int audit_policy;           /* MODELWRAP_AUDIT_POLICY, "block" | "fail-closed" */
@@ -115,7 +115,7 @@ struct config {
     unsigned audit_burst_window_s; /* MODELWRAP_AUDIT_BURST_WINDOW, 60 (seconds) */
     unsigned audit_event_dedup_window_s; /* MODELWRAP_AUDIT_EVENT_DEDUP_WINDOW, 300 (seconds) */
     unsigned audit_events_per_minute;    /* MODELWRAP_AUDIT_EVENTS_PER_MINUTE, 60 */
-    /* ---- metrics, tracing, docs (issue 8) ---- */
+    /* ---- metrics, tracing, docs ---- */
     uint16_t metrics_port;      /* MODELWRAP_METRICS_PORT, 0: no separate metrics listener */
     char *docs_dir;             /* MODELWRAP_DOCS_DIR, "./web" (NULL: no /docs) */
     /* ---- egress proxy, version lifecycle ---- */
@@ -145,7 +145,7 @@ void config_print(const struct config *cfg, FILE *out);
 void config_print_help(FILE *out);
 /* Writes .env.example contents: a commented block per setting. */
 void config_print_env_example(FILE *out);
-/* ---- metrics, tracing, docs (issue 8) ---- */
+/* ---- metrics, tracing, docs ---- */
 /* Writes the effective configuration as one operational log line at `level`, msg
  * "configuration", one field per setting named like the setting in lower case ("max_body_bytes");
  * secrets as "<redacted>" (config_print's redaction). Any thread. */

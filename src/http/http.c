@@ -40,7 +40,7 @@ struct http_server {
     atomic_long inflight;
     char id_prefix[17];
     atomic_ullong id_counter;
-    /* transport security (issue 5) */
+    /* transport security */
     struct guard *guard;         /* per-address limit, receive deadlines */
     struct tls_ctx *tls;         /* NULL: plain HTTP */
     struct proxy_list proxies;   /* MODELWRAP_TRUSTED_PROXIES */
@@ -1189,7 +1189,7 @@ struct slice http_header_get(struct request *r, const char *name)
     return (struct slice){v, len};
 }
 
-/* (issue 4) Query-string arguments, for the authentication phase (credentials refused there). */
+/* Query-string arguments, for the authentication phase (credentials refused there). */
 struct query_iter {
     http_kv_fn fn;
     void *ctx;

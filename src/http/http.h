@@ -130,23 +130,23 @@ struct request {
     /* identity (authenticate phase) */
     struct principal principal;
 
-    /* ---- model registry snapshot, Open Inference Protocol (issue 3) ---- */
+    /* ---- model registry snapshot, Open Inference Protocol ---- */
     void *app_registry; /* the application's reference to the model registry snapshot this
                          * request uses (taken by the first handler that needs it, released by
                          * `complete`) */
     void *app_v2;       /* a V2 inference's decoded request (in `arena`), NULL otherwise */
 
-    /* ---- transport security: TLS, proxies, CORS (issue 5) ---- */
+    /* ---- transport security: TLS, proxies, CORS ---- */
     char peer_addr[64];  /* the direct peer; client_addr is the first untrusted hop */
     bool tls;            /* this connection is TLS (in-process HTTPS) */
     bool https;          /* the client's scheme is https: TLS here, or a trusted proxy says so */
     struct slice origin; /* Origin allowed by MODELWRAP_CORS_ORIGINS (else {NULL, 0}; MHD's) */
     bool preflight;      /* a CORS preflight, answered by the transport (no route, no begin) */
     struct http_conn *hconn; /* per-connection state (http.c only) */
-    /* ---- SLA, rate limits (issue 6) ---- */
+    /* ---- SLA, rate limits ---- */
     bool limit_slot; /* holds a global concurrency slot (given back by the log phase) */
-    /* ---- audit trail (issue 7) ---- */
-    /* ---- metrics, tracing (issue 8) ---- */
+    /* ---- audit trail ---- */
+    /* ---- metrics, tracing ---- */
     /* W3C Trace Context of the request (src/api/trace.c): the headers as received when valid,
      * NULL when absent or invalid (then not propagated: none is invented). Arena strings. */
     const char *traceparent;
@@ -161,7 +161,7 @@ struct request {
 
 /* Value of a request header (case-insensitive name), or {NULL, 0} when absent. */
 struct slice http_header_get(struct request *r, const char *name);
-/* (issue 4) Calls fn(ctx, name, value) for each query-string argument (unescaped, owned by MHD,
+/* Calls fn(ctx, name, value) for each query-string argument (unescaped, owned by MHD,
  * valid until the request ends) until fn returns false. I/O thread of the request. */
 typedef bool (*http_kv_fn)(void *ctx, struct slice name, struct slice value);
 void http_query_each(struct request *r, http_kv_fn fn, void *ctx);
@@ -228,7 +228,7 @@ long http_server_inflight(const struct http_server *s);
 /* Stops every daemon and frees. No connection may be suspended without a pending resume. */
 void http_server_free(struct http_server *s);
 
-/* ---- transport security (issue 5) ---- */
+/* ---- transport security ---- */
 
 /* SIGHUP: re-reads MODELWRAP_TLS_CERT and MODELWRAP_TLS_KEY and, when they are a valid pair,
  * swaps them in atomically: new handshakes get the new certificate, open connections keep theirs.

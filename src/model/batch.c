@@ -1,5 +1,5 @@
 /*
- * Dynamic batching helpers (issue 9): merge the inputs of several calls of one MW_FLAG_BATCH model
+ * Dynamic batching helpers: merge the inputs of several calls of one MW_FLAG_BATCH model
  * along dimension 0 into one internal call, and split that call's outputs back into each original
  * call. The scheduler (sched.c) decides which calls to merge; docs/batching.md.
  */

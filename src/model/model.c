@@ -224,7 +224,7 @@ out:
     return rc;
 }
 
-/* ---- dynamic batching (issue 9) ---------------------------------------------------------------
+/* ---- dynamic batching ---------------------------------------------------------------
  * "dynamic_batching": {"max_batch_size": N, "max_queue_delay_us": D, "preferred_batch_size": [..]}
  * (Triton's names). Off unless present; needs "workers" >= 1 (MW_FLAG_BATCH is checked by
  * sched_new once the backend has loaded). docs/batching.md. */
@@ -434,7 +434,7 @@ static int read_model_json(struct model *m, const json_t *root, const char *dir,
         m->opts.workers = 1;
         rc = read_opt(root, "instances", 1, 64, &m->opts.workers, path, e);
     }
-    /* ---- dynamic batching (issue 9) ---- */
+    /* ---- dynamic batching ---- */
     if (rc == 0)
         rc = read_batching(root, &m->batch, m->opts.workers, path, e);
     if (rc != 0)

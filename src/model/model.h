@@ -134,7 +134,7 @@ struct model_opts {
     unsigned max_records; /* records per native predict request */
 };
 
-/* ---- dynamic batching (issue 9): model.json's "dynamic_batching" (docs/batching.md). Per model
+/* ---- dynamic batching: model.json's "dynamic_batching" (docs/batching.md). Per model
  * only (no server-wide default), so it lives beside struct model_opts rather than in it. */
 struct batch_opts {
     unsigned max;          /* max_batch_size in rows; 0: batching off (the default) */
@@ -157,14 +157,14 @@ struct model {
     struct sched *sched; /* NULL when opts.workers == 0 */
     pthread_mutex_t run_lock; /* serialises run() when not MW_FLAG_THREAD_SAFE */
     atomic_bool ready;
-    /* ---- versions, reference counting, reload (issue 3) ---- */
+    /* ---- versions, reference counting, reload ---- */
     atomic_int refs;          /* model_retain / model_release; 1 when model_load returns */
     uint64_t fingerprint;     /* of its folder's files when loaded (repo.c): reloads share a model
                                * whose folder did not change */
     struct model_pool *pool;  /* set by the repository; NULL: the last release frees inline */
     struct model *pool_prev, *pool_next; /* the pool's list of live models (pool lock) */
     struct model *dead_next;  /* the pool's queue of models to free (pool lock) */
-    /* ---- dynamic batching (issue 9) ---- */
+    /* ---- dynamic batching ---- */
     struct batch_opts batch; /* read from model.json; checked by sched_new */
     /* ---- Python models ----
      * json_answers: run() answers arbitrary JSON (call->answer) for calls that carry a body
@@ -234,7 +234,7 @@ struct model_call {
     call_done_fn done;
     void *done_ctx;
     struct model_call *next;
-    /* ---- dynamic batching (issue 9): set by the worker before the run, read after done ----
+    /* ---- dynamic batching: set by the worker before the run, read after done ----
      * batched: the call ran as part of a merged backend run; batch_rows: that run's rows on the
      * batch's first call (the one that reports it to the batch-size metric), 0 on the others. */
     bool batched;
@@ -298,7 +298,7 @@ void sched_shutdown(struct sched *s);
 int sched_submit(struct sched *s, struct model_call *c);
 size_t sched_pending(const struct sched *s);
 
-/* ---- dynamic batching (batch.c, issue 9) ------------------------------------------------------
+/* ---- dynamic batching (batch.c) ------------------------------------------------------
  * Merging the inputs of calls of one MW_FLAG_BATCH model along dimension 0 into one call, and
  * splitting its outputs back. */
 
@@ -324,7 +324,7 @@ struct registry {
     size_t n;
     struct model **models; /* sorted by name */
     struct model *default_model; /* may be NULL when there is none */
-    /* ---- versions, snapshots, reload (issue 3) ----
+    /* ---- versions, snapshots, reload ----
      * A registry is an immutable snapshot once built: models[i] is the newest loaded version of
      * its model (what unversioned requests and the v1 API use) and versions[i] lists every loaded
      * version of it, newest first (versions[i].v[0] == models[i]). Reference-counted: readers
@@ -358,7 +358,7 @@ struct model_state {
     char *reason;  /* "unloaded", or the error that refused it */
 };
 
-/* Loads every model of the repository dir (models/<name>/model.json and, since issue 3, the
+/* Loads every model of the repository dir (models/<name>/model.json and the
  * versioned layout below) without a pool: registry_open with pool NULL. default_name selects the
  * default model (NULL: the only model, else "iris"). NULL on the first failure with e naming the
  * file and problem; nothing stays loaded then. */
@@ -370,7 +370,7 @@ void registry_free(struct registry *r);
 struct model *registry_find(const struct registry *r, const char *name, size_t len);
 bool registry_ready(const struct registry *r);
 
-/* ---- model repository: versions, snapshots, reload (repo.c, issue 3) ----------------------------
+/* ---- model repository: versions, snapshots, reload (repo.c) ----------------------------
  * Layout: <dir>/<model>/model.json (one version: model.json's "version", default "1") and/or
  * <dir>/<model>/<version>/model.json (one folder per version). <dir>/<model>/model.json without a
  * "backend" next to version folders only holds model-level settings: "name", "description" and
@@ -448,7 +448,7 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
 /* Appends {"model":..., "model_version":..., "predictions":[...]} for a completed call. */
 int records_encode(const struct model_call *c, struct buf *out);
 
-/* ---- Open Inference Protocol tensors (tensor_json.c, binary.c; issue 3) -------------------------
+/* ---- Open Inference Protocol tensors (tensor_json.c, binary.c) -------------------------
  * The V2 inference request and response bodies: JSON tensors, and the binary tensor data extension
  * (a JSON header of Inference-Header-Content-Length bytes, then raw little-endian tensors). */
 

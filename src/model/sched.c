@@ -1,7 +1,7 @@
 /*
  * The per-model scheduler: worker threads on a bounded FIFO, and a watchdog that answers calls
  * whose deadline passes first with MWE_DEADLINE; whoever wins the CAS on call->state calls `done`.
- * With dynamic batching (issue 9) a worker merges compatible queued calls into one backend run.
+ * With dynamic batching a worker merges compatible queued calls into one backend run.
  */
 #include <signal.h>
 #include <stdio.h>

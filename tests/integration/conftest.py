@@ -20,7 +20,7 @@ START_TIMEOUT = 60 if SANITIZED else 20
 
 
 def _off_loopback(args):
-    """(issue 4) Whether args name a --host that is not loopback (MODELWRAP_AUTH=none is refused
+    """Whether args name a --host that is not loopback (MODELWRAP_AUTH=none is refused
     there, so the default `--auth none` is left out)."""
     args = list(args)
     host = "127.0.0.1"
@@ -35,7 +35,7 @@ def _off_loopback(args):
 class Server:
     """One modelwrap process. `logs` collects its stderr JSON lines (parsed)."""
 
-    # ---- authentication (issue 4) ----
+    # ---- authentication ----
     # `auth` is prepended as `--auth <value>` ("none" by default: tests that are not about
     # authentication run without credentials; tests/integration/test_auth_*.py pass "required").
     # None leaves the setting to args, env and the defaults.
@@ -55,7 +55,7 @@ class Server:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        # ---- audit trail (issue 7) ----
+        # ---- audit trail ----
         # The audit records go to stdout by default: read them (a full pipe would block the
         # writer) into `stdout_lines` (decoded text lines, without the line end).
         self.stdout_lines = []
@@ -79,7 +79,7 @@ class Server:
                 self._ready.set()
         self._ready.set()
 
-    def _read_stdout(self):  # issue 7
+    def _read_stdout(self):
         for line in iter(self.proc.stdout.readline, b""):
             self.stdout_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
 

@@ -1,5 +1,5 @@
 """JWT bearer tokens against the real binary, minted with python3-jwt + python3-cryptography: the
-catalog of issue 4 (each algorithm; expired, not yet valid, iat in the future, 24 h + 1 s, no
+catalog (each algorithm; expired, not yet valid, iat in the future, 24 h + 1 s, no
 exp, wrong iss/aud, alg none, HS256 signed with the RSA public key, unknown kid, tampered parts,
 malformed base64/JSON, keys or URLs in the header, a 16 KB token, missing scope), JWKS by OpenID
 discovery, by URI and from a file, HS256 with a configured secret, and a provider that is down."""

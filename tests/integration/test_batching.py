@@ -1,4 +1,4 @@
-"""Dynamic batching through HTTP (issue 9): 64 concurrent clients get the same predictions from a
+"""Dynamic batching through HTTP: 64 concurrent clients get the same predictions from a
 server whose iris model merges calls (workers + "dynamic_batching") as from one that runs every
 call alone; the batch-size histogram shows merged runs; a faulty request in a batch fails alone;
 bad "dynamic_batching" options are refused at start."""

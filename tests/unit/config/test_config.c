@@ -482,7 +482,7 @@ static void test_unknown_names(void **state)
                 "MODELWRAP_PROT: unknown setting in the environment (see --help)");
     expect_fail(NULL, ARGS("MODELWRAP_="),
                 "MODELWRAP_: unknown setting in the environment (see --help)");
-    /* (issue 5: MODELWRAP_TLS_CERT is a setting now; an invented name stands in for it) */
+    /* (MODELWRAP_TLS_CERT is a setting now; an invented name stands in for it) */
     write_env("MODELWRAP_PORT=1\nMODELWRAP_TLS_CERTIFICATE=/x.pem\n");
     expect_fail(NULL, NULL,
                 ".env line 2: MODELWRAP_TLS_CERTIFICATE: unknown setting (see --help)");

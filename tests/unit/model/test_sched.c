@@ -419,7 +419,7 @@ static void test_deadline_race_exactly_once(void **state)
     free(recs);
 }
 
-/* ---- dynamic batching (issue 9) ---- */
+/* ---- dynamic batching ---- */
 
 /* make_model with batching: max rows per run, max_queue_delay_us. */
 static struct model *make_batching_model(unsigned workers, unsigned queue_size,
