@@ -6,7 +6,7 @@
 #ifndef MW_API_H
 #define MW_API_H
 
-#include "auth/auth.h" /* */
+#include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
 #include "model/model.h"
