@@ -879,6 +879,13 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     /* One template request: the body goes as it is and the answer comes back as it is, with no
      * descriptor to write or parse on either side (the common case of an unbatched model). */
     bool fast = n == 1 && m->json_answers && calls[0]->body != NULL;
+    /* A merged batch of template requests: the bodies go as one JSON array, the answers come
+     * back as one table; the runner answers with a descriptor when the merged run cannot split. */
+    bool bodies = !fast && batch && n > 1 && m->json_answers;
+    uint16_t type;
+
+    for (size_t i = 0; bodies && i < n; i++)
+        bodies = calls[i]->body != NULL;
 
     for (size_t i = 0; i < n; i++) {
         uint64_t d = calls[i]->deadline_ns != 0
@@ -899,15 +906,18 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
         items = 1;
         dlen = calls[0]->body_len;
     } else {
-        err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
+        if (bodies && pyw_encode_bodies(in->shm, half, calls, n, &items, &dlen) != 0)
+            bodies = false; /* fewer than two fit: the descriptor path sends what fits */
+        if (!bodies)
+            err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
     }
     if (err != 0)
         goto out_release;
     *done = items;
     in->seq++;
     t0 = time_mono_ns();
-    if (send_frame(in->fd, fast ? PYW_RUN_BODY : PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen, NULL,
-                   0) != 0) {
+    type = fast ? PYW_RUN_BODY : bodies ? PYW_RUN_BODIES : PYW_RUN;
+    if (send_frame(in->fd, type, in->seq, (uint32_t)doff, NULL, dlen, NULL, 0) != 0) {
         err = MWE_MODEL_UNAVAILABLE;
         dead = true;
         goto out_release;
@@ -919,7 +929,8 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     }
     /* Only the answers this request allows; anything else breaks the protocol. */
     if (got == 1 && h.type != PYW_RESULT &&
-        !(fast && (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE)))
+        !(fast && (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE)) &&
+        !(bodies && (h.type == PYW_RESULT_JSONS || h.type == PYW_RESULT_JSONS_RECYCLE)))
         got = 0;
     atomic_fetch_add(&st->worker_ns, time_mono_ns() - t0);
     for (size_t i = 0; i < items; i++)
@@ -948,11 +959,15 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     ex.st = st;
     ex.instance = in->idx;
     ex.calls = calls;
-    if (h.type != PYW_RESULT) {
+    if (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE) {
         rc[0] = pyw_decode_answer(in->shm + half, in->shm_size - half, h.off, h.len, calls[0]);
         info.recycle = h.type == PYW_RESULT_JSON_RECYCLE;
         /* The runner's json.dumps cannot write what the decoder refuses. */
         broken = rc[0] == MWE_MODEL_FAILED;
+    } else if (h.type != PYW_RESULT) {
+        broken = pyw_decode_answers(in->shm + half, in->shm_size - half, h.off, h.len, calls,
+                                    items, rc) != 0;
+        info.recycle = h.type == PYW_RESULT_JSONS_RECYCLE;
     } else {
         broken = pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls, items,
                                   rc, &info, on_exception, &ex) != 0;
