@@ -98,6 +98,7 @@ static int host_check_in(struct mw_plugin *p, uint32_t major, uint32_t minor, ui
     return MW_OK;
 }
 
+static int host_fail(struct mw_plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int host_fail(struct mw_plugin *p, const char *fmt, ...)
 {
     va_list ap;
@@ -428,6 +429,8 @@ static void *host_alloc(struct mw_call *call, size_t nbytes)
 }
 
 static void host_set_error(struct mw_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void host_set_error(struct mw_call *call, const char *fmt, ...)
 {
     struct model_call *c = to_call(call);
     char msg[sizeof(c->errmsg)];
@@ -477,6 +480,8 @@ static int map_level(int level)
     return LOG_DEBUG;
 }
 
+static void host_log(struct mw_call *call, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void host_log(struct mw_call *call, int level, const char *fmt, ...)
 {
     char line[PLUGIN_MAX_LOG];
