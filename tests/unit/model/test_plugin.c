@@ -394,6 +394,11 @@ static void test_bad_plugins(void **state)
     so_path(f, "test-plugins/nosym.so", so, sizeof(so));
     expect_load_error(f, "nosym", so, "", so, "no exported mw_plugin_init function", NULL);
 
+    so_path(f, "test-plugins/nocheckin.so", so, sizeof(so));
+    snprintf(msg, sizeof(msg), "%s: plug-in init failed with status %d: host->add_input was called "
+             "before host->check_in", so, MW_ERR_USAGE);
+    expect_load_error(f, "nocheckin", so, "", msg, NULL);
+
     so_path(f, "test-plugins/badsig.so", so, sizeof(so));
     expect_load_error(f, "badsig", so, "", so, "duplicate input name \"x\"", NULL);
 }
