@@ -110,8 +110,8 @@ struct mw_host {
     uint32_t abi_major;
     uint32_t abi_minor;
     /* The first call of mw_plugin_init (use MW_PLUGIN_CHECK_IN). Refuses, with MW_ERR_VERSION and
-     * a message naming both versions, a major that is not the host's. Every other call made
-     * before it succeeds returns MW_ERR_USAGE. */
+     * a message naming both versions, a major that is not the host's. Every other call but
+     * fail made before it succeeds is refused (MW_ERR_USAGE, or NULL). */
     int (*check_in)(struct mw_plugin *p, uint32_t major, uint32_t minor, uint32_t host_size);
 
     /* ---- during mw_plugin_init ---- */
