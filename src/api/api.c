@@ -234,9 +234,7 @@ void api_init(struct api *a, const struct config *cfg, struct registry *reg)
     a->app.complete = on_complete;
     a->app.conn_event = on_conn_event;
     /* ---- model registry snapshot: the api holds reg's reference from now on ---- */
-    atomic_init(&a->registry, reg);
-    atomic_init(&a->registry_pins, 0);
-    pthread_mutex_init(&a->reload_lock, NULL);
+    registry_current_init(&a->registry, reg);
 }
 
 static int dump_cb(const char *buffer, size_t size, void *data)

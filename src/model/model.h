@@ -423,6 +423,34 @@ const struct registry_versions *registry_versions_of(const struct registry *r, c
  * know (read now); ready_only keeps the READY ones. New reference, NULL when out of memory. */
 json_t *registry_index(const struct registry *r, bool ready_only);
 
+/* ---- the current snapshot (registry_current.c) -----------------------------------------------
+ * The registry being served, behind a core snap: readers take a reference without a lock, a
+ * reload publishes a new snapshot and the previous one loses the reference held here as soon as
+ * no reader is between loading it and retaining it (core.h's snapshots; nobody ever waits). */
+struct registry_current {
+    struct snap snap;            /* struct registry *: one reference of its own */
+    pthread_mutex_t reload_lock; /* serialises reloads: SIGHUP and the repository API */
+};
+
+/* Makes r (may be NULL) current, taking over the caller's reference. Before any other use. */
+void registry_current_init(struct registry_current *c, struct registry *r);
+/* Releases the current snapshot. No reader or reload may be active (main thread, at exit). */
+void registry_current_fini(struct registry_current *c);
+/* A new reference to the current snapshot (release with registry_release). Lock-free; any
+ * thread. */
+struct registry *registry_current_acquire(struct registry_current *c);
+/* The current snapshot without a reference: for the thread that installed it (start-up code on
+ * the main thread) and for tests; never for a request. */
+struct registry *registry_current_peek(struct registry_current *c);
+/* registry_reload(current, op, name) and, when it returns a snapshot, publishes it and logs
+ * "model repository reloaded": new readers see it at once, readers that hold the previous one keep
+ * it until their release. *published (when not NULL) gets the new snapshot (no reference),
+ * written under the reload lock. Serialised with other reloads; runs the loads on the calling
+ * thread. 0 (e->code may still report a model a RESCAN refused: see registry_reload) or the error
+ * (MWE_INTERNAL when e said nothing) with nothing changed. */
+int registry_current_reload(struct registry_current *c, int op, const char *name, size_t len,
+                            struct registry **published, struct mw_error *e);
+
 /* The pool of live models: it frees released models on its own reaper thread and stops every
  * live model's scheduler at shutdown. */
 struct model_pool *model_pool_new(struct mw_error *e);
