@@ -121,10 +121,9 @@ static void on_complete(void *ctx, struct request *r, bool ok)
     if (a->audit != NULL) {
         /* The records in the request: the batch dimension of the model call's first input. */
         const struct model_call *call = r->app_data;
-        uint64_t n_records = call != NULL && call->n_inputs > 0 && call->inputs != NULL &&
-                                     call->inputs[0].ndim > 0 && call->inputs[0].shape[0] > 0
-                                 ? (uint64_t)call->inputs[0].shape[0]
-                                 : 0;
+        uint64_t n_records = 0;
+        if (call == NULL || !model_call_rows(call, &n_records))
+            n_records = 0;
         if (api_route_is_probe(r->route))
             audit_request_nowait(a->audit, r, ok, n_records);
         else

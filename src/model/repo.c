@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 #include "model/model_int.h"
 
 #define REGISTRY_MAX_MODELS 1024

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* The descriptor's fields as of ABI 1.0: a plug-in's desc->size must cover at least these. */
 #define DESC_V1_SIZE                                                                               \

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "model/model_impl.h"
 
 static atomic_int loads, frees;
 
