@@ -37,6 +37,15 @@ struct builder {
     const struct model_opts *defaults;
     struct model_pool *pool;
     const char *rename; /* repo_opts.single_name: the one folder's model is served under it */
+    /* ---- what the builders read: the repository and its folders (read once per build) ---- */
+    const struct repo_opts *o;
+    bool single;             /* o->dir is one model folder */
+    const char *single_name; /* the name it is served under; NULL: model.json's */
+    const char *parent;      /* the folder holding the model folders: o->dir or parent_own */
+    char *parent_own;
+    char **folders;
+    size_t n_folders;
+    struct found f; /* the folder being scanned and loaded */
 };
 
 static void entry_release(struct entry *en)
@@ -435,6 +444,9 @@ static void builder_fini(struct builder *b)
         entry_release(&b->ent[i]);
     free(b->ent);
     repo_states_free(b->states, b->n_states);
+    repo_found_fini(&b->f);
+    repo_free_strings(b->folders, b->n_folders);
+    free(b->parent_own);
 }
 
 /* The name a folder's model goes by, without loading it: its model.json's "name" when that is
@@ -502,9 +514,236 @@ static void log_unloaded(const struct registry *cur, const struct registry *r)
     }
 }
 
+/* ---- one builder per repository operation ---- */
+
+/* Lists the repository's model folders into b. 0 or the error with e. */
+static int read_folders(struct builder *b, struct mw_error *e)
+{
+    return repo_folders(b->o->dir, b->single, &b->parent, &b->parent_own, &b->folders,
+                        &b->n_folders, e);
+}
+
+/* Scans folder i into b->f and sets *who to the name of its model: the served name; for a folder
+ * that cannot be read, the one cur serves from it (or the folder's name). 0, or -1 with e (a
+ * strict build's first problem, out of memory). */
+static int scan_one(struct builder *b, size_t i, const char **who, struct mw_error *e)
+{
+    const struct found *f = &b->f;
+
+    repo_scan_folder(b->parent, b->folders[i], &b->f);
+    if (f->err.code != 0 && b->strict) {
+        set_err(e, &f->err);
+        return -1;
+    }
+    if (b->rename != NULL && f->name != NULL) {
+        free(b->f.name);
+        b->f.name = strdup(b->rename);
+        if (b->f.name == NULL) {
+            mw_fail(e, MWE_NOMEM, "%s: out of memory", b->o->dir);
+            return -1;
+        }
+    }
+    *who = f->name;
+    if (*who == NULL)
+        *who = b->rename;
+    if (*who == NULL)
+        *who = name_by_dir(b->cur, f->dir != NULL ? f->dir : "");
+    if (*who == NULL)
+        *who = f->folder != NULL ? f->folder : b->folders[i];
+    return 0;
+}
+
+/* Keeps cur's states of models other than the target. 0 or MWE_NOMEM. */
+static int keep_other_states(struct builder *b)
+{
+    const struct registry *cur = b->cur;
+
+    for (size_t i = 0; i < cur->n_states; i++) {
+        if (strcmp(cur->states[i].name, b->target) != 0 &&
+            add_state(b, cur->states[i].name, cur->states[i].version, cur->states[i].reason) !=
+                0)
+            return MWE_NOMEM;
+    }
+    return 0;
+}
+
+/* The snapshot of what b gathered (entries sorted by name); the first problem of a lenient
+ * build goes to e although a snapshot is returned. */
+static struct registry *finish(struct builder *b, struct mw_error *e)
+{
+    struct registry *r;
+
+    if (b->n_ent > 1)
+        qsort(b->ent, b->n_ent, sizeof(*b->ent), cmp_entry);
+    r = assemble(b, b->o, b->single, b->single_name, e);
+    if (r != NULL && b->first.code != 0)
+        set_err(e, &b->first);
+    if (r != NULL && b->cur != NULL)
+        log_unloaded(b->cur, r);
+    return r;
+}
+
+static struct registry *nomem(const struct builder *b, struct mw_error *e)
+{
+    mw_fail(e, MWE_NOMEM, "%s: out of memory", b->o->dir);
+    return NULL;
+}
+
+/* Start-up and SIGHUP: every model folder (but the ones unloaded through the repository API),
+ * each version its policy selects. A lenient build keeps cur's versions of a model whose new
+ * state is refused; a strict one fails on the first problem. */
+static struct registry *build_rescan(struct builder *b, struct mw_error *e)
+{
+    const struct registry *cur = b->cur;
+    const char *who;
+    int rc;
+
+    if (read_folders(b, e) != 0)
+        return NULL;
+    if (b->n_folders == 0) {
+        if (cur == NULL)
+            mw_fail(e, MWE_CONFIG, "%s: no model found (expected %s/<name>/model.json)",
+                    b->o->dir, b->o->dir);
+        else
+            mw_fail(e, MWE_CONFIG, "%s: no model found: keeping the models that are loaded",
+                    b->o->dir);
+        return NULL;
+    }
+    for (size_t i = 0; i < b->n_folders; i++) {
+        if (scan_one(b, i, &who, e) != 0)
+            return NULL;
+        if (cur != NULL && repo_in_sorted(cur->unloaded, cur->n_unloaded, who)) {
+            repo_found_fini(&b->f);
+            continue;
+        }
+        if (b->f.err.code != 0) {
+            refuse(b, who, NULL, &b->f.err);
+            if (add_state(b, who, NULL, b->f.err.msg) != 0)
+                return nomem(b, e);
+            repo_found_fini(&b->f);
+            continue;
+        }
+        rc = load_found(b, &b->f, false, e);
+        if (rc < 0)
+            return NULL;
+        repo_found_fini(&b->f);
+    }
+    if (duplicates(b, e) != 0)
+        return NULL;
+    /* what cur had and this build refused */
+    for (size_t i = 0; cur != NULL && i < cur->n; i++) {
+        const char *name = cur->models[i]->name;
+        if (refused_now(b, name) && !has_entry(b, name) && carry_over(b, name) != 0)
+            return nomem(b, e);
+    }
+    if (b->n_ent == 0 && cur != NULL) {
+        if (b->first.code != 0)
+            set_err(e, &b->first);
+        else
+            mw_fail(e, MWE_CONFIG, "%s: no model could be loaded: keeping the loaded models",
+                    b->o->dir);
+        return NULL;
+    }
+    return finish(b, e);
+}
+
+/* The repository API's load: the target model again from its folder (forced, even when
+ * unchanged), the others as cur has them. Any problem of the target fails the build. */
+static struct registry *build_load(struct builder *b, struct mw_error *e)
+{
+    const struct registry *cur = b->cur;
+    bool seen_target = false;
+    const char *who;
+    int rc;
+
+    if (read_folders(b, e) != 0)
+        return NULL;
+    for (size_t i = 0; i < b->n_folders; i++) {
+        if (scan_one(b, i, &who, e) != 0)
+            return NULL;
+        if (strcmp(who, b->target) != 0) {
+            repo_found_fini(&b->f);
+            continue;
+        }
+        seen_target = true;
+        if (b->f.err.code != 0) {
+            set_err(e, &b->f.err);
+            return NULL;
+        }
+        rc = load_found(b, &b->f, true, e);
+        if (rc != 0) {
+            if (rc > 0)
+                set_err(e, &b->first);
+            return NULL;
+        }
+        repo_found_fini(&b->f);
+    }
+    if (!seen_target) {
+        mw_fail(e, MWE_MODEL_NOT_FOUND, "No model named '%.64s' in the repository.", b->target);
+        return NULL;
+    }
+    if (duplicates(b, e) != 0)
+        return NULL;
+    for (size_t i = 0; i < cur->n; i++) {
+        const char *name = cur->models[i]->name;
+        if (strcmp(name, b->target) != 0 && !has_entry(b, name) && carry_over(b, name) != 0)
+            return nomem(b, e);
+    }
+    if (keep_other_states(b) != 0)
+        return nomem(b, e);
+    return finish(b, e);
+}
+
+/* The repository API's unload: cur without the target, which stays unloaded until loaded again.
+ * Unknown to cur and to the repository: MWE_MODEL_NOT_FOUND. */
+static struct registry *build_unload(struct builder *b, struct mw_error *e)
+{
+    const struct registry *cur = b->cur;
+    bool seen_target = false;
+    char *fname;
+
+    for (size_t i = 0; i < cur->n; i++) {
+        if (strcmp(cur->models[i]->name, b->target) == 0) {
+            seen_target = true;
+            continue;
+        }
+        if (carry_over(b, cur->models[i]->name) != 0)
+            return nomem(b, e);
+    }
+    if (!seen_target && !repo_in_sorted(cur->unloaded, cur->n_unloaded, b->target)) {
+        /* not loaded: fine when the repository has it (the unload sticks), else unknown */
+        if (read_folders(b, e) != 0)
+            return NULL;
+        for (size_t i = 0; i < b->n_folders && !seen_target; i++) {
+            fname = repo_served_name(b->rename, b->parent, b->folders[i]);
+            if (fname == NULL)
+                return nomem(b, e);
+            seen_target = strcmp(fname, b->target) == 0;
+            free(fname);
+        }
+        if (!seen_target) {
+            mw_fail(e, MWE_MODEL_NOT_FOUND, "No model named '%.64s' in the repository.",
+                    b->target);
+            return NULL;
+        }
+    }
+    if (keep_other_states(b) != 0)
+        return nomem(b, e);
+    return finish(b, e);
+}
+
+typedef struct registry *(*build_fn)(struct builder *b, struct mw_error *e);
+
+static const build_fn builders[] = {
+    [REPO_RESCAN] = build_rescan,
+    [REPO_LOAD] = build_load,
+    [REPO_UNLOAD] = build_unload,
+};
+
 /*
- * The one builder behind registry_open and registry_reload. Folders are handled in name order, each
- * scanned then loaded, so a strict build reports the first problem in that order.
+ * Behind registry_open and registry_reload: prepares a builder and runs op's. Folders are handled
+ * in name order, each scanned then loaded, so a strict build reports the first problem in that
+ * order. REPO_LOAD and REPO_UNLOAD need cur.
  */
 struct registry *repo_build(struct registry *cur, const struct repo_opts *o, bool single,
                             const char *single_name, int op, const char *target, bool strict,
@@ -512,12 +751,6 @@ struct registry *repo_build(struct registry *cur, const struct repo_opts *o, boo
 {
     struct builder b = {0};
     struct registry *r = NULL;
-    char **folders = NULL, *fname, *parent_own = NULL;
-    const char *parent = o->dir;
-    size_t n_folders = 0;
-    struct found f = {0};
-    bool seen_target = false;
-    int rc;
 
     b.repo_dir = o->dir;
     b.cur = cur;
@@ -527,154 +760,22 @@ struct registry *repo_build(struct registry *cur, const struct repo_opts *o, boo
     b.defaults = o->defaults;
     b.pool = o->pool;
     b.rename = single ? single_name : NULL;
+    b.o = o;
+    b.single = single;
+    b.single_name = single_name;
+    b.parent = o->dir;
     if (e != NULL)
         memset(e, 0, sizeof(*e));
     if (o->dir == NULL || o->dir[0] == '\0') {
         mw_fail(e, MWE_CONFIG, "model folder: empty path");
         goto out;
     }
-
-    if (op == REPO_UNLOAD) {
-        for (size_t i = 0; i < cur->n; i++) {
-            if (strcmp(cur->models[i]->name, target) == 0) {
-                seen_target = true;
-                continue;
-            }
-            if (carry_over(&b, cur->models[i]->name) != 0)
-                goto out_nomem;
-        }
-        if (!seen_target && !repo_in_sorted(cur->unloaded, cur->n_unloaded, target)) {
-            /* not loaded: fine when the repository has it (the unload sticks), else unknown */
-            if (repo_folders(o->dir, single, &parent, &parent_own, &folders, &n_folders, e) !=
-                0)
-                goto out;
-            for (size_t i = 0; i < n_folders && !seen_target; i++) {
-                fname = repo_served_name(b.rename, parent, folders[i]);
-                if (fname == NULL)
-                    goto out_nomem;
-                seen_target = strcmp(fname, target) == 0;
-                free(fname);
-            }
-            if (!seen_target) {
-                mw_fail(e, MWE_MODEL_NOT_FOUND, "No model named '%.64s' in the repository.",
-                        target);
-                goto out;
-            }
-        }
-        for (size_t i = 0; i < cur->n_states; i++) {
-            if (strcmp(cur->states[i].name, target) != 0 &&
-                add_state(&b, cur->states[i].name, cur->states[i].version,
-                          cur->states[i].reason) != 0)
-                goto out_nomem;
-        }
-        goto out_assemble;
-    }
-
-    if (repo_folders(o->dir, single, &parent, &parent_own, &folders, &n_folders, e) != 0)
-        goto out;
-    if (n_folders == 0 && op == REPO_RESCAN) {
-        if (cur == NULL)
-            mw_fail(e, MWE_CONFIG, "%s: no model found (expected %s/<name>/model.json)", o->dir,
-                    o->dir);
-        else
-            mw_fail(e, MWE_CONFIG, "%s: no model found: keeping the models that are loaded",
-                    o->dir);
+    if (op < 0 || (size_t)op >= MW_ARRAY_LEN(builders) || (op != REPO_RESCAN && cur == NULL)) {
+        mw_fail(e, MWE_INTERNAL, "repo_build: bad arguments");
         goto out;
     }
-    for (size_t i = 0; i < n_folders; i++) {
-        const char *who;
-        repo_scan_folder(parent, folders[i], &f);
-        if (f.err.code != 0 && strict) {
-            set_err(e, &f.err);
-            goto out;
-        }
-        if (b.rename != NULL && f.name != NULL) {
-            free(f.name);
-            f.name = strdup(b.rename);
-            if (f.name == NULL)
-                goto out_nomem;
-        }
-        /* the model's name; for a folder that cannot be read, the one cur serves from it */
-        who = f.name;
-        if (who == NULL)
-            who = b.rename;
-        if (who == NULL)
-            who = name_by_dir(cur, f.dir != NULL ? f.dir : "");
-        if (who == NULL)
-            who = f.folder != NULL ? f.folder : folders[i];
-        if (op == REPO_LOAD && strcmp(who, target) != 0) {
-            repo_found_fini(&f);
-            continue;
-        }
-        if (op == REPO_LOAD)
-            seen_target = true;
-        if (op == REPO_RESCAN && cur != NULL && repo_in_sorted(cur->unloaded, cur->n_unloaded, who)) {
-            repo_found_fini(&f);
-            continue;
-        }
-        if (f.err.code != 0) {
-            if (op == REPO_LOAD) {
-                set_err(e, &f.err);
-                goto out;
-            }
-            refuse(&b, who, NULL, &f.err);
-            if (add_state(&b, who, NULL, f.err.msg) != 0)
-                goto out_nomem;
-            repo_found_fini(&f);
-            continue;
-        }
-        rc = load_found(&b, &f, op == REPO_LOAD, e);
-        if (rc < 0 || (rc > 0 && op == REPO_LOAD)) {
-            if (rc > 0)
-                set_err(e, &b.first);
-            goto out;
-        }
-        repo_found_fini(&f);
-    }
-    if (op == REPO_LOAD && !seen_target) {
-        mw_fail(e, MWE_MODEL_NOT_FOUND, "No model named '%.64s' in the repository.", target);
-        goto out;
-    }
-    if (duplicates(&b, e) != 0)
-        goto out;
-
-    /* what cur had and this build does not replace */
-    for (size_t i = 0; cur != NULL && i < cur->n; i++) {
-        const char *name = cur->models[i]->name;
-        bool keep = op == REPO_LOAD ? strcmp(name, target) != 0 : refused_now(&b, name);
-        if (keep && !has_entry(&b, name) && carry_over(&b, name) != 0)
-            goto out_nomem;
-    }
-    for (size_t i = 0; cur != NULL && op == REPO_LOAD && i < cur->n_states; i++) {
-        if (strcmp(cur->states[i].name, target) != 0 &&
-            add_state(&b, cur->states[i].name, cur->states[i].version, cur->states[i].reason) !=
-                0)
-            goto out_nomem;
-    }
-    if (b.n_ent == 0 && op == REPO_RESCAN && cur != NULL) {
-        if (b.first.code != 0)
-            set_err(e, &b.first);
-        else
-            mw_fail(e, MWE_CONFIG, "%s: no model could be loaded: keeping the loaded models",
-                    o->dir);
-        goto out;
-    }
-out_assemble:
-    if (b.n_ent > 1)
-        qsort(b.ent, b.n_ent, sizeof(*b.ent), cmp_entry);
-    r = assemble(&b, o, single, single_name, e);
-    if (r != NULL && b.first.code != 0)
-        set_err(e, &b.first);
-    if (r != NULL && cur != NULL)
-        log_unloaded(cur, r);
-    goto out;
-
-out_nomem:
-    mw_fail(e, MWE_NOMEM, "%s: out of memory", o->dir);
+    r = builders[op](&b, e);
 out:
-    repo_found_fini(&f);
-    repo_free_strings(folders, n_folders);
-    free(parent_own);
     builder_fini(&b);
     return r;
 }
