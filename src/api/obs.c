@@ -195,8 +195,8 @@ static void model_gauge(const struct model *m, void *ctx)
                                    (uint64_t)model_queue_pending(m));
         break;
     case MG_READY:
-        g->rc = metrics_sample_u64(g->out, "modelwrap_model_ready", l, 2,
-                                   model_is_ready(m) ? 1 : 0);
+        g->rc =
+            metrics_sample_u64(g->out, "modelwrap_model_ready", l, 2, model_is_ready(m) ? 1 : 0);
         break;
     /* Python models only: their worker processes. */
     case MG_LIVE:

@@ -219,8 +219,8 @@ static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_r
     if (!ok)
         return false;
     char desc[512];
-    snprintf(desc, sizeof(desc), "Records for model '%s' version %s: 1 to %u records.", model_get_name(m),
-             model_get_version(m) ? model_get_version(m) : "", max_records);
+    snprintf(desc, sizeof(desc), "Records for model '%s' version %s: 1 to %u records.",
+             model_get_name(m), model_get_version(m) ? model_get_version(m) : "", max_records);
     put(schemas, records_name,
         json_pack("{s:s, s:s, s:[s], s:{s:{s:s, s:i, s:I, s:o}}, s:b}", "type", "object",
                   "description", desc, "required", "data", "properties", "data", "type", "array",
@@ -236,8 +236,8 @@ static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_r
         put(schemas, predictions_name,
             json_pack("{s:s, s:[sss], s:{s:{s:s, s:s}, s:{s:s}, s:o}}", "type", "object",
                       "required", "model", "model_version", "predictions", "properties", "model",
-                      "type", "string", "const", model_get_name(m), "model_version", "type", "string",
-                      "predictions", ref("schemas", pred)),
+                      "type", "string", "const", model_get_name(m), "model_version", "type",
+                      "string", "predictions", ref("schemas", pred)),
             &ok);
         *example = json_pack("{s:[o]}", "data", rec_example);
         return ok && *example != NULL;
@@ -893,7 +893,8 @@ static json_t *build_models(const struct config *cfg, const struct registry *reg
         char rn[160], pn[160];
         json_t *example = NULL;
         push(md->model_names, json_string(model_get_name(m)), &ok);
-        if (!model_schemas(schemas, m, model_get_max_records(m) ? model_get_max_records(m) : cfg->max_records,
+        if (!model_schemas(schemas, m,
+                           model_get_max_records(m) ? model_get_max_records(m) : cfg->max_records,
                            rn, pn, sizeof(rn), &example)) {
             ok = false;
             break;
@@ -902,8 +903,8 @@ static json_t *build_models(const struct config *cfg, const struct registry *reg
             continue; /* not record-shaped: only the Open Inference Protocol takes it */
         push(records, ref("schemas", rn), &ok);
         push(preds, ref("schemas", pn), &ok);
-        put(md->examples, model_get_name(m), json_pack("{s:s, s:O}", "summary", model_get_name(m), "value", example),
-            &ok);
+        put(md->examples, model_get_name(m),
+            json_pack("{s:s, s:O}", "summary", model_get_name(m), "value", example), &ok);
         if (m == registry_default(reg)) {
             md->default_records = ref("schemas", rn);
             md->default_predictions = ref("schemas", pn);

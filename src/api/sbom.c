@@ -762,15 +762,17 @@ static json_t *model_component(const struct model *m, const char *xgb_ref, json_
     bool truncated = false;
     const char *declared;
 
-    snprintf(ref, sizeof(ref), "model:%s@%s", model_get_name(m), model_get_version(m) ? model_get_version(m) : "-");
+    snprintf(ref, sizeof(ref), "model:%s@%s", model_get_name(m),
+             model_get_version(m) ? model_get_version(m) : "-");
     snprintf(path, sizeof(path), "%s/model.json", model_get_dir(m));
     mj = json_load_file(path, 0, &jerr);
     declared = json_string_value(json_object_get(mj, "backend"));
     files = model_files(model_get_dir(m), &truncated);
-    c = json_pack("{s:s, s:s, s:s, s:s, s:[o], s:o}", "type", "machine-learning-model",
-                  "bom-ref", ref, "name", model_get_name(m), "version", model_get_version(m) ? model_get_version(m) : "",
-                  "properties", prop("modelwrap:backend", declared ? declared : backend),
-                  "components", files ? files : json_array());
+    c = json_pack("{s:s, s:s, s:s, s:s, s:[o], s:o}", "type", "machine-learning-model", "bom-ref",
+                  ref, "name", model_get_name(m), "version",
+                  model_get_version(m) ? model_get_version(m) : "", "properties",
+                  prop("modelwrap:backend", declared ? declared : backend), "components",
+                  files ? files : json_array());
     if (c == NULL) {
         json_decref(mj);
         return NULL;

@@ -139,11 +139,16 @@ int api_h_v2_model(void *ctx, struct request *r)
     rc = o == NULL || versions == NULL;
     rc |= json_object_set_new(o, "name", json_string(model_get_name(m)));
     for (size_t k = 0; k < registry_versions_count(vs); k++)
-        rc |= json_array_append_new(versions, json_string(model_get_version(registry_versions_at(vs, k))));
+        rc |= json_array_append_new(versions,
+                                    json_string(model_get_version(registry_versions_at(vs, k))));
     rc |= json_object_set(o, "versions", versions);
     rc |= json_object_set_new(o, "platform", json_string(model_get_platform(m)));
-    rc |= json_object_set_new(o, "inputs", tensors_json(model_get_signature(m)->n_inputs, model_get_signature(m)->inputs));
-    rc |= json_object_set_new(o, "outputs", tensors_json(model_get_signature(m)->n_outputs, model_get_signature(m)->outputs));
+    rc |= json_object_set_new(
+        o, "inputs",
+        tensors_json(model_get_signature(m)->n_inputs, model_get_signature(m)->inputs));
+    rc |= json_object_set_new(
+        o, "outputs",
+        tensors_json(model_get_signature(m)->n_outputs, model_get_signature(m)->outputs));
     json_decref(versions);
     if (rc != 0) {
         json_decref(o);
@@ -165,7 +170,8 @@ int api_h_v2_model_ready(void *ctx, struct request *r)
     if (m == NULL)
         return HTTP_DONE;
     ready = model_is_ready(m);
-    api_reply_json(r, ready ? 200 : 400, json_pack("{s:s, s:b}", "name", model_get_name(m), "ready", ready));
+    api_reply_json(r, ready ? 200 : 400,
+                   json_pack("{s:s, s:b}", "name", model_get_name(m), "ready", ready));
     return HTTP_DONE;
 }
 

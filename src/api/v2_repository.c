@@ -178,7 +178,8 @@ static json_t *model_state(struct api *a, const char *name, size_t len, bool loa
     rc |= json_object_set_new(o, "name", json_stringn(name, len));
     rc |= json_object_set_new(o, "state", json_string(loaded && vs ? "READY" : "UNAVAILABLE"));
     for (size_t k = 0; vs != NULL && loaded && k < registry_versions_count(vs); k++)
-        rc |= json_array_append_new(versions, json_string(model_get_version(registry_versions_at(vs, k))));
+        rc |= json_array_append_new(versions,
+                                    json_string(model_get_version(registry_versions_at(vs, k))));
     rc |= json_object_set(o, "versions", versions);
     json_decref(versions);
     registry_release(reg);

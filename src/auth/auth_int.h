@@ -1,5 +1,6 @@
 /*
- * Private to src/auth: the brute-force failure table, the JWT verifier and the JWKS fetcher. Nobody outside src/auth (and its tests/fuzzers) includes it.
+ * Private to src/auth: the brute-force failure table, the JWT verifier and the JWKS fetcher.
+ * Nobody outside src/auth (and its tests/fuzzers) includes it.
  */
 #ifndef MW_AUTH_INT_H
 #define MW_AUTH_INT_H

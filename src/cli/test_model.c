@@ -399,7 +399,7 @@ static size_t run_case(struct tmctx *t, const json_t *kase, size_t i)
     if (rc != 0 || answer == NULL) {
         printf("cases[%zu]: the model failed: %s\n", i,
                model_call_errmsg(c)[0] != '\0' ? model_call_errmsg(c)
-                                                : mw_strerror(rc ? rc : MWE_MODEL_FAILED));
+                                               : mw_strerror(rc ? rc : MWE_MODEL_FAILED));
         goto out;
     }
     got = json_loadb(answer, answer_len, JSON_DECODE_ANY, NULL);
@@ -435,8 +435,9 @@ static int test_cases(struct tmctx *t, const json_t *ref)
         t->mismatches += run_case(t, json_array_get(cases, i), i);
     printf("test-model: %s version %s (%s): %zu cases; tolerance %.3g + %.3g x |expected|: %zu "
            "mismatch%s: %s\n",
-           model_get_name(t->m), model_get_version(t->m), model_get_platform(t->m), n, t->abs_tol, t->rel_tol, t->mismatches,
-           t->mismatches == 1 ? "" : "es", t->mismatches ? "FAILED" : "OK");
+           model_get_name(t->m), model_get_version(t->m), model_get_platform(t->m), n, t->abs_tol,
+           t->rel_tol, t->mismatches, t->mismatches == 1 ? "" : "es",
+           t->mismatches ? "FAILED" : "OK");
     return t->mismatches ? 1 : 0;
 }
 
@@ -509,8 +510,8 @@ int cli_test_model(int argc, char **argv, int first)
         goto out;
     for (size_t r = 0; r < n; r++)
         t.mismatches += run_row(&t, json_array_get(inputs, r), r);
-    printf("test-model: %s version %s (%s): %zu inputs, outputs", model_get_name(t.m), model_get_version(t.m),
-           model_get_platform(t.m), n);
+    printf("test-model: %s version %s (%s): %zu inputs, outputs", model_get_name(t.m),
+           model_get_version(t.m), model_get_platform(t.m), n);
     for (size_t k = 0; k < t.n_cmp; k++)
         printf("%s %s", k ? "," : "", model_get_signature(t.m)->outputs[t.cmp[k].out].name);
     printf("; tolerance %.3g + %.3g x |expected|: %zu mismatch%s: %s\n", t.abs_tol, t.rel_tol,

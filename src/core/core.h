@@ -169,7 +169,8 @@ void log_buffer_stop(void);
  * the store of `n_retired` and the slot loads of a reclaim are sequentially consistent (each side
  * stores, then loads what the other stores: Dekker's pattern, which acquire/release alone does not
  * order). snap_release's slot store is sequentially consistent too, so the reclaim that sees the
- * slot empty also sees every access the reader made before it (release/acquire through the slot). */
+ * slot empty also sees every access the reader made before it (release/acquire through the
+ * slot). */
 
 #define SNAP_SLOTS 1024  /* threads that may hold a hazard slot at once; more use `overflow` */
 #define SNAP_RETIRED 64  /* retired objects a snap keeps waiting for their readers */

@@ -114,8 +114,7 @@ const struct mw_tensor *model_call_output_at(const struct model_call *c, size_t 
 
 bool model_call_rows(const struct model_call *c, uint64_t *rows)
 {
-    if (c->n_inputs == 0 || c->inputs == NULL || c->inputs[0].ndim < 1 ||
-        c->inputs[0].shape[0] < 0)
+    if (c->n_inputs == 0 || c->inputs == NULL || c->inputs[0].ndim < 1 || c->inputs[0].shape[0] < 0)
         return false;
     *rows = (uint64_t)c->inputs[0].shape[0];
     return true;

@@ -77,7 +77,6 @@ void model_sig_fini(struct model_sig *sig);
 
 /* ---- backends -------------------------------------------------------------------------------- */
 
-
 /* Worker life-cycle events of out-of-process backends (a worker died, was killed past its
  * deadline): the API layer turns them into security/audit events. One hook per process, set at
  * start-up before any model loads; NULL: none. what is a static string. Any thread. */
@@ -109,7 +108,6 @@ struct model_opts {
     unsigned timeout_ms;  /* deadline of a queued call; MWE_DEADLINE after it */
     unsigned max_records; /* records per native predict request */
 };
-
 
 /* Loads one model from dir/model.json. NULL on failure with e naming the file and the problem. */
 struct model *model_load(const char *dir, const struct model_opts *defaults, struct mw_error *e);
@@ -167,9 +165,7 @@ size_t model_queue_pending(const struct model *m);
 
 /* ---- calls ----------------------------------------------------------------------------------- */
 
-
 typedef void (*call_done_fn)(struct model_call *call, void *ctx);
-
 
 /*
  * The decoding budget, one rule for the native records API and the Open Inference Protocol: a
@@ -239,7 +235,6 @@ struct model_call_times {
 void model_call_get_times(const struct model_call *c, struct model_call_times *out);
 
 /* ---- registry -------------------------------------------------------------------------------- */
-
 
 /* A registry snapshot is immutable once built: model i (0 <= i < registry_count, sorted by name)
  * is the newest loaded version of its model (what unversioned requests and the v1 API use) and

@@ -157,7 +157,8 @@ int repo_folders(const char *dir, bool single, const char **parent, char **paren
     *folders = NULL;
     *n = 0;
     if (!single)
-        return repo_list_dir(dir, keep_model_dir, REGISTRY_MAX_MODELS, "model folders", folders, n, e);
+        return repo_list_dir(dir, keep_model_dir, REGISTRY_MAX_MODELS, "model folders", folders,
+                             n, e);
     real = realpath(dir, NULL);
     if (real == NULL) {
         rc = mw_fail(e, errno == ENOMEM ? MWE_NOMEM : MWE_CONFIG, "%s: %s", dir, strerror(errno));
@@ -225,8 +226,8 @@ int repo_scan_folder(const char *repo, const char *folder, struct found *f)
     top = f->dir != NULL ? model_path_join(f->dir, "model.json") : NULL;
     if (f->folder == NULL || top == NULL)
         goto out_nomem;
-    if (repo_list_dir(f->dir, keep_version_dir, MODEL_MAX_VERSIONS, "version folders", &subs, &n_subs,
-                 &f->err) != 0)
+    if (repo_list_dir(f->dir, keep_version_dir, MODEL_MAX_VERSIONS, "version folders", &subs,
+                      &n_subs, &f->err) != 0)
         goto out;
     for (size_t i = 0; i < n_subs; i++) {
         if (!model_name_ok(subs[i], strlen(subs[i]))) {
