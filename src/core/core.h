@@ -211,7 +211,8 @@ void *snap_acquire(struct snap *s, struct snap_ref *ref);
 void snap_release(struct snap_ref *ref);
 /* Makes next (may be NULL; s owns it) current and retires the previous object, freed as soon as
  * no reader holds it (maybe before this returns). Writers are serialised; readers never wait. Any
- * thread, also one holding a reference on s. */
+ * thread, also one holding a reference on s (but such a thread must not publish SNAP_RETIRED
+ * times before its release: the last publish would wait for room, that is for itself). */
 void snap_publish(struct snap *s, void *next);
 /* Frees the retired objects no reader holds. Never waits for a reader. Any thread. */
 void snap_reclaim(struct snap *s);
