@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "model/backends/pywire.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define MAX_CALLS 4
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* Elements of one batch row of t (the product of dims 1..ndim); SIZE_MAX on overflow or bad dims. */
 static size_t row_elems(const struct mw_tensor *t)

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* Sanity bound on the tensors a plug-in declares, so a runaway loop cannot grow them forever. */
 #define PLUGIN_MAX_TENSORS 1024

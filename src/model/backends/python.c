@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "model/backends/pywire.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 #include "model/model_int.h"
 
 #ifndef MW_PYTHON

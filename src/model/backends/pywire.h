@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define PYW_MAGIC 0x5950574Du /* "MWPY" little-endian */
 #define PYW_VERSION 1

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 static void test_names(void **state)
 {

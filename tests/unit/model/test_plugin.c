@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 static const struct model_opts OPTS = {
     .workers = 0, .queue_size = 16, .timeout_ms = 5000, .max_records = 1000};

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "model/backends/pywire.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define AREA 8192
 
