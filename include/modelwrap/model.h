@@ -134,6 +134,10 @@ struct mw_model_desc {
 
 typedef const struct mw_model_desc *(*mw_entry_fn)(void);
 
+/* The entry point every plug-in defines (and exports), declared here so its definition has a
+ * prototype the compiler checks against. */
+const struct mw_model_desc *mw_model_entry(void);
+
 #ifdef __cplusplus
 }
 #endif

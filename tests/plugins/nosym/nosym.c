@@ -5,6 +5,7 @@
 #include "modelwrap/model.h"
 
 /* Exported under the wrong name on purpose: returns NULL. */
+const struct mw_model_desc *mw_model_entry_v0(void);
 __attribute__((visibility("default"))) const struct mw_model_desc *mw_model_entry_v0(void)
 {
     return 0;
