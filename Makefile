@@ -67,7 +67,9 @@ fuzz-build:
 fuzz: fuzz-build
 	bash scripts/run-fuzzers.sh $(FUZZ) $(FUZZ_SECONDS)
 
-test: build-tests
+# The lint runs first (bash and grep only), so a banned call or marker fails in a second.
+test: lint build-tests
+	$(MAKE) lint-test
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) asan-test
@@ -144,3 +146,13 @@ bench-python: build
 .PHONY: deploy-check
 deploy-check:
 	bash deploy/ci/check.sh
+
+# ---- guards: the project lint, ThreadSanitizer (docs/development.md) ----
+.PHONY: lint lint-test
+# Markers, TODOs, banned calls in src/ and plugins/, private headers included across modules.
+lint:
+	bash scripts/lint.sh
+
+# The lint's own tests: every rule fails on a bad sample in a made-up tree.
+lint-test:
+	$(PY) -m pytest -q -p no:cacheprovider tests/lint
