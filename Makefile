@@ -160,15 +160,16 @@ lint-test:
 	$(PY) -m pytest -q -p no:cacheprovider tests/lint
 
 # ThreadSanitizer (clang, build/tsan) on the concurrent paths only, so that it stays cheap in CI:
-# the scheduler, batching, reload and version pool, the audit writer, the limiter, lock-free
-# snapshots (auth keys, registry), the buffered log and spawn; then the integration tests of those
+# the scheduler, batching, reload and version pool, the audit writer and events, the limiter (local
+# and Redis), metrics, lock-free snapshots (auth keys, registry), the buffered log and spawn; then the integration tests of those
 # paths on the instrumented server. OMP_NUM_THREADS=1: libgomp is not instrumented, so TSan cannot
 # see its barriers and reports XGBoost's own OpenMP threads; with one, predictions run on the
 # calling (scheduler) thread and our concurrency is still all seen. No suppressions.
 TSAN := build/tsan
 TSAN_UNIT := model_test_sched model_test_batch model_test_reload model_test_registry \
   model_test_versions model_test_call model_test_xgboost model_test_plugin api_test_v2_repository \
-  audit_test_trail limit_test_limiter limit_test_table auth_test_auth auth_test_keys \
+  audit_test_trail audit_test_events limit_test_limiter limit_test_table limit_test_redis \
+  metrics_test_metrics auth_test_auth auth_test_keys \
   auth_test_guard http_test_guard core_test_log core_test_spawn
 TSAN_INTEGRATION := test_batching.py test_python_batching.py test_v2_versions.py \
   test_tls_reload.py test_auth_keys.py test_audit_load.py test_limit_local.py test_lifecycle.py
