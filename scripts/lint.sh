@@ -8,7 +8,7 @@
 #   ticket-marker  a comment names an issue ("(issue 12)", "issue #12"): comments say why, and the
 #                  tracker's numbers mean nothing to a reader of the code.
 #   todo           TODO, FIXME or XXX as a word: unfinished work goes to the tracker, not the tree.
-#   banned-call    in src/ and plugins/, a call of a function with a safe replacement:
+#   banned-call    in src/, plugins/ and scaffold/ (code users build), a call of a function with a safe replacement:
 #                    sprintf vsprintf strcpy strcat strncpy strncat gets  (unbounded or unterminated
 #                        writes; use snprintf or struct buf)
 #                    strtok  (hidden static state, not thread-safe; use strtok_r or a slice walk)
@@ -45,8 +45,8 @@ report() { # rule, then grep -n output lines "path:line:text" on stdin
   done
 }
 
-mapfile -t code < <(files src include plugins tests fuzz scripts bench)
-mapfile -t shipped < <(files src plugins | grep -E '\.[ch]$')
+mapfile -t code < <(files src include plugins scaffold tests fuzz scripts bench deploy)
+mapfile -t shipped < <(files src plugins scaffold | grep -E '\.[ch]$')
 mapfile -t srcc < <(files src | grep -E '\.[ch]$')
 # This script and its tests quote the markers they look for.
 scan=()
