@@ -8,7 +8,8 @@
 #   ticket-marker  a comment names an issue ("(issue 12)", "issue #12"): comments say why, and the
 #                  tracker's numbers mean nothing to a reader of the code.
 #   todo           TODO, FIXME or XXX as a word: unfinished work goes to the tracker, not the tree.
-#   banned-call    in src/, plugins/ and scaffold/ (code users build), a call of a function with a safe replacement:
+#   banned-call    in src/, plugins/ and scaffold/ (code users build), a call of a function with a
+#                  safe replacement:
 #                    sprintf vsprintf strcpy strcat strncpy strncat gets  (unbounded or unterminated
 #                        writes; use snprintf or struct buf)
 #                    strtok  (hidden static state, not thread-safe; use strtok_r or a slice walk)
