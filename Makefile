@@ -161,8 +161,8 @@ lint-test:
 
 # ThreadSanitizer (clang, build/tsan) on the concurrent paths only, so that it stays cheap in CI:
 # the scheduler, batching, reload and version pool, the audit writer and events, the limiter (local
-# and Redis), metrics, lock-free snapshots (auth keys, registry), the buffered log and spawn; then the integration tests of those
-# paths on the instrumented server. OMP_NUM_THREADS=1: libgomp is not instrumented, so TSan cannot
+# and Redis), metrics, lock-free snapshots (auth keys, registry), the buffered log and spawn; then
+# the integration tests of those paths on the instrumented server. OMP_NUM_THREADS=1: libgomp is not instrumented, so TSan cannot
 # see its barriers and reports XGBoost's own OpenMP threads; with one, predictions run on the
 # calling (scheduler) thread and our concurrency is still all seen. No suppressions.
 TSAN := build/tsan
