@@ -12,6 +12,7 @@ FUZZ_SECONDS ?= 30
 RELEASE := build/release
 ASAN := build/debug-asan
 FUZZ := build/fuzz
+space := $(subst ,, )
 
 all: build
 
@@ -67,11 +68,14 @@ fuzz-build:
 fuzz: fuzz-build
 	bash scripts/run-fuzzers.sh $(FUZZ) $(FUZZ_SECONDS)
 
-test: build-tests
+# The lint runs first (bash and grep only), so a banned call or marker fails in a second.
+test: lint build-tests
+	$(MAKE) lint-test
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) asan-test
-	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-15}
+	$(MAKE) tsan-test
+	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-8}
 
 bench: build
 	bash bench/suite.sh
@@ -144,3 +148,40 @@ bench-python: build
 .PHONY: deploy-check
 deploy-check:
 	bash deploy/ci/check.sh
+
+# ---- guards: the project lint, ThreadSanitizer (docs/development.md) ----
+.PHONY: lint lint-test tsan tsan-test
+# Markers, TODOs, banned calls in src/ and plugins/, private headers included across modules.
+lint:
+	bash scripts/lint.sh
+
+# The lint's own tests: every rule fails on a bad sample in a made-up tree.
+lint-test:
+	$(PY) -m pytest -q -p no:cacheprovider tests/lint
+
+# ThreadSanitizer (clang, build/tsan) on the concurrent paths only, so that it stays cheap in CI:
+# the scheduler, batching, reload and version pool, the audit writer and events, the limiter (local
+# and Redis), metrics, lock-free snapshots (auth keys, registry), the buffered log and spawn; then
+# the integration tests of those paths on the instrumented server. OMP_NUM_THREADS=1: libgomp is not instrumented, so TSan cannot
+# see its barriers and reports XGBoost's own OpenMP threads; with one, predictions run on the
+# calling (scheduler) thread and our concurrency is still all seen. No suppressions.
+TSAN := build/tsan
+TSAN_UNIT := model_test_sched model_test_batch model_test_reload model_test_registry \
+  model_test_versions model_test_call model_test_xgboost model_test_plugin api_test_v2_repository \
+  audit_test_trail audit_test_events limit_test_limiter limit_test_table limit_test_redis \
+  metrics_test_metrics auth_test_auth auth_test_keys \
+  auth_test_guard http_test_guard core_test_log core_test_spawn
+TSAN_INTEGRATION := test_batching.py test_python_batching.py test_v2_versions.py \
+  test_tls_reload.py test_auth_keys.py test_audit_load.py test_limit_local.py test_lifecycle.py
+TSAN_ENV := OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+tsan:
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS) --target modelwrap textclf testkit \
+	  $(addprefix unit_,$(TSAN_UNIT))
+
+tsan-test: tsan
+	cd $(TSAN) && $(TSAN_ENV) ctest --output-on-failure -j $(JOBS) \
+	  -R '^unit_($(subst $(space),|,$(strip $(TSAN_UNIT))))$$'
+	$(TSAN_ENV) MODELWRAP_BIN=$(CURDIR)/$(TSAN)/modelwrap MW_BUILD_DIR=$(CURDIR)/$(TSAN) MW_SANITIZED=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider $(addprefix tests/integration/,$(TSAN_INTEGRATION))

@@ -37,6 +37,7 @@ static void on_error(void *ctx, size_t index, const char *text, size_t len)
     (void)sink;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct model *tmpl, *tens;

@@ -7,6 +7,13 @@ seconds=${2:-30}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Every target in fuzz/ must have been built and have seeds: a new one is never skipped quietly.
+for src in "$root"/fuzz/fuzz_*.c; do
+  name=$(basename "$src" .c)
+  [ -x "$build/$name" ] || { echo "fuzz: $name is in fuzz/ but not built in $build"; exit 1; }
+  [ -n "$(ls -A "$root/fuzz/corpus/${name#fuzz_}" 2>/dev/null)" ] ||
+    { echo "fuzz: $name has no seeds in fuzz/corpus/${name#fuzz_}/"; exit 1; }
+done
 n=0
 for bin in "$build"/fuzz_*; do
   [ -x "$bin" ] || continue

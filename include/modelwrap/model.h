@@ -188,6 +188,10 @@ struct mw_host {
  * was allocated before returning. */
 typedef int (*mw_init_fn)(const struct mw_host *host, struct mw_plugin *p);
 
+/* The entry point every plug-in defines (and exports), declared here so its definition has a
+ * prototype the compiler checks against. */
+int mw_plugin_init(const struct mw_host *host, struct mw_plugin *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -912,8 +912,8 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Splits `Authorization: Bearer <token>`; anything else sets bad_header. */
-static void parse_authorization(struct slice h, struct auth_creds *c)
+/* See auth_int.h. */
+void auth_parse_authorization(struct slice h, struct auth_creds *c)
 {
     size_t i = 0;
 
@@ -979,7 +979,7 @@ int auth_begin(struct auth *a, struct request *r)
         c.api_key = trimmed(http_header_get(r, "X-API-Key"));
         if (c.api_key.len == 0)
             c.api_key = trimmed(http_header_get(r, "token"));
-        parse_authorization(http_header_get(r, "Authorization"), &c);
+        auth_parse_authorization(http_header_get(r, "Authorization"), &c);
         http_query_each(r, query_cred, &c.in_query);
     }
     rc = auth_decide(a, &c, r->client_addr, need, &r->principal, &d);

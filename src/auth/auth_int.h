@@ -167,4 +167,9 @@ json_t *jwks_fetch(const char *issuer, const char *jwks_uri, const struct egress
 /* Reads a JSON file of at most JWKS_FETCH_MAX bytes. NULL with e. */
 json_t *jwks_read_file(const char *path, struct mw_error *e);
 
+/* Splits an Authorization header value h (a slice, not NUL-terminated; empty: no header) as
+ * `Bearer <token>` (scheme in any case, blanks around the token): sets c->bearer to the token (a
+ * slice of h), or c->bad_header for anything else. Leaves c's other members alone. Any thread. */
+void auth_parse_authorization(struct slice h, struct auth_creds *c);
+
 #endif /* MW_AUTH_INT_H */

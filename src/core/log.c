@@ -259,7 +259,10 @@ static bool flusher_running, flusher_stop;
 static pthread_t flusher;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tbuf_key;
-static bool tbuf_key_ok;
+/* Atomic: the server's I/O threads start (and may log) before log_buffer_start sets it, so a
+ * plain bool would be read while the main thread writes it. Release/acquire also publishes
+ * tbuf_key to a thread that sees true. */
+static atomic_bool tbuf_key_ok;
 static _Thread_local struct tbuf *self;
 
 /* Writes t's lines out; t->mu held. */
@@ -297,7 +300,8 @@ static void tbuf_key_init(void)
 {
     pthread_condattr_t ca;
 
-    tbuf_key_ok = pthread_key_create(&tbuf_key, tbuf_destroy) == 0;
+    atomic_store_explicit(&tbuf_key_ok, pthread_key_create(&tbuf_key, tbuf_destroy) == 0,
+                          memory_order_release);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&reg_cv, &ca);
@@ -310,7 +314,7 @@ static struct tbuf *tbuf_self(void)
 {
     struct tbuf *t = self;
 
-    if (t != NULL || !tbuf_key_ok)
+    if (t != NULL || !atomic_load_explicit(&tbuf_key_ok, memory_order_acquire))
         return t;
     t = malloc(sizeof(*t));
     if (t == NULL)

@@ -145,11 +145,9 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-/* Strict Content-Length: digits only. Returns false when absent; *bad when malformed. */
-static bool content_length(struct MHD_Connection *conn, uint64_t *out, bool *bad)
+/* See http_int.h. */
+bool http_parse_content_length(const char *v, uint64_t *out, bool *bad)
 {
-    const char *v =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     *bad = false;
     if (!v)
         return false;
@@ -167,6 +165,14 @@ static bool content_length(struct MHD_Connection *conn, uint64_t *out, bool *bad
     }
     *out = n;
     return true;
+}
+
+/* Strict Content-Length: digits only. Returns false when absent; *bad when malformed. */
+static bool content_length(struct MHD_Connection *conn, uint64_t *out, bool *bad)
+{
+    return http_parse_content_length(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), out,
+        bad);
 }
 
 /* ---- refusals libmicrohttpd makes by itself ---------------------------------------------------

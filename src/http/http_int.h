@@ -287,4 +287,9 @@ bool tls_conn_principal(struct tls_ctx *t, struct http_conn *c, gnutls_session_t
 /* The http_conn of a TLS session (the MHD connection's socket context), or NULL. (http.c) */
 struct http_conn *http_conn_of_session(gnutls_session_t session);
 
+/* A Content-Length value (v: NUL-terminated, or NULL when the header is absent): digits only, at
+ * most UINT64_MAX - 6 (the largest the overflow check lets through). Returns true with *out set;
+ * false when absent, or with *bad set when malformed (empty, a non-digit, too large). Any thread. */
+bool http_parse_content_length(const char *v, uint64_t *out, bool *bad);
+
 #endif /* MW_HTTP_INT_H */

@@ -453,6 +453,30 @@ out:
     return rc;
 }
 
+/* See model_int.h. */
+int model_json_parse(const char *text, size_t len, const char *dir, const char *want_name,
+                     const char *want_version, struct mw_error *e)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    struct model *m = NULL;
+    int rc;
+
+    if (root == NULL) {
+        rc = mw_fail(e, MWE_CONFIG, "model.json: %s at line %d column %d", jerr.text, jerr.line,
+                     jerr.column);
+    } else if (!json_is_object(root)) {
+        rc = mw_fail(e, MWE_CONFIG, "model.json: expected a JSON object");
+    } else if ((m = calloc(1, sizeof(*m))) == NULL) {
+        rc = mw_fail(e, MWE_NOMEM, "model.json: out of memory");
+    } else {
+        rc = read_model_json(m, root, dir, want_name, want_version, false, NULL, "model.json", e);
+        model_release_fields(m);
+    }
+    json_decref(root);
+    return rc;
+}
+
 /* ---- models ---------------------------------------------------------------------------------- */
 
 /* model_load and model_load_version: want_name / want_version NULL for the flat layout. */

@@ -28,6 +28,14 @@ json_t *model_read_json(const char *path, struct mw_error *e);
 int model_read_name(const json_t *root, const char *key, const char *dflt, char **out,
                     const char *path, struct mw_error *e);
 
+/* model.json's own members from text (len bytes) as model_load reads them, the backend's load left
+ * out: JSON with duplicate members refused, an object, then name, version, backend, options,
+ * batching and signature, for folder dir (want_name / want_version: the versioned layout's, or
+ * NULL). 0, or MWE_CONFIG / MWE_NOMEM with model_load's message (the path shown as "model.json").
+ * Allocates nothing it does not free; any thread. */
+int model_json_parse(const char *text, size_t len, const char *dir, const char *want_name,
+                     const char *want_version, struct mw_error *e);
+
 /* The pool side of model_release / model_free (repo.c). */
 void model_pool_retire(struct model *m); /* the last reference is gone: queue m for the reaper */
 void model_pool_unlink(struct model *m); /* model_free of a pool model: leave the live list */

@@ -5,6 +5,7 @@
 #include "modelwrap/model.h"
 
 /* Never called: the host recognises the symbol only by its name. */
+const void *mw_model_entry(void);
 __attribute__((visibility("default"))) const void *mw_model_entry(void)
 {
     return 0;

@@ -5,6 +5,7 @@
 #include "modelwrap/model.h"
 
 /* Exported under the wrong name on purpose. */
+int mw_plugin_init_v0(const struct mw_host *host, struct mw_plugin *p);
 __attribute__((visibility("default"))) int mw_plugin_init_v0(const struct mw_host *host,
                                                              struct mw_plugin *p)
 {

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -31,9 +33,65 @@ static void test_known_errors(void **state)
     assert_int_equal(mw_errstatus(MWE_OVERLOADED), 503);
     assert_string_equal(mw_errcode(MWE_DEADLINE), "deadline_exceeded");
     assert_int_equal(mw_errstatus(MWE_DEADLINE), 504);
-    /* The last entry of the table, so an off-by-one in indexing shows. */
     assert_string_equal(mw_errcode(MWE_IO), "io_error");
     assert_string_equal(mw_strerror(MWE_IO), "Input/output error.");
+    /* The first and the last entries of the table, so an off-by-one in indexing shows. A new
+     * entry appended to the table becomes the last one here. */
+    assert_int_equal(MWE_BAD_REQUEST, MWE_FIRST_ + 1);
+    assert_string_equal(mw_errcode(MWE_FIRST_ + 1), "bad_request");
+    assert_int_equal(MWE_RATE_LIMIT_UNAVAILABLE, MWE_LAST_ - 1);
+    assert_string_equal(mw_errcode(MWE_LAST_ - 1), "rate_limit_unavailable");
+    assert_string_equal(mw_strerror(MWE_LAST_ - 1),
+                        "The rate-limit store is unavailable; retry later.");
+    assert_int_equal(mw_errstatus(MWE_LAST_ - 1), 503);
+}
+
+/* The enum names of the table, in order, for the golden comparison. */
+static const char *const err_names[] = {
+#define MW_X(name, code, status, msg) #name,
+    MW_ERROR_MAP(MW_X)
+#undef MW_X
+};
+
+/* tests/unit/core/error_table.golden holds every entry ever published: "value NAME code status"
+ * in table order. Clients key on the code and the status, so an entry may never change, move or
+ * go; new entries are appended to the table and to the file. */
+static void test_table_is_append_only(void **state)
+{
+    const char *src = getenv("MW_SOURCE_DIR");
+    char path[4096], line[256], name[64], code[64];
+    int value, status, want = MWE_FIRST_ + 1, n;
+    FILE *f;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/tests/unit/core/error_table.golden", src ? src : ".");
+    f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        n = sscanf(line, "%d %63s %63s %d", &value, name, code, &status);
+        if (n != 4)
+            fail_msg("%s: malformed line: %s", path, line);
+        if (value != want)
+            fail_msg("%s: entry %s has value %d, expected %d (lines in table order, none removed)",
+                     path, name, value, want);
+        if (value >= MWE_LAST_)
+            fail_msg("entry %s (%d) was removed from MW_ERROR_MAP or moved", name, value);
+        if (strcmp(err_names[value - (MWE_FIRST_ + 1)], name) != 0)
+            fail_msg("MW_ERROR_MAP entry %d is %s, was %s: existing entries never move", value,
+                     err_names[value - (MWE_FIRST_ + 1)], name);
+        if (strcmp(mw_errcode(value), code) != 0 || mw_errstatus(value) != status)
+            fail_msg("MWE_%s is now \"%s\" %d, was \"%s\" %d: codes and statuses never change",
+                     name, mw_errcode(value), mw_errstatus(value), code, status);
+        want++;
+    }
+    fclose(f);
+    if (want != MWE_LAST_)
+        fail_msg("MW_ERROR_MAP has %d entries after the golden list's last (MWE_%s first): append "
+                 "them to %s",
+                 MWE_LAST_ - want, err_names[want - (MWE_FIRST_ + 1)], path);
 }
 
 static void test_every_entry_sane_and_unique(void **state)
@@ -132,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_errors),
         cmocka_unit_test(test_every_entry_sane_and_unique),
+        cmocka_unit_test(test_table_is_append_only),
         cmocka_unit_test(test_out_of_range_is_internal),
         cmocka_unit_test(test_fail_formats),
         cmocka_unit_test(test_fail_truncates_long),

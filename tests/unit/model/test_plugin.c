@@ -146,7 +146,7 @@ static void expect_load_error(const struct fixture *f, const char *name, const c
     if (m != NULL)
         model_free(m);
     assert_null(m);
-    assert_int_not_equal(e.code, 0);
+    assert_int_equal(e.code, MWE_CONFIG);
     va_start(ap, extra);
     while ((frag = va_arg(ap, const char *)) != NULL) {
         if (strstr(e.msg, frag) == NULL)

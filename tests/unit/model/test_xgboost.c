@@ -130,7 +130,7 @@ static void expect_load_error(const char *dir, const char *fragment)
     if (m != NULL)
         model_free(m);
     assert_null(m);
-    assert_int_not_equal(e.code, 0);
+    assert_int_equal(e.code, MWE_CONFIG);
     if (getenv("MW_TEST_VERBOSE") != NULL)
         print_message("load error: %s\n", e.msg);
     if (strstr(e.msg, fragment) == NULL || strstr(e.msg, dir) == NULL)
