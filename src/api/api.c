@@ -73,6 +73,8 @@ static int on_begin(void *ctx, struct request *r)
     struct api *a = ctx;
     int rc = 0;
     (void)a;
+    /* ---- the transport's client certificate: the mTLS principal ---- */
+    api_transport_principal(a, r);
     /* ---- tracing: first, so that refused requests carry it too ---- */
     api_trace_read(r, true);
     /* ---- version lifecycle: before any refusal, so that every answer carries it ---- */
@@ -82,7 +84,7 @@ static int on_begin(void *ctx, struct request *r)
     if (rc != 0)
         return rc;
     /* ---- authenticate, authorize ---- */
-    rc = auth_begin(a->auth, r);
+    rc = api_authenticate(a, r);
     if (rc != 0)
         return rc;
     /* ---- per-consumer rate limit ---- */
@@ -115,32 +117,37 @@ static void on_complete(void *ctx, struct request *r, bool ok)
 {
     struct api *a = ctx;
     (void)a;
-    /* Trace headers of a request refused before `begin`, for the audit record and the log. */
+    struct api_req *q = api_req(r);
+    /* The certificate and trace headers of a request refused before `begin`, for the audit
+     * record and the log. */
+    api_transport_principal(a, r);
     api_trace_read(r, false);
     /* ---- audit record, security events ---- */
     if (a->audit != NULL) {
         /* The records in the request: the batch dimension of the model call's first input. */
-        const struct model_call *call = r->app_data;
+        const struct model_call *call = q->call;
         uint64_t n_records = call != NULL && call->n_inputs > 0 && call->inputs != NULL &&
                                      call->inputs[0].ndim > 0 && call->inputs[0].shape[0] > 0
                                  ? (uint64_t)call->inputs[0].shape[0]
                                  : 0;
+        const struct audit_who who = {q->principal.kind, q->principal.id, q->principal.client_id,
+                                      q->principal.key_id, q->model_name, q->model_version};
         if (api_route_is_probe(r->route))
-            audit_request_nowait(a->audit, r, ok, n_records);
+            audit_request_nowait(a->audit, r, &who, ok, n_records);
         else
-            audit_request(a->audit, r, ok, n_records);
+            audit_request(a->audit, r, &who, ok, n_records);
     }
     /* ---- metrics ---- */
     api_obs_record(a, r);
     /* ---- release limits ---- */
     api_limit_release(a, r);
-    if (r->app_data)
-        model_call_release(r->app_data);
-    r->app_data = NULL;
+    if (q->call)
+        model_call_release(q->call);
+    q->call = NULL;
     if (log_enabled(LOG_INFO))
         log_request(r, ok);
     /* ---- model registry snapshot: last, once nothing above reads a model (the log
-     * line reads r->model_name, which the snapshot owns) ---- */
+     * line reads the model name, which the snapshot owns) ---- */
     api_registry_put(a, r);
 }
 
@@ -214,10 +221,10 @@ static void log_request(struct request *r, bool ok)
     }
     log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", path,
                 "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
-                "#duration_us", us, "client", r->client_addr, "model", r->model_name, "code",
+                "#duration_us", us, "client", r->client_addr, "model", api_req(r)->model_name, "code",
                 r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
                 "#bytes_out", (long long)r->bytes_out, "aborted", ok ? NULL : "true", "traceparent",
-                r->traceparent, "tracestate", r->tracestate, NULL);
+                api_req(r)->traceparent, "tracestate", api_req(r)->tracestate, NULL);
 }
 
 void api_init(struct api *a, const struct config *cfg, struct registry *reg)
@@ -233,6 +240,7 @@ void api_init(struct api *a, const struct config *cfg, struct registry *reg)
     a->app.finish = on_finish;
     a->app.complete = on_complete;
     a->app.conn_event = on_conn_event;
+    a->app.slot_size = sizeof(struct api_req);
     /* ---- model registry snapshot: the api holds reg's reference from now on ---- */
     atomic_init(&a->registry, reg);
     atomic_init(&a->registry_pins, 0);

@@ -106,8 +106,8 @@ int api_h_models(void *ctx, struct request *r)
  * I/O thread. */
 void api_set_model(struct request *r, const struct model *m)
 {
-    r->model_name = arena_strndup(&r->arena, m->name, strlen(m->name));
-    r->model_version = arena_strndup(&r->arena, m->version, strlen(m->version));
+    api_req(r)->model_name = arena_strndup(&r->arena, m->name, strlen(m->name));
+    api_req(r)->model_version = arena_strndup(&r->arena, m->version, strlen(m->version));
 }
 
 /* The model named by the route's {name}, or the default model (their newest versions), from the
@@ -306,7 +306,7 @@ int api_h_predict(void *ctx, struct request *r)
         http_set_error(r, MWE_NOMEM, NULL);
         return HTTP_DONE;
     }
-    r->app_data = c; /* released by the log phase */
+    api_req(r)->call = c; /* released by the log phase */
     if (backend_is_python(m->ops)) /* for the lines its workers log (tracebacks) */
         c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
     if (m->json_answers) {
@@ -363,12 +363,12 @@ int api_call_dispatch(struct request *r, struct model_call *c)
 }
 
 /* http_app.finish: builds the answer of an asynchronous call once its worker resumed the
- * connection, V2 (r->app_v2 set) or v1. I/O thread. */
+ * connection, V2 (api_req(r)->v2 set) or v1. I/O thread. */
 void api_predict_finish(struct api *a, struct request *r)
 {
-    if (r->app_v2 != NULL) {
+    if (api_req(r)->v2 != NULL) {
         api_v2_finish(a, r);
         return;
     }
-    reply_from_call(r, r->app_data);
+    reply_from_call(r, api_req(r)->call);
 }

@@ -254,7 +254,7 @@ int api_sla_admit(struct api *a, struct request *r)
         r->outcome = "limit.concurrency";
         goto out;
     }
-    r->limit_slot = true;
+    api_req(r)->limit_slot = true;
 out:
     return rc;
 }
@@ -270,7 +270,7 @@ out:
 /* The consumer a request counts against: the principal, else the client address. */
 static size_t consumer_key(const struct request *r, char *out, size_t cap)
 {
-    const struct principal *p = &r->principal;
+    const struct principal *p = &api_req(r)->principal;
     char a[sizeof(p->id) + 1];
     char b[sizeof(p->client_id) + 1];
 
@@ -311,7 +311,7 @@ int api_limit_check(struct api *a, struct request *r)
         http_set_error(r, rc, NULL);
         goto out;
     }
-    rc = limit_take(a->limiter, key, len, r->principal.rate, r->principal.burst, &d);
+    rc = limit_take(a->limiter, key, len, api_req(r)->principal.rate, api_req(r)->principal.burst, &d);
     if (rc == MWE_RATE_LIMIT_UNAVAILABLE) {
         http_set_error(r, rc, NULL);
         add_uint_header(r, "Retry-After", ceil_s(d.retry_ns) ? ceil_s(d.retry_ns) : 1);
@@ -329,8 +329,8 @@ int api_limit_check(struct api *a, struct request *r)
         unsigned burst;
         char msg[192];
         limit_default(a->limiter, &rate, &burst);
-        if (r->principal.rate > 0)
-            rate = r->principal.rate;
+        if (api_req(r)->principal.rate > 0)
+            rate = api_req(r)->principal.rate;
         snprintf(
             msg, sizeof(msg),
             "Too many requests: the limit is %g per second with bursts of %u; retry in %" PRIu64
@@ -348,9 +348,9 @@ out:
 /* Gives back the concurrency slot; see api.h. */
 void api_limit_release(struct api *a, struct request *r)
 {
-    if (r->limit_slot && a->limiter)
+    if (api_req(r)->limit_slot && a->limiter)
         limit_leave(a->limiter);
-    r->limit_slot = false;
+    api_req(r)->limit_slot = false;
 }
 
 /* ---- the document ---------------------------------------------------------------------------- */

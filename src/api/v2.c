@@ -188,8 +188,8 @@ static bool media_is(struct slice ct, const char *want)
 /* Builds the response of r's completed V2 call. */
 static void v2_reply(struct request *r)
 {
-    struct model_call *c = r->app_data;
-    const struct v2_request *req = r->app_v2;
+    struct model_call *c = api_req(r)->call;
+    const struct v2_request *req = api_req(r)->v2;
     struct mw_error e = {0};
     size_t header_len = 0;
     bool binary = false;
@@ -288,8 +288,8 @@ int api_h_v2_infer(void *ctx, struct request *r)
         http_set_error(r, MWE_NOMEM, NULL);
         return HTTP_DONE;
     }
-    r->app_data = c; /* released by the log phase */
-    r->app_v2 = req;
+    api_req(r)->call = c; /* released by the log phase */
+    api_req(r)->v2 = req;
     if (backend_is_python(m->ops)) /* for the lines its workers log (tracebacks) */
         c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
     if (framed && hlen == 0)

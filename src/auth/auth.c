@@ -24,7 +24,6 @@ _Static_assert(AUTH_REQUIRED == 0 && AUTH_NONE == 1, "MODELWRAP_AUTH values orde
 #define SECRET_FILE_MAX 4096 /* bytes of the HS256 secret file */
 #define KEY_MIN_LEN 16       /* shorter credentials are not even hashed */
 #define KEY_MAX_LEN 256
-#define REALM "Bearer realm=\"modelwrap\""
 
 enum jwks_source { JWKS_NONE = 0, JWKS_FILE, JWKS_REMOTE, JWKS_HMAC };
 
@@ -43,6 +42,7 @@ struct auth {
     struct guard guard;
     const struct config *cfg;
     int mode; /* enum auth_mode */
+    unsigned cert_scopes; /* MODELWRAP_TLS_CLIENT_SCOPES: what a verified client certificate gets */
     bool jwt_enabled;
     int jwks_source; /* enum jwks_source */
     struct jwt_policy pol;
@@ -618,6 +618,14 @@ out:
     return rc;
 }
 
+/* The scopes of a verified client certificate could not be parsed: name the setting. */
+static void scopes_fail(struct mw_error *e)
+{
+    char why[sizeof(e->msg)];
+    memcpy(why, e->msg, sizeof(why));
+    mw_fail(e, MWE_CONFIG, "MODELWRAP_TLS_CLIENT_SCOPES: %s", why);
+}
+
 struct auth *auth_new(const struct config *cfg, struct mw_error *e)
 {
     size_t size = (sizeof(struct auth) + 63) & ~(size_t)63;
@@ -645,6 +653,10 @@ struct auth *auth_new(const struct config *cfg, struct mw_error *e)
     guard_init(&a->guard, cfg->auth_failure_limit, cfg->auth_failure_window, cfg->auth_block_time);
     a->ttl_ns = (uint64_t)cfg->jwks_cache_ttl * 1000000000ull;
     a->min_interval_ns = (uint64_t)cfg->jwks_refresh_interval * 1000000000ull;
+    if (auth_scopes_parse(cfg->tls_client_scopes, &a->cert_scopes, e) != 0) {
+        scopes_fail(e);
+        goto out_fail;
+    }
 
     if (a->mode == AUTH_NONE) {
         log_msg(LOG_WARN, "MODELWRAP_AUTH=none: every caller gets every scope (loopback only)",
@@ -885,141 +897,21 @@ out:
     return 0;
 }
 
-/* ---- the HTTP side --------------------------------------------------------------------------- */
+/* ---- the transport's facts ------------------------------------------------------------------- */
 
-static const char *const query_names[] = {"api_key",   "apikey", "api-key", "x-api-key",
-                                          "x_api_key", "key",    "token",   "access_token",
-                                          "id_token",  "jwt",    "auth",    "authorization"};
-
-static bool query_cred(void *ctx, struct slice name, struct slice value)
+bool auth_reads_credentials(const struct auth *a)
 {
-    bool *found = ctx;
-    for (size_t i = 0; i < MW_ARRAY_LEN(query_names); i++) {
-        if (slice_eq_nocase(name, query_names[i])) {
-            *found = true;
-            return false;
-        }
-    }
-    if (value.len > 3 && memcmp(value.ptr, AUTH_KEY_PREFIX, 3) == 0) {
-        *found = true; /* an API key under any name */
-        return false;
-    }
-    return true;
+    return a != NULL && a->mode != AUTH_NONE;
 }
 
-static bool is_blank(char c)
+void auth_cert_principal(const struct auth *a, const struct auth_cert *cert, struct principal *p)
 {
-    return c == ' ' || c == '\t';
-}
-
-/* Splits `Authorization: Bearer <token>`; anything else sets bad_header. */
-static void parse_authorization(struct slice h, struct auth_creds *c)
-{
-    size_t i = 0;
-
-    if (h.len == 0)
-        return;
-    if (h.len < 7 || !slice_eq_nocase((struct slice){h.ptr, 6}, "bearer") || !is_blank(h.ptr[6])) {
-        c->bad_header = true;
-        return;
-    }
-    for (i = 7; i < h.len && is_blank(h.ptr[i]); i++)
-        ;
-    size_t end = h.len;
-    while (end > i && is_blank(h.ptr[end - 1]))
-        end--;
-    if (end == i) {
-        c->bad_header = true;
-        return;
-    }
-    for (size_t j = i; j < end; j++) {
-        if (is_blank(h.ptr[j])) {
-            c->bad_header = true;
-            return;
-        }
-    }
-    c->bearer = (struct slice){h.ptr + i, end - i};
-}
-
-static struct slice trimmed(struct slice s)
-{
-    while (s.len > 0 && is_blank(s.ptr[0])) {
-        s.ptr++;
-        s.len--;
-    }
-    while (s.len > 0 && is_blank(s.ptr[s.len - 1]))
-        s.len--;
-    return s;
-}
-
-int auth_begin(struct auth *a, struct request *r)
-{
-    const char *scope = r->route ? r->route->scope : NULL;
-    struct auth_creds c;
-    struct auth_decision d;
-    unsigned need;
-    char hdr[160];
-    int rc;
-
-    if (!scope)
-        return 0;
-    need = auth_scope_bit(scope, strlen(scope));
-    if (!a || !need) {
-        /* Fail closed: no authentication context, or a route naming an unknown scope. */
-        log_msg(LOG_ERROR, "authorization impossible: refusing", "route", r->route->name, "scope",
-                scope, NULL);
-        http_set_error(r, MWE_INTERNAL, NULL);
-        return MWE_INTERNAL;
-    }
-    memset(&c, 0, sizeof(c));
-    struct principal transport = r->principal;
-    if (transport.kind == PRINCIPAL_MTLS)
-        c.transport = &transport;
-    if (a->mode != AUTH_NONE) {
-        c.api_key = trimmed(http_header_get(r, "X-API-Key"));
-        if (c.api_key.len == 0)
-            c.api_key = trimmed(http_header_get(r, "token"));
-        parse_authorization(http_header_get(r, "Authorization"), &c);
-        http_query_each(r, query_cred, &c.in_query);
-    }
-    rc = auth_decide(a, &c, r->client_addr, need, &r->principal, &d);
-    if (rc == 0)
-        return 0;
-
-    r->outcome = auth_reason_code(d.reason);
-    switch (rc) {
-    case MWE_UNAUTHENTICATED:
-        http_set_error(r, rc,
-                       "Authentication is required: send an API key in the X-API-Key "
-                       "header or a bearer token in the Authorization header.");
-        http_header_add(r, "WWW-Authenticate", REALM);
-        break;
-    case MWE_INVALID_TOKEN:
-        http_set_error(r, rc, NULL);
-        http_header_add(r, "WWW-Authenticate", REALM ", error=\"invalid_token\"");
-        break;
-    case MWE_BAD_REQUEST:
-        http_set_error(r, rc,
-                       "Credentials are not accepted in the query string; send them in "
-                       "the X-API-Key or Authorization header.");
-        http_header_add(r, "WWW-Authenticate", REALM ", error=\"invalid_request\"");
-        break;
-    case MWE_INSUFFICIENT_SCOPE:
-        snprintf(hdr, sizeof(hdr), REALM ", error=\"insufficient_scope\", scope=\"%s\"", scope);
-        http_set_error(r, rc, NULL);
-        http_header_add(r, "WWW-Authenticate", hdr);
-        break;
-    default:
-        snprintf(hdr, sizeof(hdr), "%u", d.retry_after);
-        http_set_error(r, rc,
-                       "Too many failed authentication attempts from this address; "
-                       "retry later.");
-        http_header_add(r, "Retry-After", hdr);
-        break;
-    }
-    log_msg(d.reason == AUTH_MISSING || d.reason == AUTH_BLOCKED ? LOG_INFO : LOG_WARN,
-            "authentication refused", "request_id", r->id, "client", r->client_addr, "route",
-            r->route->name, "reason", r->outcome, "detail", d.detail, "key_id",
-            r->principal.kind == PRINCIPAL_API_KEY ? r->principal.key_id : NULL, NULL);
-    return rc;
+    memset(p, 0, sizeof(*p));
+    p->kind = PRINCIPAL_MTLS;
+    p->scopes = a != NULL ? a->cert_scopes : 0;
+    snprintf(p->id, sizeof(p->id), "%s", cert->subject);
+    snprintf(p->key_id, sizeof(p->key_id), "x509:%.32s", cert->fingerprint);
+    snprintf(p->client_id, sizeof(p->client_id), "%s", cert->san);
+    snprintf(p->name, sizeof(p->name), "%s",
+             cert->cn[0] ? cert->cn : (cert->san[0] ? cert->san : cert->subject));
 }
