@@ -9,6 +9,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "codec/codec.h"
 #include "model/model.h"
 
 /* What the api keeps per request, in the transport's opaque slot (http_app.slot_size bytes,

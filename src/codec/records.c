@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "codec/codec.h"
 
 /* How a model takes records (see model.h). */
 enum rec_kind {
