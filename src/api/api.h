@@ -196,10 +196,10 @@ void api_transport_principal(struct api *a, struct request *r);
  * token). 0 or the MWE_* error already set on r. I/O thread, before the body is read. */
 int api_authenticate(struct api *a, struct request *r);
 
-/* Pipeline phases (on_begin / on_complete): outage windows and the concurrency limit before
- * authentication, the per-consumer rate limit after it, and the release of the concurrency slot
- * in the log phase. Each phase returns 0 to continue or an MWE_* error with r's response and
- * r->outcome set. I/O thread. */
+/* Pipeline phases (the tables in api.c): outage windows and the concurrency limit before
+ * authentication (sla.c), the per-consumer rate limit after it (ratelimit.c), and the release of
+ * the concurrency slot in the log phase (sla.c). Each phase returns 0 to continue or an MWE_*
+ * error with r's response and r->outcome set. I/O thread. */
 int api_sla_admit(struct api *a, struct request *r);
 int api_limit_check(struct api *a, struct request *r);
 void api_limit_release(struct api *a, struct request *r);
