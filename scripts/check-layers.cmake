@@ -8,7 +8,9 @@
 #     subfolder of src/<x>/ (e.g. "model/backends/pywire.h").
 # Inputs: -DSRC=<src dir> -DMODULES=core,config,... -DDEPS_<m>=a,b for each module (commas: a
 # list survives the command line that way),
-# -DSTAMP=<file written on success>. Also writes the module graph (Graphviz) to -DGRAPH=<file>.
+# -DSTAMP=<file written on success>. Also writes the module graph (Graphviz) to -DGRAPH=<file>,
+# and with -DDOC=<file> checks that the file's block between "<!-- modules:begin -->" and
+# "<!-- modules:end -->" lists the same graph, one "module: dependencies" line each.
 cmake_minimum_required(VERSION 3.25)
 
 set(errors "")
@@ -111,5 +113,31 @@ endforeach()
 string(APPEND dot "}\n")
 if(GRAPH)
   file(WRITE ${GRAPH} "${dot}")
+endif()
+if(DOC)
+  set(want "")
+  foreach(m ${MODULES})
+    list(JOIN DEPS_${m} ", " d)
+    if(d STREQUAL "")
+      set(d "-")
+    endif()
+    string(APPEND want "${m}: ${d}\n")
+  endforeach()
+  file(READ ${DOC} doc)
+  string(FIND "${doc}" "<!-- modules:begin -->" b)
+  string(FIND "${doc}" "<!-- modules:end -->" e)
+  set(have "")
+  if(b GREATER -1 AND e GREATER b)
+    math(EXPR b "${b} + 22")
+    math(EXPR n "${e} - ${b}")
+    string(SUBSTRING "${doc}" ${b} ${n} have)
+    string(REGEX REPLACE "```[a-z]*\n?" "" have "${have}")
+    string(STRIP "${have}" have)
+    string(APPEND have "\n")
+  endif()
+  if(NOT have STREQUAL want)
+    message(NOTICE "${DOC}: the module graph between <!-- modules:begin --> and <!-- modules:end --> must read:\n${want}")
+    message(FATAL_ERROR "layering check failed")
+  endif()
 endif()
 file(WRITE ${STAMP} "ok\n")
