@@ -319,8 +319,8 @@ static void log_request(struct request *r, bool ok)
     }
     log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", path,
                 "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
-                "#duration_us", us, "client", r->client_addr, "model", api_req(r)->model_name, "code",
-                r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
+                "#duration_us", us, "client", r->client_addr, "model", api_req(r)->model_name,
+                "code", r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
                 "#bytes_out", (long long)r->bytes_out, "aborted", ok ? NULL : "true", "traceparent",
                 api_req(r)->traceparent, "tracestate", api_req(r)->tracestate, NULL);
 }

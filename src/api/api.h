@@ -1,7 +1,8 @@
 /*
  * api: the application on top of the transport. The route table (native v1 API, the template's
- * aliases), the request pipeline (route -> [authenticate -> authorize -> limit] -> decode ->
- * infer -> encode -> log) and the handlers.
+ * aliases), the request pipeline (the phase tables of api.c: admission, authentication, limits
+ * before the body; decode, infer, encode in the handlers; the log phases for every request), the
+ * adapters between HTTP and the phases (struct api_req in the transport's slot) and the handlers.
  */
 #ifndef MW_API_H
 #define MW_API_H

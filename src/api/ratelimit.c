@@ -81,7 +81,8 @@ int api_limit_check(struct api *a, struct request *r)
         http_set_error(r, rc, NULL);
         goto out;
     }
-    rc = limit_take(a->limiter, key, len, api_req(r)->principal.rate, api_req(r)->principal.burst, &d);
+    rc = limit_take(a->limiter, key, len, api_req(r)->principal.rate, api_req(r)->principal.burst,
+                    &d);
     if (rc == MWE_RATE_LIMIT_UNAVAILABLE) {
         http_set_error(r, rc, NULL);
         add_uint_header(r, "Retry-After", ceil_s(d.retry_ns) ? ceil_s(d.retry_ns) : 1);

@@ -175,8 +175,8 @@ static int request_sig(int status, bool completed)
 
 /* Builds a request's record; see audit.h. Any thread; no allocation. */
 void audit_record_fill(struct audit_record *rec, const struct request *r,
-                       const struct audit_who *who, bool completed,
-                       uint64_t records, uint64_t now_ms, uint64_t now_ns, struct slice user_agent,
+                       const struct audit_who *who, bool completed, uint64_t records,
+                       uint64_t now_ms, uint64_t now_ns, struct slice user_agent,
                        struct slice traceparent)
 {
     uint64_t dur_ns = now_ns > r->t_start_ns ? now_ns - r->t_start_ns : 0;

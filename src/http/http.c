@@ -2,9 +2,9 @@
  * libmicrohttpd glue: starts the daemons (one per thread with SO_REUSEPORT, or one daemon with an
  * internal thread pool; HTTPS when configured), turns MHD's three-or-more access-handler calls
  * into one struct request that goes through the read and route phases (client address behind
- * trusted proxies, CORS preflight, mutual TLS principal), collects the body under the size limit
- * and the receive deadline, hands it to the application, and queues the response with the
- * security headers on a later call so keep-alive works.
+ * trusted proxies, CORS preflight, the verified client certificate), collects the body under the
+ * size limit and the receive deadline, hands it to the application, and queues the response with
+ * the security headers on a later call so keep-alive works.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -491,8 +491,8 @@ static struct request *request_new(struct http_server *s, struct MHD_Connection 
                                    struct http_conn *c)
 {
     /* The application's slot follows the request in the same allocation, max-aligned. */
-    size_t head = (sizeof(struct request) + _Alignof(max_align_t) - 1) &
-                  ~(_Alignof(max_align_t) - 1);
+    size_t head =
+        (sizeof(struct request) + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
     size_t slot = s->app->slot_size;
     struct request *r = calloc(1, head + slot);
     if (!r)
