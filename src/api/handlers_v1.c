@@ -307,8 +307,9 @@ int api_h_predict(void *ctx, struct request *r)
         return HTTP_DONE;
     }
     api_req(r)->call = c; /* released by the log phase */
-    if (backend_is_python(m->ops)) /* for the lines its workers log (tracebacks) */
-        c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
+    /* For the model's own log lines (Python workers' tracebacks, a plug-in's host->log) and
+     * a plug-in's host->request_id. */
+    c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
     if (m->json_answers) {
         /* A template model gets the body itself, once it passed the signature (if any). */
         char *copy = arena_alloc(&c->arena, r->body.len + 1);

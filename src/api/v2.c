@@ -290,8 +290,9 @@ int api_h_v2_infer(void *ctx, struct request *r)
     }
     api_req(r)->call = c; /* released by the log phase */
     api_req(r)->v2 = req;
-    if (backend_is_python(m->ops)) /* for the lines its workers log (tracebacks) */
-        c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
+    /* For the model's own log lines (Python workers' tracebacks, a plug-in's host->log) and
+     * a plug-in's host->request_id. */
+    c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
     if (framed && hlen == 0)
         rc = tensor_decode_raw(c, &r->arena, (const uint8_t *)body, len, req, &e);
     else

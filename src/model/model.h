@@ -21,6 +21,32 @@ struct model_call;
 struct model_pool;
 struct sched;
 
+/* A dense row-major tensor of a call (host side only: plug-ins see struct mw_tensor_info). Inputs
+ * and outputs live in the call's arena. */
+struct mw_tensor {
+    const char *name;
+    int32_t dtype; /* enum mw_dtype */
+    int32_t ndim;
+    int64_t shape[MW_MAX_DIMS];
+    void *data; /* ndim product elements; struct mw_bytes[] for MW_BYTES */
+};
+
+/* The declared signature of one input or output (host side only: plug-ins declare theirs with
+ * host->add_input/add_output). shape[i] == -1 marks a variable dimension; when the model accepts
+ * a batch, dimension 0 is the batch and is -1. */
+struct mw_tensor_spec {
+    const char *name;
+    int32_t dtype;
+    int32_t ndim;
+    int64_t shape[MW_MAX_DIMS];
+    /* Optional: names of the columns of the last dimension (features for an input). */
+    size_t n_names;
+    const char *const *names;
+    /* Optional: class labels for the last dimension of an output (probabilities per class). */
+    size_t n_labels;
+    const char *const *labels;
+};
+
 /* ---- signatures ------------------------------------------------------------------------------ */
 
 /* A model's inputs and outputs. Owned by the model (strings included); immutable after load. */
