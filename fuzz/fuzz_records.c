@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "model/model_impl.h"
 
 #define MAX_RECORDS 64

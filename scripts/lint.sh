@@ -21,7 +21,9 @@
 #                    alloca  (stack size chosen by input)
 #   private-include  src/A/x.c includes a private header of another module B: "B/..._int.h",
 #                  "B/..._impl.h" or "B/internal/...". A module's private headers are for its own
-#                  files; other modules use its public header (B/B.h).
+#                  files; other modules use its public header (B/B.h). The one exception is a
+#                  friend that CMakeLists.txt names (set(MW_FRIENDS_A B/x_impl.h)), the same list
+#                  the build's layering check (scripts/check-layers.cmake) reads.
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || { echo "lint: no such tree: $root" >&2; exit 2; }
@@ -67,13 +69,20 @@ if [ "${#shipped[@]}" -gt 0 ]; then
 fi
 
 if [ "${#srcc[@]}" -gt 0 ]; then
+  # "module:header" pairs of the declared friends, e.g. " codec:model/model_impl.h ".
+  friends=" "
+  if [ -f CMakeLists.txt ]; then
+    while read -r mod hdrs; do
+      for h in $hdrs; do friends+="$mod:$h "; done
+    done < <(sed -nE 's/^[[:space:]]*set\(MW_FRIENDS_([a-z]+)[[:space:]]+([^)]*)\).*/\1 \2/p' CMakeLists.txt)
+  fi
   report private-include < <(
     for f in "${srcc[@]}"; do
       rel=${f#./}; rel=${rel#src/}
       mod=${rel%%/*}
       [ "$mod" != "$rel" ] || continue # a file directly in src/ belongs to no module
       grep -nHE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]+"' -- "$f" |
-        awk -v mod="$mod" -v dir="$(dirname "$rel")" -F: '{
+        awk -v mod="$mod" -v dir="$(dirname "$rel")" -v friends="$friends" -F: '{
           line = $0; inc = line; sub(/^[^"]*"/, "", inc); sub(/".*$/, "", inc)
           # A relative include ("../B/x_int.h") is resolved against the file'\''s folder.
           path = inc
@@ -87,6 +96,7 @@ if [ "${#srcc[@]}" -gt 0 ]; then
           }
           split(path, p, "/"); other = p[1]
           if (other == mod || index(path, "/") == 0) next
+          if (index(friends, " " mod ":" path " ") > 0) next
           if (path ~ /_(int|impl)\.h$/ || path ~ /\/internal\//) print line
         }'
     done)

@@ -65,38 +65,99 @@ bool api_route_is_probe(const struct route *rt)
             rt->handler == api_h_v2_live || rt->handler == api_h_v2_ready);
 }
 
+/* ---- the pipeline ------------------------------------------------------------------------------
+ * The phases that need only the headers run from http_app.begin, before the body is read, in the
+ * order of begin_phases; each either continues (0) or ends the request with one of the errors it
+ * names (its response set with http_set_error, r->outcome its reason code), and then no later
+ * phase runs. The transport already ran accept, read and route (src/http). The log phases of
+ * complete_phases run for every request the transport recorded, refused ones too, all of them, in
+ * order. docs/architecture.md shows both tables. */
+
+#define API_PHASE_ENDS_MAX 6
+
+struct api_phase {
+    const char *name;
+    int (*run)(struct api *a, struct request *r);
+    int ends[API_PHASE_ENDS_MAX]; /* the MWE_* errors it may end the request with; 0-terminated */
+};
+
+struct api_log_phase {
+    const char *name;
+    void (*run)(struct api *a, struct request *r, bool ok);
+};
+
+static int phase_transport_principal(struct api *a, struct request *r)
+{
+    api_transport_principal(a, r);
+    return 0;
+}
+
+static int phase_trace(struct api *a, struct request *r)
+{
+    api_trace_read(r, true);
+    return 0;
+}
+
+static int phase_lifecycle(struct api *a, struct request *r)
+{
+    api_lifecycle_headers(a, r);
+    return 0;
+}
+
+/* The audit trail's fail-closed policy; probes answer (readiness says why). */
+static int phase_audit_admit(struct api *a, struct request *r)
+{
+    if (a->audit == NULL || api_route_is_probe(r->route) || audit_admit(a->audit))
+        return 0;
+    r->outcome = "audit.unavailable";
+    http_set_error(r, MWE_OVERLOADED, "The audit trail is unavailable; retry later.");
+    http_header_add(r, "Retry-After", "1");
+    return MWE_OVERLOADED;
+}
+
+static const struct api_phase begin_phases[] = {
+    /* the transport's client certificate: the mTLS principal, before anything can refuse */
+    {"tls_principal", phase_transport_principal, {0}},
+    /* tracing: first, so that refused requests carry it too */
+    {"trace", phase_trace, {0}},
+    /* version lifecycle: before any refusal, so that every answer carries it */
+    {"lifecycle", phase_lifecycle, {0}},
+    /* SLA: outage windows, global concurrency */
+    {"sla_admit", api_sla_admit, {MWE_SCHEDULED_OUTAGE, MWE_OVERLOADED}},
+    /* authenticate, authorize */
+    {"authenticate",
+     api_authenticate,
+     {MWE_UNAUTHENTICATED, MWE_INVALID_TOKEN, MWE_BAD_REQUEST, MWE_INSUFFICIENT_SCOPE,
+      MWE_RATE_LIMITED, MWE_INTERNAL}},
+    /* per-consumer rate limit */
+    {"rate_limit", api_limit_check, {MWE_RATE_LIMITED, MWE_RATE_LIMIT_UNAVAILABLE, MWE_INTERNAL}},
+    /* audit fail-closed admission */
+    {"audit_admit", phase_audit_admit, {MWE_OVERLOADED}},
+};
+
+static bool phase_may_end(const struct api_phase *p, int rc)
+{
+    for (size_t i = 0; i < API_PHASE_ENDS_MAX && p->ends[i] != 0; i++)
+        if (p->ends[i] == rc)
+            return true;
+    return false;
+}
+
 static int on_begin(void *ctx, struct request *r)
 {
-    /* Phases that need only the headers run here, in order; each either continues (0) or ends
-     * the request with an error (an MWE_* code, the response set with http_set_error). The route
-     * phase already ran in the transport. */
     struct api *a = ctx;
-    int rc = 0;
-    (void)a;
-    /* ---- tracing: first, so that refused requests carry it too ---- */
-    api_trace_read(r, true);
-    /* ---- version lifecycle: before any refusal, so that every answer carries it ---- */
-    api_lifecycle_headers(a, r);
-    /* ---- SLA: outage windows, global concurrency ---- */
-    rc = api_sla_admit(a, r);
-    if (rc != 0)
+
+    for (size_t i = 0; i < MW_ARRAY_LEN(begin_phases); i++) {
+        const struct api_phase *p = &begin_phases[i];
+        int rc = p->run(a, r);
+        if (rc == 0)
+            continue;
+        if (!phase_may_end(p, rc))
+            log_kv(LOG_ERROR, "a phase ended the request with an error it does not declare",
+                   "phase", p->name, "code", mw_errcode(rc), NULL);
         return rc;
-    /* ---- authenticate, authorize ---- */
-    rc = auth_begin(a->auth, r);
-    if (rc != 0)
-        return rc;
-    /* ---- per-consumer rate limit ---- */
-    rc = api_limit_check(a, r);
-    if (rc != 0)
-        return rc;
-    /* ---- audit fail-closed policy; probes answer (readiness says why) ---- */
-    if (a->audit != NULL && !api_route_is_probe(r->route) && !audit_admit(a->audit)) {
-        r->outcome = "audit.unavailable";
-        http_set_error(r, MWE_OVERLOADED, "The audit trail is unavailable; retry later.");
-        http_header_add(r, "Retry-After", "1");
-        return MWE_OVERLOADED;
     }
-    return rc;
+    return 0;
 }
 
 static int on_handle(void *ctx, struct request *r)
@@ -111,36 +172,80 @@ static void on_finish(void *ctx, struct request *r)
 
 static void log_request(struct request *r, bool ok);
 
+/* The certificate and trace headers of a request refused before `begin`, for the audit record
+ * and the log (both idempotent: a request `begin` saw keeps what it read then). */
+static void log_phase_read_late(struct api *a, struct request *r, bool ok)
+{
+    api_transport_principal(a, r);
+    api_trace_read(r, false);
+}
+
+/* The audit record and the security events. */
+static void log_phase_audit(struct api *a, struct request *r, bool ok)
+{
+    struct api_req *q = api_req(r);
+
+    if (a->audit == NULL)
+        return;
+    /* The records in the request: the batch dimension of the model call's first input. */
+    const struct model_call *call = q->call;
+    uint64_t n_records = 0;
+    if (call == NULL || !model_call_rows(call, &n_records))
+        n_records = 0;
+    const struct audit_who who = {q->principal.kind,   q->principal.id, q->principal.client_id,
+                                  q->principal.key_id, q->model_name,   q->model_version};
+    if (api_route_is_probe(r->route))
+        audit_request_nowait(a->audit, r, &who, ok, n_records);
+    else
+        audit_request(a->audit, r, &who, ok, n_records);
+}
+
+static void log_phase_metrics(struct api *a, struct request *r, bool ok)
+{
+    api_obs_record(a, r);
+}
+
+static void log_phase_limits(struct api *a, struct request *r, bool ok)
+{
+    api_limit_release(a, r);
+}
+
+static void log_phase_call(struct api *a, struct request *r, bool ok)
+{
+    struct api_req *q = api_req(r);
+    if (q->call)
+        model_call_release(q->call);
+    q->call = NULL;
+}
+
+static void log_phase_log(struct api *a, struct request *r, bool ok)
+{
+    if (log_enabled(LOG_INFO))
+        log_request(r, ok);
+}
+
+static void log_phase_registry(struct api *a, struct request *r, bool ok)
+{
+    api_registry_put(a, r);
+}
+
+static const struct api_log_phase complete_phases[] = {
+    {"read_late", log_phase_read_late},
+    {"audit", log_phase_audit},     /* the record reads the call, the principal, the model */
+    {"metrics", log_phase_metrics}, /* reads the call */
+    {"limits", log_phase_limits},   /* gives back the concurrency slot */
+    {"call", log_phase_call},       /* the model call's last reference from the request */
+    {"log", log_phase_log},         /* the operational log line (reads the model name) */
+    /* last, once nothing above reads a model (the model name is the snapshot's) */
+    {"registry", log_phase_registry},
+};
+
 static void on_complete(void *ctx, struct request *r, bool ok)
 {
     struct api *a = ctx;
-    (void)a;
-    /* Trace headers of a request refused before `begin`, for the audit record and the log. */
-    api_trace_read(r, false);
-    /* ---- audit record, security events ---- */
-    if (a->audit != NULL) {
-        /* The records in the request: the batch dimension of the model call's first input. */
-        const struct model_call *call = r->app_data;
-        uint64_t n_records = 0;
-        if (call == NULL || !model_call_rows(call, &n_records))
-            n_records = 0;
-        if (api_route_is_probe(r->route))
-            audit_request_nowait(a->audit, r, ok, n_records);
-        else
-            audit_request(a->audit, r, ok, n_records);
-    }
-    /* ---- metrics ---- */
-    api_obs_record(a, r);
-    /* ---- release limits ---- */
-    api_limit_release(a, r);
-    if (r->app_data)
-        model_call_release(r->app_data);
-    r->app_data = NULL;
-    if (log_enabled(LOG_INFO))
-        log_request(r, ok);
-    /* ---- model registry snapshot: last, once nothing above reads a model (the log
-     * line reads r->model_name, which the snapshot owns) ---- */
-    api_registry_put(a, r);
+
+    for (size_t i = 0; i < MW_ARRAY_LEN(complete_phases); i++)
+        complete_phases[i].run(a, r, ok);
 }
 
 /* The reasons http.c reports through conn_event, each with a slot of its own (the last slot is
@@ -213,10 +318,10 @@ static void log_request(struct request *r, bool ok)
     }
     log_kv_bulk(LOG_INFO, "request", "request_id", r->id, "method", r->method_str, "path", path,
                 "route", r->route ? r->route->name : NULL, "#status", (long long)r->status,
-                "#duration_us", us, "client", r->client_addr, "model", r->model_name, "code",
-                r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
+                "#duration_us", us, "client", r->client_addr, "model", api_req(r)->model_name,
+                "code", r->err ? mw_errcode(r->err) : NULL, "#bytes_in", (long long)r->bytes_in,
                 "#bytes_out", (long long)r->bytes_out, "aborted", ok ? NULL : "true", "traceparent",
-                r->traceparent, "tracestate", r->tracestate, NULL);
+                api_req(r)->traceparent, "tracestate", api_req(r)->tracestate, NULL);
 }
 
 void api_init(struct api *a, const struct config *cfg, struct registry *reg)
@@ -232,6 +337,7 @@ void api_init(struct api *a, const struct config *cfg, struct registry *reg)
     a->app.finish = on_finish;
     a->app.complete = on_complete;
     a->app.conn_event = on_conn_event;
+    a->app.slot_size = sizeof(struct api_req);
     /* ---- model registry snapshot: the api holds reg's reference from now on ---- */
     registry_current_init(&a->registry, reg);
 }

@@ -1,7 +1,8 @@
 /*
  * api: the application on top of the transport. The route table (native v1 API, the template's
- * aliases), the request pipeline (route -> [authenticate -> authorize -> limit] -> decode ->
- * infer -> encode -> log) and the handlers.
+ * aliases), the request pipeline (the phase tables of api.c: admission, authentication, limits
+ * before the body; decode, infer, encode in the handlers; the log phases for every request), the
+ * adapters between HTTP and the phases (struct api_req in the transport's slot) and the handlers.
  */
 #ifndef MW_API_H
 #define MW_API_H
@@ -9,7 +10,36 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "codec/codec.h"
 #include "model/model.h"
+
+/* What the api keeps per request, in the transport's opaque slot (http_app.slot_size bytes,
+ * zeroed at the request's start, freed with it). Owned by the request's I/O thread, and by the
+ * model's worker while a call runs (async_state). Read with api_req(r). */
+struct api_req {
+    struct principal principal; /* identity (authenticate phase; the mTLS one from the start) */
+    bool principal_seen;        /* the transport's client certificate was looked at */
+    struct model_call *call;    /* the request's model call (released by the log phase) */
+    const void *v2;             /* a V2 inference's decoded request (in the arena), else NULL */
+    /* the log phase's model: arena copies of the answering model's name and version */
+    const char *model_name;
+    const char *model_version;
+    /* the application's reference to the registry snapshot this request uses (taken by the first
+     * handler that needs it, released by the log phase) */
+    void *registry;
+    bool limit_slot; /* holds a global concurrency slot (given back by the log phase) */
+    /* W3C Trace Context of the request (trace.c): the headers as received when valid, NULL when
+     * absent or invalid (then not propagated: none is invented). Arena strings. */
+    const char *traceparent;
+    const char *tracestate;
+    bool trace_read; /* the headers were looked at (api_trace_read is idempotent) */
+};
+
+/* The api's state of r (never NULL for a request of an api application). */
+static inline struct api_req *api_req(const struct request *r)
+{
+    return r->slot;
+}
 
 #define API_CONN_EVENT_SLOTS 16
 #define API_CONN_EVENT_INTERVAL_NS (1000ull * 1000000ull)
@@ -109,7 +139,7 @@ bool api_route_is_probe(const struct route *rt);
  * then the 415 is set on r and true returned (a gzip body must not be parsed as plain JSON).
  * I/O thread. */
 bool api_refuse_content_encoding(struct request *r);
-/* Runs the model call c (already r->app_data) inline, returning HTTP_DONE with c->status set, or
+/* Runs the model call c (already api_req(r)->call) inline, returning HTTP_DONE with c->status set, or
  * queues it on the model's workers with the connection suspended, returning HTTP_ASYNC (the
  * answer is then built by http_app.finish -> api_predict_finish). I/O thread. */
 int api_call_dispatch(struct request *r, struct model_call *c);
@@ -152,10 +182,23 @@ int api_limits_init(struct api *a, struct mw_error *e);
 void api_limits_fini(struct api *a);
 /* The same validation for check-config, without keeping anything. 0 or MWE_CONFIG with e. */
 int api_sla_check(const struct config *cfg, struct mw_error *e);
-/* Pipeline phases (on_begin / on_complete): outage windows and the concurrency limit before
- * authentication, the per-consumer rate limit after it, and the release of the concurrency slot
- * in the log phase. Each phase returns 0 to continue or an MWE_* error with r's response and
- * r->outcome set. I/O thread. */
+/* ---- authentication (authn.c) ---- */
+/* The principal of r's verified client certificate, if any, into api_req(r)->principal (once;
+ * header credentials may replace it later). Every request, refused ones too, so the audit record
+ * names the certificate. I/O thread. */
+void api_transport_principal(struct api *a, struct request *r);
+/* The authenticate and authorize phases (HTTP adapter of auth_decide): routes whose scope is NULL
+ * pass untouched. Fills api_req(r)->principal, or answers 401 with WWW-Authenticate (missing or
+ * invalid credentials), 400 (credentials in the query string), 403 insufficient_scope, 429 with
+ * Retry-After (address blocked), 500 when a->auth is NULL or the route names an unknown scope;
+ * r->outcome gets the reason code and the operational log the precise reason (never the key or
+ * token). 0 or the MWE_* error already set on r. I/O thread, before the body is read. */
+int api_authenticate(struct api *a, struct request *r);
+
+/* Pipeline phases (the tables in api.c): outage windows and the concurrency limit before
+ * authentication (sla.c), the per-consumer rate limit after it (ratelimit.c), and the release of
+ * the concurrency slot in the log phase (sla.c). Each phase returns 0 to continue or an MWE_*
+ * error with r's response and r->outcome set. I/O thread. */
 int api_sla_admit(struct api *a, struct request *r);
 int api_limit_check(struct api *a, struct request *r);
 void api_limit_release(struct api *a, struct request *r);
@@ -177,7 +220,7 @@ int api_obs_init(struct api *a, struct mw_error *e);
 /* Frees what api_obs_init built; after the servers stopped. Safe on a zeroed part. */
 void api_obs_fini(struct api *a);
 /* The log phase's metrics for r (route, method, status, duration, reason code, model call). Called
- * by on_complete before r->app_data (a struct model_call *) is released. I/O thread. */
+ * by on_complete before api_req(r)->call is released. I/O thread. */
 void api_obs_record(struct api *a, struct request *r);
 /* The application of the separate metrics listener (MODELWRAP_METRICS_PORT): GET /metrics only,
  * no authentication. app is filled; a must outlive the listener. */
@@ -213,7 +256,7 @@ const char *api_docs_file_name(size_t i);
 bool api_traceparent_valid(const char *s, size_t len);
 /* True for a well-formed, bounded tracestate (see trace.c). */
 bool api_tracestate_valid(const char *s, size_t len);
-/* Reads r's traceparent/tracestate once into r->traceparent / r->tracestate (valid ones only)
+/* Reads r's traceparent/tracestate once into api_req(r) (valid ones only)
  * and, when echo, adds them to the response headers. I/O thread. */
 void api_trace_read(struct request *r, bool echo);
 

@@ -108,8 +108,8 @@ void api_set_model(struct request *r, const struct model *m)
 {
     const char *name = model_get_name(m), *version = model_get_version(m);
 
-    r->model_name = arena_strndup(&r->arena, name, strlen(name));
-    r->model_version = arena_strndup(&r->arena, version, strlen(version));
+    api_req(r)->model_name = arena_strndup(&r->arena, name, strlen(name));
+    api_req(r)->model_version = arena_strndup(&r->arena, version, strlen(version));
 }
 
 /* The model named by the route's {name}, or the default model (their newest versions), from the
@@ -313,7 +313,7 @@ int api_h_predict(void *ctx, struct request *r)
         http_set_error(r, MWE_NOMEM, NULL);
         return HTTP_DONE;
     }
-    r->app_data = c; /* released by the log phase */
+    api_req(r)->call = c; /* released by the log phase */
     /* For the model's own log lines (Python workers' tracebacks, a plug-in's host->log) and
      * a plug-in's host->request_id; NULL if no memory. */
     (void)model_call_set_request_id(c, r->id);
@@ -364,12 +364,12 @@ int api_call_dispatch(struct request *r, struct model_call *c)
 }
 
 /* http_app.finish: builds the answer of an asynchronous call once its worker resumed the
- * connection, V2 (r->app_v2 set) or v1. I/O thread. */
+ * connection, V2 (api_req(r)->v2 set) or v1. I/O thread. */
 void api_predict_finish(struct api *a, struct request *r)
 {
-    if (r->app_v2 != NULL) {
+    if (api_req(r)->v2 != NULL) {
         api_v2_finish(a, r);
         return;
     }
-    reply_from_call(r, r->app_data);
+    reply_from_call(r, api_req(r)->call);
 }

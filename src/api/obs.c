@@ -149,8 +149,8 @@ void api_obs_record(struct api *a, struct request *r)
         route = (size_t)(r->route - a->app.routes);
     /* The request counter last: a scrape that sees it sees the rest of this request too (the
      * tests wait on it). */
-    if (r->app_data != NULL)
-        record_call(a->metrics, r->app_data);
+    if (api_req(r)->call != NULL)
+        record_call(a->metrics, api_req(r)->call);
     metrics_outcome(a->metrics, r->outcome);
     metrics_request(a->metrics, route, r->method, r->status, time_mono_ns() - r->t_start_ns);
 }
@@ -474,4 +474,5 @@ void api_metrics_app(struct api *a, struct http_app *app)
     app->finish = mon_finish;
     app->complete = mon_complete;
     app->conn_event = a->app.conn_event; /* the same refusal counters and events */
+    app->slot_size = sizeof(struct api_req);
 }

@@ -56,7 +56,7 @@ static bool dtype_numeric(int dt)
     return dt >= MW_UINT8 && dt <= MW_FP64;
 }
 
-/* How a model takes records: the same rule as the records codec (src/model/records.c). */
+/* How a model takes records: the same rule as the records codec (src/codec/records.c). */
 static enum rec_kind record_kind(const struct model_sig *sig)
 {
     const struct mw_tensor_spec *s;

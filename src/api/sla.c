@@ -197,7 +197,7 @@ void api_limits_fini(struct api *a)
 /* ---- enforcement ----------------------------------------------------------------------------- */
 
 /* Routes without a scope (health probes, the docs page's static files): no principal needed,
- * never limited, never in an outage. */
+ * never limited (ratelimit.c has the same rule), never in an outage. */
 static bool exempt(const struct route *rt)
 {
     return rt == NULL || rt->scope == NULL;
@@ -209,11 +209,6 @@ static bool outage_applies(const struct route *rt)
 {
     return rt != NULL && rt->scope != NULL && rt->handler != api_h_sla &&
            (strcmp(rt->scope, "predict") == 0 || strcmp(rt->scope, "read") == 0);
-}
-
-static uint64_t ceil_s(uint64_t ns)
-{
-    return (ns + 999999999u) / 1000000000u;
 }
 
 static void add_uint_header(struct request *r, const char *name, uint64_t v)
@@ -254,93 +249,7 @@ int api_sla_admit(struct api *a, struct request *r)
         r->outcome = "limit.concurrency";
         goto out;
     }
-    r->limit_slot = true;
-out:
-    return rc;
-}
-
-/* A NUL-terminated copy of a fixed-size field, whether or not its writer terminated it. */
-#define FIELD_COPY(dst, field)                                                                     \
-    do {                                                                                           \
-        size_t n_ = strnlen((field), sizeof(field));                                               \
-        memcpy((dst), (field), n_);                                                                \
-        (dst)[n_] = '\0';                                                                          \
-    } while (0)
-
-/* The consumer a request counts against: the principal, else the client address. */
-static size_t consumer_key(const struct request *r, char *out, size_t cap)
-{
-    const struct principal *p = &r->principal;
-    char a[sizeof(p->id) + 1];
-    char b[sizeof(p->client_id) + 1];
-
-    switch (p->kind) {
-    case PRINCIPAL_API_KEY:
-        if (p->id[0])
-            FIELD_COPY(a, p->id);
-        else
-            FIELD_COPY(a, p->key_id);
-        return limit_key_build(out, cap, 'k', a, NULL);
-    case PRINCIPAL_JWT:
-        FIELD_COPY(a, p->id);
-        FIELD_COPY(b, p->client_id);
-        return limit_key_build(out, cap, 'j', a, b);
-    case PRINCIPAL_MTLS:
-        FIELD_COPY(a, p->id);
-        return limit_key_build(out, cap, 'm', a, NULL);
-    default:
-        FIELD_COPY(a, r->client_addr);
-        return limit_key_build(out, cap, 'a', a, NULL);
-    }
-}
-
-/* The per-consumer rate limit; see api.h. */
-int api_limit_check(struct api *a, struct request *r)
-{
-    struct limit_decision d;
-    char key[LIMIT_KEY_MAX];
-    size_t len;
-    int rc = 0;
-
-    if (!a->limiter || exempt(r->route))
-        goto out;
-    len = consumer_key(r, key, sizeof(key));
-    if (len == 0) {
-        /* Cannot happen with the bounded principal fields; refuse rather than not count. */
-        rc = MWE_INTERNAL;
-        http_set_error(r, rc, NULL);
-        goto out;
-    }
-    rc = limit_take(a->limiter, key, len, r->principal.rate, r->principal.burst, &d);
-    if (rc == MWE_RATE_LIMIT_UNAVAILABLE) {
-        http_set_error(r, rc, NULL);
-        add_uint_header(r, "Retry-After", ceil_s(d.retry_ns) ? ceil_s(d.retry_ns) : 1);
-        r->outcome = "limit.store_unavailable";
-        goto out;
-    }
-    if (d.limit == 0)
-        goto out; /* no limit applies */
-    add_uint_header(r, "RateLimit-Limit", d.limit);
-    add_uint_header(r, "RateLimit-Remaining", d.remaining);
-    add_uint_header(r, "RateLimit-Reset", ceil_s(d.reset_ns));
-    if (!d.allowed) {
-        uint64_t retry = ceil_s(d.retry_ns);
-        double rate;
-        unsigned burst;
-        char msg[192];
-        limit_default(a->limiter, &rate, &burst);
-        if (r->principal.rate > 0)
-            rate = r->principal.rate;
-        snprintf(
-            msg, sizeof(msg),
-            "Too many requests: the limit is %g per second with bursts of %u; retry in %" PRIu64
-            " s.",
-            rate, d.limit, retry);
-        rc = MWE_RATE_LIMITED;
-        http_set_error(r, rc, msg);
-        add_uint_header(r, "Retry-After", retry ? retry : 1);
-        r->outcome = "limit.rate";
-    }
+    api_req(r)->limit_slot = true;
 out:
     return rc;
 }
@@ -348,9 +257,9 @@ out:
 /* Gives back the concurrency slot; see api.h. */
 void api_limit_release(struct api *a, struct request *r)
 {
-    if (r->limit_slot && a->limiter)
+    if (api_req(r)->limit_slot && a->limiter)
         limit_leave(a->limiter);
-    r->limit_slot = false;
+    api_req(r)->limit_slot = false;
 }
 
 /* ---- the document ---------------------------------------------------------------------------- */

@@ -145,28 +145,28 @@ bool api_tracestate_valid(const char *s, size_t len)
 }
 
 /* See api.h. Reads the request's traceparent and tracestate once: valid values are copied into
- * the arena (r->traceparent, r->tracestate) and, when `echo`, added to the response headers.
+ * the arena (api_req(r)->traceparent, api_req(r)->tracestate) and, when `echo`, added to the response headers.
  * tracestate is kept only with a valid traceparent (the specification discards it otherwise).
  * Thread: the request's I/O thread. Out of memory leaves the fields NULL. */
 void api_trace_read(struct request *r, bool echo)
 {
     struct slice tp, ts;
 
-    if (r->trace_read)
+    if (api_req(r)->trace_read)
         return;
-    r->trace_read = true;
+    api_req(r)->trace_read = true;
     tp = http_header_get(r, "traceparent");
     if (tp.ptr == NULL || !api_traceparent_valid(tp.ptr, tp.len))
         return;
-    r->traceparent = arena_strndup(&r->arena, tp.ptr, tp.len);
-    if (r->traceparent == NULL)
+    api_req(r)->traceparent = arena_strndup(&r->arena, tp.ptr, tp.len);
+    if (api_req(r)->traceparent == NULL)
         return;
     ts = http_header_get(r, "tracestate");
     if (ts.ptr != NULL && ts.len > 0 && api_tracestate_valid(ts.ptr, ts.len))
-        r->tracestate = arena_strndup(&r->arena, ts.ptr, ts.len);
+        api_req(r)->tracestate = arena_strndup(&r->arena, ts.ptr, ts.len);
     if (!echo)
         return;
-    http_header_add(r, "traceparent", r->traceparent);
-    if (r->tracestate != NULL)
-        http_header_add(r, "tracestate", r->tracestate);
+    http_header_add(r, "traceparent", api_req(r)->traceparent);
+    if (api_req(r)->tracestate != NULL)
+        http_header_add(r, "tracestate", api_req(r)->tracestate);
 }

@@ -194,8 +194,8 @@ static bool media_is(struct slice ct, const char *want)
 /* Builds the response of r's completed V2 call. */
 static void v2_reply(struct request *r)
 {
-    struct model_call *c = r->app_data;
-    const struct v2_request *req = r->app_v2;
+    struct model_call *c = api_req(r)->call;
+    const struct v2_request *req = api_req(r)->v2;
     struct mw_error e = {0};
     size_t header_len = 0;
     bool binary = false;
@@ -294,8 +294,8 @@ int api_h_v2_infer(void *ctx, struct request *r)
         http_set_error(r, MWE_NOMEM, NULL);
         return HTTP_DONE;
     }
-    r->app_data = c; /* released by the log phase */
-    r->app_v2 = req;
+    api_req(r)->call = c; /* released by the log phase */
+    api_req(r)->v2 = req;
     /* For the model's own log lines (Python workers' tracebacks, a plug-in's host->log) and
      * a plug-in's host->request_id; NULL if no memory. */
     (void)model_call_set_request_id(c, r->id);

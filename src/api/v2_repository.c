@@ -19,17 +19,17 @@ struct registry *api_registry_acquire(struct api *a)
 /* The snapshot of request r, acquired on first use; see api.h. I/O thread. */
 struct registry *api_registry(struct api *a, struct request *r)
 {
-    if (r->app_registry == NULL)
-        r->app_registry = api_registry_acquire(a);
-    return r->app_registry;
+    if (api_req(r)->registry == NULL)
+        api_req(r)->registry = api_registry_acquire(a);
+    return api_req(r)->registry;
 }
 
 /* Releases r's snapshot, if it took one. The log phase (on_complete), once nothing reads a model
  * of it any more. I/O thread. */
 void api_registry_put(struct api *a, struct request *r)
 {
-    registry_release(r->app_registry);
-    r->app_registry = NULL;
+    registry_release(api_req(r)->registry);
+    api_req(r)->registry = NULL;
 }
 
 /* See api.h. a->reg follows the published snapshot for start-up code. */

@@ -269,15 +269,15 @@ int audit_emit(struct audit *a, const struct audit_record *rec)
 }
 
 /* The log phase of a request; see audit.h. I/O threads. */
-static void request_record(struct audit *a, struct request *r, bool completed, uint64_t records,
-                           uint64_t wait_ns)
+static void request_record(struct audit *a, struct request *r, const struct audit_who *who,
+                           bool completed, uint64_t records, uint64_t wait_ns)
 {
     struct audit_record rec;
     struct audit_record ev[AUDIT_EVENTS_MAX_PER_CHECK];
     uint64_t now_ms = time_real_ms();
     size_t n;
 
-    audit_record_fill(&rec, r, completed, records, now_ms, time_mono_ns(),
+    audit_record_fill(&rec, r, who, completed, records, now_ms, time_mono_ns(),
                       http_header_get(r, "User-Agent"), http_header_get(r, "traceparent"));
     n = audit_events_check(a->events, &rec, now_ms, ev);
     emit(a, &rec, wait_ns);
@@ -286,15 +286,17 @@ static void request_record(struct audit *a, struct request *r, bool completed, u
 }
 
 /* See audit.h. I/O threads. */
-void audit_request(struct audit *a, struct request *r, bool completed, uint64_t records)
+void audit_request(struct audit *a, struct request *r, const struct audit_who *who, bool completed,
+                   uint64_t records)
 {
-    request_record(a, r, completed, records, WAIT_FOREVER);
+    request_record(a, r, who, completed, records, WAIT_FOREVER);
 }
 
 /* See audit.h. I/O threads; waits at most PROBE_WAIT_NS. */
-void audit_request_nowait(struct audit *a, struct request *r, bool completed, uint64_t records)
+void audit_request_nowait(struct audit *a, struct request *r, const struct audit_who *who,
+                          bool completed, uint64_t records)
 {
-    request_record(a, r, completed, records, PROBE_WAIT_NS);
+    request_record(a, r, who, completed, records, PROBE_WAIT_NS);
 }
 
 /* See audit.h. Lock-free; any thread. */

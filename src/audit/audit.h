@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "config/config.h"
 #include "core/core.h"
 #include "http/http.h"
@@ -98,11 +99,24 @@ enum { AUDIT_REQUEST = 0, AUDIT_EVENT = 1 };
  * NUL-terminated. Returns true when s had to be cut. */
 bool audit_copy(char *out, size_t cap, const char *s, size_t len);
 
-/* Fills rec for request r. completed: the response was sent (http_app.complete's ok); records:
+/* What the layers above the transport know of a request, for its record: who called (the
+ * principal's kind, enum principal_kind of src/auth, and identifiers) and which model answered.
+ * Borrowed for the call; NULL strings count as empty. */
+struct audit_who {
+    int principal_kind;
+    const char *principal_id;
+    const char *client_id;
+    const char *key_id;
+    const char *model;
+    const char *model_version;
+};
+
+/* Fills rec for request r and who. completed: the response was sent (http_app.complete's ok); records:
  * the request's record count (0: unknown); now_ms/now_ns: wall and monotonic clocks at completion;
  * user_agent and traceparent: the headers' values ({NULL, 0} when absent). Borrows r; copies
  * everything it keeps, so rec outlives r. Any thread; allocates nothing; no errors. */
-void audit_record_fill(struct audit_record *rec, const struct request *r, bool completed,
+void audit_record_fill(struct audit_record *rec, const struct request *r,
+                       const struct audit_who *who, bool completed,
                        uint64_t records, uint64_t now_ms, uint64_t now_ns, struct slice user_agent,
                        struct slice traceparent);
 
@@ -211,14 +225,16 @@ struct audit *audit_new(const struct config *cfg, struct mw_error *e);
  * or the ring is nearly full (the request must then be refused with 503). Always true with the
  * block policy. Lock-free; any thread. */
 bool audit_admit(struct audit *a);
-/* The log phase of request r: builds its record, runs the security-event detector and queues the
+/* The log phase of request r (who: see audit_record_fill): builds its record, runs the security-event detector and queues the
  * record and its events. completed: the response was sent; records: records in the request (0:
  * unknown). Blocks only under the block policy while the ring is full. Borrows r. I/O threads. */
-void audit_request(struct audit *a, struct request *r, bool completed, uint64_t records);
+void audit_request(struct audit *a, struct request *r, const struct audit_who *who, bool completed,
+                   uint64_t records);
 /* audit_request for a health probe: waits at most 200 ms for room, whatever the policy (a probe
  * must answer while the trail is stuck, and stay audited through a burst); past that its record
  * is dropped and counted. */
-void audit_request_nowait(struct audit *a, struct request *r, bool completed, uint64_t records);
+void audit_request_nowait(struct audit *a, struct request *r, const struct audit_who *who,
+                          bool completed, uint64_t records);
 /* Whether the audit trail lets the server take traffic, for readiness: false, with *why (a static
  * sentence), when fail-closed refuses new requests (audit_admit) or when the block policy's ring
  * is full (new requests would wait). Lock-free; any thread. */

@@ -174,12 +174,12 @@ static int request_sig(int status, bool completed)
 #define COPYZ(field, s) COPY(field, (s), (s) != NULL ? strlen(s) : 0)
 
 /* Builds a request's record; see audit.h. Any thread; no allocation. */
-void audit_record_fill(struct audit_record *rec, const struct request *r, bool completed,
-                       uint64_t records, uint64_t now_ms, uint64_t now_ns, struct slice user_agent,
+void audit_record_fill(struct audit_record *rec, const struct request *r,
+                       const struct audit_who *who, bool completed, uint64_t records,
+                       uint64_t now_ms, uint64_t now_ns, struct slice user_agent,
                        struct slice traceparent)
 {
     uint64_t dur_ns = now_ns > r->t_start_ns ? now_ns - r->t_start_ns : 0;
-    const struct principal *p = &r->principal;
 
     rec->kind = AUDIT_REQUEST;
     rec->status = r->status;
@@ -189,7 +189,7 @@ void audit_record_fill(struct audit_record *rec, const struct request *r, bool c
     rec->bytes_in = r->bytes_in;
     rec->bytes_out = completed ? r->bytes_out : 0;
     rec->records = records;
-    rec->principal_kind = p->kind;
+    rec->principal_kind = who->principal_kind;
     rec->aborted = !completed;
     rec->truncated = false;
     if (r->outcome != NULL)
@@ -207,11 +207,11 @@ void audit_record_fill(struct audit_record *rec, const struct request *r, bool c
     rec->peer[0] = '\0';
     if (r->peer_addr[0] != '\0' && strcmp(r->peer_addr, r->client_addr) != 0)
         COPY(peer, r->peer_addr, sizeof(r->peer_addr));
-    COPY(principal_id, p->id, sizeof(p->id));
-    COPY(client_id, p->client_id, sizeof(p->client_id));
-    COPY(key_id, p->key_id, sizeof(p->key_id));
-    COPYZ(model, r->model_name);
-    COPYZ(model_version, r->model_version);
+    COPYZ(principal_id, who->principal_id);
+    COPYZ(client_id, who->client_id);
+    COPYZ(key_id, who->key_id);
+    COPYZ(model, who->model);
+    COPYZ(model_version, who->model_version);
     COPY(path, r->path, r->path != NULL ? r->path_len : 0);
     mw_path_redact(rec->path);
     COPY(user_agent, user_agent.ptr, user_agent.len);

@@ -1,8 +1,7 @@
 /*
- * The authenticate and authorize phases: credentials from the headers (never the query string),
- * API keys and JWTs checked against lock-free snapshots, scopes, brute-force blocking, the
- * responses (RFC 6750 challenges), counters, and the background thread that reloads a changed
- * key file and refreshes the JWKS.
+ * The authentication context: the settings check, start-up (key file, JWKS or HS256 secret), the
+ * counters, and the background thread that reloads a changed key file and refreshes the JWKS.
+ * The decision is decide.c, scopes and reason codes scopes.c, credential extraction creds.c.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,125 +21,6 @@ _Static_assert(AUTH_REQUIRED == 0 && AUTH_NONE == 1, "MODELWRAP_AUTH values orde
 
 #define POLL_MS 500          /* how often the key file and JWKS file are checked */
 #define SECRET_FILE_MAX 4096 /* bytes of the HS256 secret file */
-#define KEY_MIN_LEN 16       /* shorter credentials are not even hashed */
-#define KEY_MAX_LEN 256
-#define REALM "Bearer realm=\"modelwrap\""
-
-enum jwks_source { JWKS_NONE = 0, JWKS_FILE, JWKS_REMOTE, JWKS_HMAC };
-
-struct file_id {
-    bool exists;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    struct timespec ctime;
-};
-
-struct auth {
-    struct snap keys; /* struct auth_keyset * */
-    struct snap jwks; /* struct jwt_keys * */
-    struct guard guard;
-    const struct config *cfg;
-    int mode; /* enum auth_mode */
-    bool jwt_enabled;
-    int jwks_source; /* enum jwks_source */
-    struct jwt_policy pol;
-    struct egress egress; /* the forward proxy of the JWKS and discovery fetches */
-
-    pthread_mutex_t reload_mu; /* serialises reloads: SIGHUP and the background thread */
-    struct file_id keys_id;
-    struct file_id jwks_file_id;
-
-    pthread_t thread;
-    bool thread_started;
-    int wake[2]; /* the request path writes a byte to ask for a JWKS refresh */
-    atomic_bool stop;
-    atomic_ullong last_trigger_ns;
-    uint64_t ttl_ns;
-    uint64_t min_interval_ns;
-
-    atomic_ullong successes;
-    atomic_ullong failures[AUTH_REASON_COUNT];
-    atomic_ullong blocks;
-    atomic_ullong keys_loaded;
-    atomic_ullong key_reloads;
-    atomic_ullong key_reload_failures;
-    atomic_ullong jwks_keys;
-    atomic_ullong jwks_refreshes;
-    atomic_ullong jwks_refresh_failures;
-};
-
-/* ---- scopes and reasons ---------------------------------------------------------------------- */
-
-static const char *const scope_names[] = {"predict", "read", "admin", "metrics"};
-
-unsigned auth_scope_bit(const char *name, size_t len)
-{
-    for (size_t i = 0; name && i < MW_ARRAY_LEN(scope_names); i++)
-        if (strlen(scope_names[i]) == len && memcmp(scope_names[i], name, len) == 0)
-            return 1u << i;
-    return 0;
-}
-
-int auth_scopes_parse(const char *list, unsigned *out, struct mw_error *e)
-{
-    const char *p = list ? list : "";
-    unsigned bits = 0;
-
-    for (;;) {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        size_t n = strcspn(p, ", \t");
-        unsigned bit = auth_scope_bit(p, n);
-        if (!bit)
-            return mw_fail(e, MWE_CONFIG,
-                           "unknown scope '%.*s' (accepted: predict, read, admin, "
-                           "metrics)",
-                           (int)(n > 32 ? 32 : n), p);
-        bits |= bit;
-        p += n;
-    }
-    if (!bits)
-        return mw_fail(e, MWE_CONFIG, "no scope given (accepted: predict, read, admin, metrics)");
-    *out = bits;
-    return 0;
-}
-
-void auth_scopes_str(unsigned scopes, char *out, size_t cap)
-{
-    size_t n = 0;
-    if (cap == 0)
-        return;
-    out[0] = '\0';
-    for (size_t i = 0; i < MW_ARRAY_LEN(scope_names); i++) {
-        if (!(scopes & (1u << i)))
-            continue;
-        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", scope_names[i]);
-        if (w < 0 || (size_t)w >= cap - n)
-            break;
-        n += (size_t)w;
-    }
-}
-
-const char *auth_reason_code(int reason)
-{
-    static const char *const codes[AUTH_REASON_COUNT] = {
-        [AUTH_MISSING] = "auth.missing",
-        [AUTH_INVALID_KEY] = "auth.invalid_key",
-        [AUTH_EXPIRED_KEY] = "auth.expired_key",
-        [AUTH_REVOKED_KEY] = "auth.revoked_key",
-        [AUTH_KEY_IN_QUERY] = "auth.key_in_query",
-        [AUTH_INVALID_TOKEN] = "auth.invalid_token",
-        [AUTH_EXPIRED_TOKEN] = "auth.expired_token",
-        [AUTH_TOKEN_LIFETIME] = "auth.token_lifetime",
-        [AUTH_INSUFFICIENT_SCOPE] = "auth.insufficient_scope",
-        [AUTH_BLOCKED] = "auth.blocked",
-    };
-    return reason >= 0 && reason < AUTH_REASON_COUNT ? codes[reason] : NULL;
-}
 
 void auth_stats_get(const struct auth *a, struct auth_stats *out)
 {
@@ -405,9 +285,8 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
-/* Asks the background thread for a JWKS refresh (an unknown kid), at most once per minimum
- * interval. Lock-free; never blocks (the pipe is non-blocking). */
-static void want_refresh(struct auth *a)
+/* See auth_int.h. Lock-free; never blocks (the pipe is non-blocking). */
+void auth_jwks_want_refresh(struct auth *a)
 {
     unsigned long long now, last;
 
@@ -618,6 +497,14 @@ out:
     return rc;
 }
 
+/* The scopes of a verified client certificate could not be parsed: name the setting. */
+static void scopes_fail(struct mw_error *e)
+{
+    char why[sizeof(e->msg)];
+    memcpy(why, e->msg, sizeof(why));
+    mw_fail(e, MWE_CONFIG, "MODELWRAP_TLS_CLIENT_SCOPES: %s", why);
+}
+
 struct auth *auth_new(const struct config *cfg, struct mw_error *e)
 {
     size_t size = (sizeof(struct auth) + 63) & ~(size_t)63;
@@ -645,6 +532,10 @@ struct auth *auth_new(const struct config *cfg, struct mw_error *e)
     guard_init(&a->guard, cfg->auth_failure_limit, cfg->auth_failure_window, cfg->auth_block_time);
     a->ttl_ns = (uint64_t)cfg->jwks_cache_ttl * 1000000000ull;
     a->min_interval_ns = (uint64_t)cfg->jwks_refresh_interval * 1000000000ull;
+    if (auth_scopes_parse(cfg->tls_client_scopes, &a->cert_scopes, e) != 0) {
+        scopes_fail(e);
+        goto out_fail;
+    }
 
     if (a->mode == AUTH_NONE) {
         log_msg(LOG_WARN, "MODELWRAP_AUTH=none: every caller gets every scope (loopback only)",
@@ -714,312 +605,4 @@ void auth_reload(struct auth *a)
     if (a->jwks_source == JWKS_REMOTE && write(a->wake[1], "r", 1) < 0) {
         /* Full pipe: a refresh is already pending. */
     }
-}
-
-/* ---- the decision ---------------------------------------------------------------------------- */
-
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static int check_key(struct auth *a, struct slice key, int64_t now, struct principal *p,
-                     struct auth_decision *d)
-{
-    unsigned char digest[32];
-    struct snap_ref ref;
-    const struct auth_keyset *ks;
-    const struct auth_key *k;
-    int reason = -1;
-
-    if (!a->cfg->api_keys_file) {
-        d->detail = "API keys are disabled (MODELWRAP_API_KEYS_FILE is empty)";
-        return AUTH_INVALID_KEY;
-    }
-    if (key.len < KEY_MIN_LEN || key.len > KEY_MAX_LEN) {
-        d->detail = "malformed API key (length)";
-        return AUTH_INVALID_KEY;
-    }
-    if (auth_sha256(key.ptr, key.len, digest) != 0) {
-        d->detail = "cannot hash the key";
-        return AUTH_INVALID_KEY;
-    }
-    ks = snap_acquire(&a->keys, &ref);
-    k = auth_keyset_find(ks, digest);
-    if (!k) {
-        d->detail = "unknown API key";
-        reason = AUTH_INVALID_KEY;
-    } else if (k->revoked) {
-        d->detail = "revoked API key";
-        reason = AUTH_REVOKED_KEY;
-    } else if (k->expires && k->expires <= now) {
-        d->detail = "expired API key";
-        reason = AUTH_EXPIRED_KEY;
-    }
-    if (k) {
-        /* Who it was is useful in the log even when refused: the id is not a secret. */
-        p->kind = PRINCIPAL_API_KEY;
-        copy_text(p->id, sizeof(p->id), k->id);
-        copy_text(p->key_id, sizeof(p->key_id), k->id);
-        copy_text(p->name, sizeof(p->name), k->owner);
-        p->client_id[0] = '\0';
-        p->scopes = reason < 0 ? k->scopes : 0;
-        p->rate = k->rate;
-        p->burst = k->burst;
-    }
-    snap_release(&ref);
-    return reason;
-}
-
-static int check_token(struct auth *a, struct slice token, int64_t now, struct principal *p,
-                       struct auth_decision *d)
-{
-    struct snap_ref ref;
-    const struct jwt_keys *keys;
-    int st;
-
-    if (!a->jwt_enabled) {
-        d->detail = "bearer tokens are not configured (MODELWRAP_JWT_ISSUER is unset)";
-        return AUTH_INVALID_TOKEN;
-    }
-    keys = snap_acquire(&a->jwks, &ref);
-    st = jwt_verify(&a->pol, keys, token.ptr, token.len, now, p, &d->detail);
-    snap_release(&ref);
-    switch (st) {
-    case JWT_OK:
-        return -1;
-    case JWT_EXPIRED:
-        return AUTH_EXPIRED_TOKEN;
-    case JWT_LIFETIME:
-        return AUTH_TOKEN_LIFETIME;
-    case JWT_UNKNOWN_KID:
-        want_refresh(a);
-        return AUTH_INVALID_TOKEN;
-    default:
-        return AUTH_INVALID_TOKEN;
-    }
-}
-
-static int err_of(int reason)
-{
-    switch (reason) {
-    case AUTH_MISSING:
-        return MWE_UNAUTHENTICATED;
-    case AUTH_KEY_IN_QUERY:
-        return MWE_BAD_REQUEST;
-    case AUTH_INSUFFICIENT_SCOPE:
-        return MWE_INSUFFICIENT_SCOPE;
-    case AUTH_BLOCKED:
-        return MWE_RATE_LIMITED;
-    default:
-        return MWE_INVALID_TOKEN;
-    }
-}
-
-int auth_decide(struct auth *a, const struct auth_creds *c, const char *client, unsigned need,
-                struct principal *out, struct auth_decision *d)
-{
-    struct principal p;
-    uint64_t mono = time_mono_ns();
-    int64_t now = (int64_t)time(NULL);
-    int reason = -1;
-
-    memset(d, 0, sizeof(*d));
-    memset(&p, 0, sizeof(p));
-    if (a->mode == AUTH_NONE) {
-        p.kind = PRINCIPAL_ANONYMOUS;
-        copy_text(p.id, sizeof(p.id), "anonymous");
-        p.scopes = SCOPE_ALL;
-        goto out;
-    }
-    if (guard_blocked(&a->guard, client, mono, &d->retry_after)) {
-        d->detail = "the address is blocked after repeated authentication failures";
-        reason = AUTH_BLOCKED;
-        goto out;
-    }
-    if (c->in_query) {
-        d->detail = "credentials in the query string";
-        reason = AUTH_KEY_IN_QUERY;
-    } else if (c->api_key.len > 0) {
-        reason = check_key(a, c->api_key, now, &p, d);
-    } else if (c->bearer.len > sizeof(AUTH_KEY_PREFIX) - 1 &&
-               memcmp(c->bearer.ptr, AUTH_KEY_PREFIX, sizeof(AUTH_KEY_PREFIX) - 1) == 0) {
-        reason = check_key(a, c->bearer, now, &p, d); /* an API key sent as a bearer token */
-    } else if (c->bearer.len > 0) {
-        reason = check_token(a, c->bearer, now, &p, d);
-    } else if (c->transport && c->transport->kind == PRINCIPAL_MTLS && !c->bad_header) {
-        p = *c->transport; /* verified by the TLS layer */
-        reason = -1;
-    } else if (c->bad_header) {
-        d->detail = "the Authorization header is not `Bearer <token>`";
-        reason = AUTH_INVALID_TOKEN;
-    } else {
-        d->detail = "no credentials";
-        reason = AUTH_MISSING;
-        goto out;
-    }
-    if (reason >= 0) {
-        if (guard_fail(&a->guard, client, mono)) {
-            atomic_fetch_add_explicit(&a->blocks, 1, memory_order_relaxed);
-            log_msg(LOG_WARN, "address blocked after repeated authentication failures", "client",
-                    client, NULL);
-        }
-        goto out;
-    }
-    if (need && !(p.scopes & need)) {
-        d->detail = "the credentials lack the route's scope";
-        reason = AUTH_INSUFFICIENT_SCOPE;
-    }
-out:
-    *out = p;
-    if (reason >= 0) {
-        d->reason = reason;
-        atomic_fetch_add_explicit(&a->failures[reason], 1, memory_order_relaxed);
-        return err_of(reason);
-    }
-    atomic_fetch_add_explicit(&a->successes, 1, memory_order_relaxed);
-    return 0;
-}
-
-/* ---- the HTTP side --------------------------------------------------------------------------- */
-
-static const char *const query_names[] = {"api_key",   "apikey", "api-key", "x-api-key",
-                                          "x_api_key", "key",    "token",   "access_token",
-                                          "id_token",  "jwt",    "auth",    "authorization"};
-
-static bool query_cred(void *ctx, struct slice name, struct slice value)
-{
-    bool *found = ctx;
-    for (size_t i = 0; i < MW_ARRAY_LEN(query_names); i++) {
-        if (slice_eq_nocase(name, query_names[i])) {
-            *found = true;
-            return false;
-        }
-    }
-    if (value.len > 3 && memcmp(value.ptr, AUTH_KEY_PREFIX, 3) == 0) {
-        *found = true; /* an API key under any name */
-        return false;
-    }
-    return true;
-}
-
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* See auth_int.h. */
-void auth_parse_authorization(struct slice h, struct auth_creds *c)
-{
-    size_t i = 0;
-
-    if (h.len == 0)
-        return;
-    if (h.len < 7 || !slice_eq_nocase((struct slice){h.ptr, 6}, "bearer") || !is_blank(h.ptr[6])) {
-        c->bad_header = true;
-        return;
-    }
-    for (i = 7; i < h.len && is_blank(h.ptr[i]); i++)
-        ;
-    size_t end = h.len;
-    while (end > i && is_blank(h.ptr[end - 1]))
-        end--;
-    if (end == i) {
-        c->bad_header = true;
-        return;
-    }
-    for (size_t j = i; j < end; j++) {
-        if (is_blank(h.ptr[j])) {
-            c->bad_header = true;
-            return;
-        }
-    }
-    c->bearer = (struct slice){h.ptr + i, end - i};
-}
-
-static struct slice trimmed(struct slice s)
-{
-    while (s.len > 0 && is_blank(s.ptr[0])) {
-        s.ptr++;
-        s.len--;
-    }
-    while (s.len > 0 && is_blank(s.ptr[s.len - 1]))
-        s.len--;
-    return s;
-}
-
-int auth_begin(struct auth *a, struct request *r)
-{
-    const char *scope = r->route ? r->route->scope : NULL;
-    struct auth_creds c;
-    struct auth_decision d;
-    unsigned need;
-    char hdr[160];
-    int rc;
-
-    if (!scope)
-        return 0;
-    need = auth_scope_bit(scope, strlen(scope));
-    if (!a || !need) {
-        /* Fail closed: no authentication context, or a route naming an unknown scope. */
-        log_msg(LOG_ERROR, "authorization impossible: refusing", "route", r->route->name, "scope",
-                scope, NULL);
-        http_set_error(r, MWE_INTERNAL, NULL);
-        return MWE_INTERNAL;
-    }
-    memset(&c, 0, sizeof(c));
-    struct principal transport = r->principal;
-    if (transport.kind == PRINCIPAL_MTLS)
-        c.transport = &transport;
-    if (a->mode != AUTH_NONE) {
-        c.api_key = trimmed(http_header_get(r, "X-API-Key"));
-        if (c.api_key.len == 0)
-            c.api_key = trimmed(http_header_get(r, "token"));
-        auth_parse_authorization(http_header_get(r, "Authorization"), &c);
-        http_query_each(r, query_cred, &c.in_query);
-    }
-    rc = auth_decide(a, &c, r->client_addr, need, &r->principal, &d);
-    if (rc == 0)
-        return 0;
-
-    r->outcome = auth_reason_code(d.reason);
-    switch (rc) {
-    case MWE_UNAUTHENTICATED:
-        http_set_error(r, rc,
-                       "Authentication is required: send an API key in the X-API-Key "
-                       "header or a bearer token in the Authorization header.");
-        http_header_add(r, "WWW-Authenticate", REALM);
-        break;
-    case MWE_INVALID_TOKEN:
-        http_set_error(r, rc, NULL);
-        http_header_add(r, "WWW-Authenticate", REALM ", error=\"invalid_token\"");
-        break;
-    case MWE_BAD_REQUEST:
-        http_set_error(r, rc,
-                       "Credentials are not accepted in the query string; send them in "
-                       "the X-API-Key or Authorization header.");
-        http_header_add(r, "WWW-Authenticate", REALM ", error=\"invalid_request\"");
-        break;
-    case MWE_INSUFFICIENT_SCOPE:
-        snprintf(hdr, sizeof(hdr), REALM ", error=\"insufficient_scope\", scope=\"%s\"", scope);
-        http_set_error(r, rc, NULL);
-        http_header_add(r, "WWW-Authenticate", hdr);
-        break;
-    default:
-        snprintf(hdr, sizeof(hdr), "%u", d.retry_after);
-        http_set_error(r, rc,
-                       "Too many failed authentication attempts from this address; "
-                       "retry later.");
-        http_header_add(r, "Retry-After", hdr);
-        break;
-    }
-    log_msg(d.reason == AUTH_MISSING || d.reason == AUTH_BLOCKED ? LOG_INFO : LOG_WARN,
-            "authentication refused", "request_id", r->id, "client", r->client_addr, "route",
-            r->route->name, "reason", r->outcome, "detail", d.detail, "key_id",
-            r->principal.kind == PRINCIPAL_API_KEY ? r->principal.key_id : NULL, NULL);
-    return rc;
 }

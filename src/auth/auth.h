@@ -13,7 +13,29 @@
 
 #include "config/config.h"
 #include "core/core.h"
-#include "http/http.h"
+
+/* ---- principals: who is calling ------------------------------------------------------------- */
+
+enum principal_kind {
+    PRINCIPAL_NONE = 0, /* not authenticated (yet) */
+    PRINCIPAL_ANONYMOUS = 1, /* MODELWRAP_AUTH=none */
+    PRINCIPAL_API_KEY = 2,
+    PRINCIPAL_JWT = 3,
+    PRINCIPAL_MTLS = 4,
+};
+
+/* Who is calling: filled by the authenticate phase, read by authorization, limits, audit and
+ * metrics. Plain data, kept in the application's per-request state; never holds a secret. */
+struct principal {
+    int kind;            /* enum principal_kind */
+    char id[128];        /* API key id, JWT sub, certificate subject */
+    char client_id[128]; /* JWT client_id / azp */
+    char key_id[64];     /* API key id, or the JWT's kid */
+    char name[128];      /* display: key owner, JWT name, certificate CN */
+    unsigned scopes;     /* SCOPE_* bits */
+    double rate;         /* per-principal throughput override, requests/s; 0: the default */
+    unsigned burst;      /* per-principal burst override; 0: the default */
+};
 
 /* ---- scopes: what a principal may do; each route names the one it needs ---------------------- */
 
@@ -93,22 +115,27 @@ bool auth_has_outbound(const struct config *cfg);
  * (reads the environment). */
 const char *auth_egress_proxy(const struct config *cfg, const char **source);
 /* Stops the background thread and frees everything. NULL is fine. Main thread, after the HTTP
- * server stopped (no request may be inside auth_begin). */
+ * server stopped (no request may be inside auth_decide). */
 void auth_free(struct auth *a);
 
-/*
- * The authenticate and authorize phases, from http_app.begin (an I/O thread, before the body is
- * read). Routes whose scope is NULL pass untouched. A principal of kind PRINCIPAL_MTLS that the
- * transport put in r->principal (a verified client certificate) is used when the request carries
- * no other credential; header credentials win. Otherwise fills r->principal (on a refusal it may
- * name the refused API key, with no scopes), or answers the
- * request: 401 with WWW-Authenticate (missing or invalid credentials), 400 (credentials in the
- * query string), 403 insufficient_scope, 429 with Retry-After (address blocked after repeated
- * failures); r->outcome gets the reason code and the operational log the precise reason (never
- * the key or token). Returns 0 to continue, or the MWE_* error already set on r. a may be NULL:
- * then every route that needs a scope fails closed with 500.
- */
-int auth_begin(struct auth *a, struct request *r);
+/* ---- credentials and the transport's facts (the HTTP adapter is src/api/authn.c) ------------ */
+
+/* What the transport verified of a client certificate (mutual TLS): NUL-terminated texts,
+ * borrowed for the call. */
+struct auth_cert {
+    const char *subject;     /* the subject DN, or "sha256:<fingerprint>" */
+    const char *cn;          /* "" when none */
+    const char *san;         /* the first DNS, URI or e-mail SAN; "" when none */
+    const char *fingerprint; /* SHA-256, lowercase hex */
+};
+
+/* The principal a verified client certificate stands for: kind PRINCIPAL_MTLS, id = the subject,
+ * name = the CN (else the SAN, else the subject), client_id = the SAN, key_id = "x509:" and the
+ * start of the fingerprint, scopes = MODELWRAP_TLS_CLIENT_SCOPES. a may be NULL (no scopes). Any
+ * thread; no allocation. */
+void auth_cert_principal(const struct auth *a, const struct auth_cert *cert, struct principal *p);
+/* Whether a reads credentials from the request at all (false with MODELWRAP_AUTH=none). */
+bool auth_reads_credentials(const struct auth *a);
 
 /* Reloads the key file and the JWKS file (and asks the background thread to refetch a remote
  * JWKS). A broken file keeps the set in force; the log says why. Main thread (SIGHUP). */
@@ -117,6 +144,17 @@ void auth_reload(struct auth *a);
 /* ---- the decision, without HTTP (for tests and fuzzers) -------------------------------------- */
 
 /* The credentials a request carries (slices into its headers). */
+struct auth_creds;
+/* Fills the header part of c from the X-API-Key header, the template's `token` header (used when
+ * X-API-Key is absent or blank) and Authorization ({NULL, 0} when absent): blanks trimmed, the
+ * token of `Bearer <token>` split off, bad_header set for any other Authorization. Slices point
+ * into the given headers. Any thread; no allocation. */
+void auth_creds_from_headers(struct auth_creds *c, struct slice x_api_key, struct slice token,
+                             struct slice authorization);
+/* Whether a query-string argument carries a credential: a name in the list of credential names
+ * (case-insensitive), or a value that starts like an API key. */
+bool auth_query_is_credential(struct slice name, struct slice value);
+
 struct auth_creds {
     struct slice api_key; /* X-API-Key, or the template's `token` header */
     struct slice bearer;  /* the token of `Authorization: Bearer <token>` */

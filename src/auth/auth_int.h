@@ -1,6 +1,6 @@
 /*
- * Private to src/auth: the brute-force failure table, the JWT verifier and the JWKS fetcher.
- * Nobody outside src/auth (and its tests/fuzzers) includes it.
+ * Private to src/auth: the brute-force failure table, the JWT verifier, the JWKS fetcher and the
+ * authentication context itself. Nobody outside src/auth (and its tests/fuzzers) includes it.
  */
 #ifndef MW_AUTH_INT_H
 #define MW_AUTH_INT_H
@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "auth/auth.h"
 
@@ -171,5 +173,57 @@ json_t *jwks_read_file(const char *path, struct mw_error *e);
  * `Bearer <token>` (scheme in any case, blanks around the token): sets c->bearer to the token (a
  * slice of h), or c->bad_header for anything else. Leaves c's other members alone. Any thread. */
 void auth_parse_authorization(struct slice h, struct auth_creds *c);
+
+/* ---- the authentication context (auth.c; read by decide.c) ---------------------------------- */
+
+enum jwks_source { JWKS_NONE = 0, JWKS_FILE, JWKS_REMOTE, JWKS_HMAC };
+
+struct file_id {
+    bool exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+};
+
+struct auth {
+    struct snap keys; /* struct auth_keyset * */
+    struct snap jwks; /* struct jwt_keys * */
+    struct guard guard;
+    const struct config *cfg;
+    int mode; /* enum auth_mode */
+    unsigned cert_scopes; /* MODELWRAP_TLS_CLIENT_SCOPES: what a verified client certificate gets */
+    bool jwt_enabled;
+    int jwks_source; /* enum jwks_source */
+    struct jwt_policy pol;
+    struct egress egress; /* the forward proxy of the JWKS and discovery fetches */
+
+    pthread_mutex_t reload_mu; /* serialises reloads: SIGHUP and the background thread */
+    struct file_id keys_id;
+    struct file_id jwks_file_id;
+
+    pthread_t thread;
+    bool thread_started;
+    int wake[2]; /* the request path writes a byte to ask for a JWKS refresh */
+    atomic_bool stop;
+    atomic_ullong last_trigger_ns;
+    uint64_t ttl_ns;
+    uint64_t min_interval_ns;
+
+    atomic_ullong successes;
+    atomic_ullong failures[AUTH_REASON_COUNT];
+    atomic_ullong blocks;
+    atomic_ullong keys_loaded;
+    atomic_ullong key_reloads;
+    atomic_ullong key_reload_failures;
+    atomic_ullong jwks_keys;
+    atomic_ullong jwks_refreshes;
+    atomic_ullong jwks_refresh_failures;
+};
+
+/* Asks the background thread for a JWKS refresh (an unknown kid), at most once per minimum
+ * interval. Any thread. */
+void auth_jwks_want_refresh(struct auth *a);
 
 #endif /* MW_AUTH_INT_H */

@@ -13,7 +13,7 @@
 
 #include "cli/cli.h"
 #include "core/core.h"
-#include "model/model.h"
+#include "codec/codec.h"
 
 #define DEFAULT_ABS_TOL 1e-6
 #define DEFAULT_REL_TOL 0.0

@@ -2,9 +2,9 @@
  * libmicrohttpd glue: starts the daemons (one per thread with SO_REUSEPORT, or one daemon with an
  * internal thread pool; HTTPS when configured), turns MHD's three-or-more access-handler calls
  * into one struct request that goes through the read and route phases (client address behind
- * trusted proxies, CORS preflight, the verified client certificate), collects the body under the size limit
- * and the receive deadline, hands it to the application, and queues the response with the
- * security headers on a later call so keep-alive works.
+ * trusted proxies, CORS preflight, the verified client certificate), collects the body under the
+ * size limit and the receive deadline, hands it to the application, and queues the response with
+ * the security headers on a later call so keep-alive works.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "auth/auth.h"
 #include "http/http.h"
 #include "http/http_int.h"
 
@@ -343,6 +342,9 @@ static size_t unescape_uri(void *cls, struct MHD_Connection *conn, char *uri)
 
 static void request_free(struct request *r)
 {
+    const struct http_app *app = r->server->app;
+    if (r->slot != NULL && app->slot_free != NULL)
+        app->slot_free(app->ctx, r->slot);
     buf_fini(&r->body);
     buf_fini(&r->resp);
     arena_fini(&r->arena);
@@ -494,9 +496,15 @@ static void request_addresses(struct http_server *s, struct request *r, struct M
 static struct request *request_new(struct http_server *s, struct MHD_Connection *conn,
                                    struct http_conn *c)
 {
-    struct request *r = calloc(1, sizeof(*r));
+    /* The application's slot follows the request in the same allocation, max-aligned. */
+    size_t head =
+        (sizeof(struct request) + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    size_t slot = s->app->slot_size;
+    struct request *r = calloc(1, head + slot);
     if (!r)
         return NULL;
+    if (slot > 0)
+        r->slot = (char *)r + head;
     arena_init(&r->arena, 0);
     buf_init(&r->body, s->cfg->max_body_bytes);
     buf_init(&r->resp, SIZE_MAX / 2);
@@ -565,11 +573,11 @@ static void begin_request(struct http_server *s, struct request *r, struct MHD_C
         http_set_error(r, MWE_URI_TOO_LONG, msg);
         return;
     }
-    if (c && c->client_verified) { /* mutual TLS: the principal, before authentication */
+    if (c && c->client_verified) { /* mutual TLS: what the application authenticates */
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         if (ci && ci->tls_session)
-            tls_conn_principal(s->tls, c, ci->tls_session, &r->principal);
+            tls_conn_client_cert(s->tls, c, ci->tls_session, &r->client_cert);
     }
 
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, sum_header, &hs);
@@ -1027,26 +1035,19 @@ static struct MHD_Daemon *start_daemon(struct http_server *s, uint16_t port, uns
     return d;
 }
 
-/* The transport-security parts of the server: scopes of client certificates, trusted proxies,
- * CORS, TLS (or the plaintext policy), HSTS and the connection guard. 0 or MWE_* with e. */
+/* The transport-security parts of the server: trusted proxies, CORS, TLS (or the plaintext
+ * policy), HSTS and the connection guard. 0 or MWE_* with e. */
 static int security_init(struct http_server *s, struct mw_error *e)
 {
     const struct config *cfg = s->cfg;
-    unsigned scopes = 0;
     struct ipaddr host;
     int rc;
 
-    rc = auth_scopes_parse(cfg->tls_client_scopes, &scopes, e);
-    if (rc != 0) {
-        char why[sizeof(e->msg)];
-        memcpy(why, e->msg, sizeof(why));
-        return mw_fail(e, MWE_CONFIG, "MODELWRAP_TLS_CLIENT_SCOPES: %s", why);
-    }
     rc = proxy_list_parse(cfg->trusted_proxies, &s->proxies, e);
     if (rc == 0)
         rc = cors_init(&s->cors, cfg->cors_origins, cfg->cors_credentials, e);
     if (rc == 0)
-        rc = tls_new(cfg, scopes, &s->tls, e);
+        rc = tls_new(cfg, &s->tls, e);
     if (rc != 0)
         return rc;
     if (!s->tls && ipaddr_parse(cfg->host, strlen(cfg->host), &host) &&

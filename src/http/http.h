@@ -1,7 +1,8 @@
 /*
  * http: the transport. libmicrohttpd glue (daemons, limits, suspend/resume, completion), the
  * request object every phase works on, response helpers and the method+path router. It knows
- * nothing of models or auth: the application (src/api) supplies the hooks in struct http_app.
+ * nothing of models, auth or the api: it exposes what it verified (peer, TLS client certificate)
+ * and one opaque per-request slot; the application (src/api) supplies the hooks in struct http_app.
  */
 #ifndef MW_HTTP_H
 #define MW_HTTP_H
@@ -55,25 +56,14 @@ void http_methods_str(unsigned methods, char *out, size_t cap);
 
 /* ---- the request ----------------------------------------------------------------------------- */
 
-enum principal_kind {
-    PRINCIPAL_NONE = 0, /* not authenticated (yet) */
-    PRINCIPAL_ANONYMOUS = 1, /* MODELWRAP_AUTH=none */
-    PRINCIPAL_API_KEY = 2,
-    PRINCIPAL_JWT = 3,
-    PRINCIPAL_MTLS = 4,
-};
-
-/* Who is calling: filled by the authenticate phase (src/auth), read by authorization, limits,
- * audit and metrics. Plain data, embedded in the request; never holds a secret. */
-struct principal {
-    int kind;            /* enum principal_kind */
-    char id[128];        /* API key id, JWT sub, certificate subject */
-    char client_id[128]; /* JWT client_id / azp */
-    char key_id[64];     /* API key id, or the JWT's kid */
-    char name[128];      /* display: key owner, JWT name, certificate CN */
-    unsigned scopes;     /* SCOPE_* bits (src/auth/auth.h) */
-    double rate;         /* per-principal throughput override, requests/s; 0: the default */
-    unsigned burst;      /* per-principal burst override; 0: the default */
+/* What the transport verified about the client's TLS certificate (mutual TLS): plain text,
+ * control bytes replaced by '?'. All empty when no certificate was verified. */
+struct http_client_cert {
+    bool verified;         /* a client certificate was presented and verified */
+    char subject[128];     /* the subject DN (RFC 4514), or "sha256:<fingerprint>" when longer */
+    char cn[128];          /* the subject's common name ("" when none) */
+    char san[128];         /* the first DNS, URI or e-mail subject alternative name ("" when none) */
+    char fingerprint[65];  /* SHA-256 of the DER certificate, lowercase hex */
 };
 
 struct http_header {
@@ -120,38 +110,23 @@ struct request {
     /* asynchronous completion: the app sets WAITING before http_suspend and READY (release
      * store) before http_resume */
     atomic_int async_state;
-    void *app_data; /* the application's per-request state */
+
+    /* the application's per-request state: http_app.slot_size zeroed bytes allocated with the
+     * request (NULL when slot_size is 0), opaque to the transport; http_app.slot_free (when set)
+     * runs on it right before the request is freed, after `complete` */
+    void *slot;
 
     /* for the log phase */
-    const char *model_name;
-    const char *model_version;
     const char *outcome; /* reason code of the decision, e.g. "auth.unknown_key" (static) */
 
-    /* identity (authenticate phase) */
-    struct principal principal;
-
-    /* ---- model registry snapshot, Open Inference Protocol ---- */
-    void *app_registry; /* the application's reference to the model registry snapshot this
-                         * request uses (taken by the first handler that needs it, released by
-                         * `complete`) */
-    void *app_v2;       /* a V2 inference's decoded request (in `arena`), NULL otherwise */
-
-    /* ---- transport security: TLS, proxies, CORS ---- */
+    /* ---- transport facts: TLS, proxies, CORS ---- */
     char peer_addr[64];  /* the direct peer; client_addr is the first untrusted hop */
     bool tls;            /* this connection is TLS (in-process HTTPS) */
     bool https;          /* the client's scheme is https: TLS here, or a trusted proxy says so */
+    struct http_client_cert client_cert; /* the verified client certificate (mutual TLS) */
     struct slice origin; /* Origin allowed by MODELWRAP_CORS_ORIGINS (else {NULL, 0}; MHD's) */
     bool preflight;      /* a CORS preflight, answered by the transport (no route, no begin) */
     struct http_conn *hconn; /* per-connection state (http.c only) */
-    /* ---- SLA, rate limits ---- */
-    bool limit_slot; /* holds a global concurrency slot (given back by the log phase) */
-    /* ---- audit trail ---- */
-    /* ---- metrics, tracing ---- */
-    /* W3C Trace Context of the request (src/api/trace.c): the headers as received when valid,
-     * NULL when absent or invalid (then not propagated: none is invented). Arena strings. */
-    const char *traceparent;
-    const char *tracestate;
-    bool trace_read; /* the headers were looked at (api_trace_read is idempotent) */
     /* ---- HTTP framing ---- */
     bool started;   /* the access handler saw it (false: libmicrohttpd refused it by itself) */
     bool close;     /* answer, then close the connection (ambiguous framing) */
@@ -202,13 +177,16 @@ struct http_app {
      * calls `finish` on an I/O thread to build the response. */
     int (*handle)(void *ctx, struct request *r);
     void (*finish)(void *ctx, struct request *r);
-    /* After the response was sent or the connection failed (ok false): the log phase. Also
-     * releases r->app_data. Never called for a request that `begin` never saw. */
+    /* After the response was sent or the connection failed (ok false): the log phase. Never called for a request that `begin` never saw. */
     void (*complete)(void *ctx, struct request *r, bool ok);
     /* A connection-level refusal, where no request reaches `complete`: a connection over the
      * server-wide or per-address limit, or a request line libmicrohttpd refused or that the
      * client never finished. Called once per occurrence, from an I/O thread; may be NULL. */
     void (*conn_event)(void *ctx, const struct http_conn_event *ev);
+    /* Bytes of the per-request slot (r->slot) and the hook that releases what the application
+     * hung on it (may be NULL; runs after `complete`, and for a request `complete` never saw). */
+    size_t slot_size;
+    void (*slot_free)(void *ctx, void *slot);
 };
 
 /* ---- the server ------------------------------------------------------------------------------ */

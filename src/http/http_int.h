@@ -171,7 +171,7 @@ struct http_conn {
     struct tls_ctx *tls;         /* set by tls_conn_start */
     struct tls_cred *cred;       /* the certificate this connection's handshake used (a ref) */
     bool client_verified;        /* a client certificate was presented and verified */
-    struct principal *client;    /* its principal, built on first use (malloc) */
+    struct http_client_cert *client; /* its facts, built on first use (malloc) */
 };
 
 struct guard;
@@ -261,10 +261,8 @@ struct tls_ctx;
 
 /* Prepares HTTPS from cfg: loads and checks the certificate and key (readable, PEM, a matching
  * pair, valid now), the client CA (mutual TLS) and the priority string (valid, TLS 1.2 or later
- * only); client_scopes are the scopes given to a verified client certificate. *out is NULL when
- * TLS is not configured. 0 or MWE_CONFIG with e naming the setting and the problem. */
-int tls_new(const struct config *cfg, unsigned client_scopes, struct tls_ctx **out,
-            struct mw_error *e);
+ * only). *out is NULL when TLS is not configured. 0 or MWE_CONFIG with e naming the setting and the problem. */
+int tls_new(const struct config *cfg, struct tls_ctx **out, struct mw_error *e);
 void tls_free(struct tls_ctx *t);
 /* Re-reads the certificate and key; swaps them in when valid (any thread; handshakes in progress
  * keep the credential they took). 0 or MWE_CONFIG with e, the old credential then stays. */
@@ -277,12 +275,12 @@ gnutls_certificate_retrieve_function2 *tls_cert_callback(void);
 /* A TLS connection was accepted (before its handshake): sets up client certificate checks.
  * 0, or -1 when the connection must be refused. */
 int tls_conn_start(struct tls_ctx *t, struct http_conn *c, gnutls_session_t session);
-/* The connection is closing: releases its credential and principal. */
+/* The connection is closing: releases its credential and certificate facts. */
 void tls_conn_end(struct tls_ctx *t, struct http_conn *c);
-/* Fills *p with the principal of the connection's verified client certificate (built once per
+/* Fills *p with the facts of the connection's verified client certificate (built once per
  * connection); false when there is none. */
-bool tls_conn_principal(struct tls_ctx *t, struct http_conn *c, gnutls_session_t session,
-                        struct principal *p);
+bool tls_conn_client_cert(struct tls_ctx *t, struct http_conn *c, gnutls_session_t session,
+                          struct http_client_cert *p);
 
 /* The http_conn of a TLS session (the MHD connection's socket context), or NULL. (http.c) */
 struct http_conn *http_conn_of_session(gnutls_session_t session);

@@ -2,7 +2,7 @@
  * In-process HTTPS with GnuTLS under libmicrohttpd: the certificate and key (checked at start-up
  * and swapped atomically on SIGHUP as a reference-counted credential handed out by MHD's
  * certificate callback), the priority string (TLS 1.2+ only), and mutual TLS: client certificate
- * verification during the handshake and the principal of a verified certificate.
+ * verification during the handshake and the facts of a verified certificate.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +44,6 @@ struct tls_ctx {
     const char *priorities;
     char *client_ca_pem; /* NUL-terminated; NULL without mutual TLS */
     bool client_required;
-    unsigned client_scopes;
     atomic_ullong log_refused_ns;
 };
 
@@ -322,7 +321,7 @@ out:
 /* ---- public ---------------------------------------------------------------------------------- */
 
 /* See http_int.h. Main thread at start-up; *out owned by the caller (tls_free). */
-int tls_new(const struct config *cfg, unsigned client_scopes, struct tls_ctx **out,
+int tls_new(const struct config *cfg, struct tls_ctx **out,
             struct mw_error *e)
 {
     struct tls_ctx *t = NULL;
@@ -357,7 +356,6 @@ int tls_new(const struct config *cfg, unsigned client_scopes, struct tls_ctx **o
     t->key_path = cfg->tls_key;
     t->priorities = cfg->tls_priorities;
     t->client_required = cfg->tls_client_auth == TLS_CLIENT_REQUIRED;
-    t->client_scopes = client_scopes;
     t->cur = cred_load(t, e);
     if (!t->cur) {
         rc = e ? e->code : MWE_CONFIG;
@@ -562,16 +560,16 @@ static void hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* The principal of a verified client certificate: id = the subject DN (RFC 4514; its SHA-256
- * fingerprint when the DN is too long), name = the CN, client_id = the first DNS, URI or e-mail
- * SAN, key_id = "x509:" and the start of the fingerprint. */
-static struct principal *principal_build(const struct tls_ctx *t, gnutls_session_t session)
+/* The facts of a verified client certificate: the subject DN (RFC 4514; "sha256:" and its
+ * fingerprint when the DN is too long), the CN, the first DNS, URI or e-mail SAN and the SHA-256
+ * fingerprint. What they grant is the application's decision (src/auth). */
+static struct http_client_cert *cert_build(gnutls_session_t session)
 {
     unsigned n = 0;
     const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
     gnutls_x509_crt_t crt = NULL;
     gnutls_datum_t dn = {NULL, 0};
-    struct principal *p = NULL;
+    struct http_client_cert *p = NULL;
     unsigned char fp[32];
     size_t fp_len = sizeof(fp);
     char fp_hex[65];
@@ -585,19 +583,18 @@ static struct principal *principal_build(const struct tls_ctx *t, gnutls_session
     if (!p)
         goto out;
     hex(fp, 32, fp_hex);
-    p->kind = PRINCIPAL_MTLS;
-    p->scopes = t->client_scopes;
+    p->verified = true;
+    memcpy(p->fingerprint, fp_hex, sizeof(p->fingerprint));
     if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0 && dn.data && dn.size > 0 &&
-        dn.size < sizeof(p->id))
-        copy_text(p->id, sizeof(p->id), (const char *)dn.data, dn.size);
+        dn.size < sizeof(p->subject))
+        copy_text(p->subject, sizeof(p->subject), (const char *)dn.data, dn.size);
     else
-        snprintf(p->id, sizeof(p->id), "sha256:%s", fp_hex);
-    snprintf(p->key_id, sizeof(p->key_id), "x509:%.32s", fp_hex);
+        snprintf(p->subject, sizeof(p->subject), "sha256:%s", fp_hex);
     {
         char buf[256];
         size_t size = sizeof(buf);
         if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size) >= 0)
-            copy_text(p->name, sizeof(p->name), buf, size);
+            copy_text(p->cn, sizeof(p->cn), buf, size);
     }
     for (unsigned i = 0; i < 64; i++) {
         char buf[256];
@@ -607,12 +604,10 @@ static struct principal *principal_build(const struct tls_ctx *t, gnutls_session
         if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
             break;
         if (type == GNUTLS_SAN_DNSNAME || type == GNUTLS_SAN_URI || type == GNUTLS_SAN_RFC822NAME) {
-            copy_text(p->client_id, sizeof(p->client_id), buf, size);
+            copy_text(p->san, sizeof(p->san), buf, size);
             break;
         }
     }
-    if (p->name[0] == '\0')
-        snprintf(p->name, sizeof(p->name), "%s", p->client_id[0] ? p->client_id : p->id);
 out:
     gnutls_free(dn.data);
     if (crt)
@@ -621,13 +616,13 @@ out:
 }
 
 /* See http_int.h. The connection's I/O thread. */
-bool tls_conn_principal(struct tls_ctx *t, struct http_conn *c, gnutls_session_t session,
-                        struct principal *p)
+bool tls_conn_client_cert(struct tls_ctx *t, struct http_conn *c, gnutls_session_t session,
+                          struct http_client_cert *p)
 {
     if (!c->client_verified)
         return false;
     if (!c->client)
-        c->client = principal_build(t, session);
+        c->client = cert_build(session);
     if (!c->client)
         return false;
     *p = *c->client;

@@ -92,3 +92,18 @@ def test_banned_calls_only_in_shipped_code(tmp_path):
 def test_real_tree_is_clean():
     r = subprocess.run(["bash", LINT], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_declared_friend_may_include_the_private_header(tmp_path):
+    # CMakeLists.txt's MW_FRIENDS_<m> is the one list both the build and the lint read.
+    tree = make_tree(tmp_path, {
+        "CMakeLists.txt": "set(MW_FRIENDS_codec model/model_impl.h)\n",
+        "src/model/model_impl.h": "/* the definitions */\n",
+        "src/codec/records.c": '#include "model/model_impl.h"\n'})
+    assert lint(tree).returncode == 0
+    (tmp_path / "src/api").mkdir()
+    (tmp_path / "src/api/a.c").write_text('#include "model/model_impl.h"\n')
+    r = lint(tree)
+    assert r.returncode == 1
+    assert [l for l in r.stdout.splitlines() if l] == [
+        'src/api/a.c:1: private-include: #include "model/model_impl.h"']

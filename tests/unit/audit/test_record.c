@@ -14,6 +14,24 @@
 #include <cmocka.h>
 
 #include "audit/audit.h"
+#include "auth/auth.h"
+
+/* What the api knows of the request under test (the principal and the model), as audit_who. */
+static struct principal principal;
+static const char *model_name;
+static const char *model_version;
+
+static const struct audit_who *who(void)
+{
+    static struct audit_who w;
+    w.principal_kind = principal.kind;
+    w.principal_id = principal.id;
+    w.client_id = principal.client_id;
+    w.key_id = principal.key_id;
+    w.model = model_name;
+    w.model_version = model_version;
+    return &w;
+}
 
 static const struct route predict_route = {HTTP_POST, "/api/v1/predict", NULL,
                                            "predict", "v1_predict",      true};
@@ -34,12 +52,13 @@ static struct request *new_request(void)
     r->bytes_out = 340;
     r->status = 200;
     r->route = &predict_route;
-    r->model_name = "iris";
-    r->model_version = "2";
-    r->principal.kind = PRINCIPAL_API_KEY;
-    snprintf(r->principal.id, sizeof(r->principal.id), "%s", "key-1");
-    snprintf(r->principal.key_id, sizeof(r->principal.key_id), "%s", "key-1");
-    snprintf(r->principal.name, sizeof(r->principal.name), "Alice"); /* display only */
+    model_name = "iris";
+    model_version = "2";
+    memset(&principal, 0, sizeof(principal));
+    principal.kind = PRINCIPAL_API_KEY;
+    snprintf(principal.id, sizeof(principal.id), "%s", "key-1");
+    snprintf(principal.key_id, sizeof(principal.key_id), "%s", "key-1");
+    snprintf(principal.name, sizeof(principal.name), "Alice"); /* display only */
     return r;
 }
 
@@ -52,7 +71,7 @@ static void test_fill_accepted(void **state)
 
     (void)state;
     memset(&rec, 0x5a, sizeof(rec)); /* every field must be written */
-    audit_record_fill(&rec, r, true, 3, 1700000000500ull, 1000000000ull + 2500000ull,
+    audit_record_fill(&rec, r, who(), true, 3, 1700000000500ull, 1000000000ull + 2500000ull,
                       SLICE_LIT("curl/8.0"), (struct slice){tp, sizeof(tp) - 1});
     assert_int_equal(rec.kind, AUDIT_REQUEST);
     assert_int_equal(rec.sig, AUDIT_SIG_OK);
@@ -118,7 +137,7 @@ static void test_outcomes_and_signatures(void **state)
         r->status = cases[i].status;
         r->err = cases[i].err;
         r->outcome = cases[i].outcome;
-        audit_record_fill(&rec, r, cases[i].completed, 0, 1700000000000ull, r->t_start_ns,
+        audit_record_fill(&rec, r, who(), cases[i].completed, 0, 1700000000000ull, r->t_start_ns,
                           (struct slice){NULL, 0}, (struct slice){NULL, 0});
         assert_int_equal(rec.sig, cases[i].sig);
         assert_string_equal(rec.outcome, cases[i].want);
@@ -140,10 +159,10 @@ static void test_refused_before_routing(void **state)
     r->route = NULL;
     r->status = 404;
     r->err = MWE_NOT_FOUND;
-    r->model_name = NULL;
-    r->model_version = NULL;
-    memset(&r->principal, 0, sizeof(r->principal));
-    audit_record_fill(&rec, r, true, 0, 1700000000000ull, r->t_start_ns, (struct slice){NULL, 0},
+    model_name = NULL;
+    model_version = NULL;
+    memset(&principal, 0, sizeof(principal));
+    audit_record_fill(&rec, r, who(), true, 0, 1700000000000ull, r->t_start_ns, (struct slice){NULL, 0},
                       (struct slice){NULL, 0});
     assert_null(rec.route);
     assert_null(rec.scope);
@@ -171,7 +190,7 @@ static void test_proxy_and_truncation(void **state)
     r->path = long_path;
     r->path_len = 4999;
     memset(ua, 'u', sizeof(ua));
-    audit_record_fill(&rec, r, true, 0, 1700000000000ull, r->t_start_ns,
+    audit_record_fill(&rec, r, who(), true, 0, 1700000000000ull, r->t_start_ns,
                       (struct slice){ua, sizeof(ua)}, (struct slice){tp, 20});
     assert_string_equal(rec.client, "198.51.100.23");
     assert_string_equal(rec.peer, "10.0.0.5");
@@ -182,7 +201,7 @@ static void test_proxy_and_truncation(void **state)
     /* the path is bounded by path_len, not by a NUL */
     r->path = "/abcdef";
     r->path_len = 3;
-    audit_record_fill(&rec, r, true, 0, 1700000000000ull, r->t_start_ns, (struct slice){NULL, 0},
+    audit_record_fill(&rec, r, who(), true, 0, 1700000000000ull, r->t_start_ns, (struct slice){NULL, 0},
                       (struct slice){NULL, 0});
     assert_string_equal(rec.path, "/ab");
     assert_false(rec.truncated);

@@ -82,7 +82,7 @@ static void expect_fail(const struct config *cfg, const char *frag1, const char 
 {
     struct tls_ctx *t = (struct tls_ctx *)1;
     struct mw_error e = {0};
-    assert_int_equal(tls_new(cfg, 0, &t, &e), MWE_CONFIG);
+    assert_int_equal(tls_new(cfg, &t, &e), MWE_CONFIG);
     assert_null(t);
     if (!strstr(e.msg, frag1) || (frag2 && !strstr(e.msg, frag2)))
         fail_msg("unexpected message: %s", e.msg);
@@ -96,7 +96,7 @@ static void test_off(void **state)
     (void)state;
 
     cfg_init(&cfg, NULL, NULL);
-    assert_int_equal(tls_new(&cfg, 0, &t, &e), 0);
+    assert_int_equal(tls_new(&cfg, &t, &e), 0);
     assert_null(t);
     cfg.tls_client_ca = (char *)path("ca.crt");
     expect_fail(&cfg, "MODELWRAP_TLS_CLIENT_CA needs MODELWRAP_TLS_CERT", NULL);
@@ -114,7 +114,7 @@ static void test_valid_pairs(void **state)
     (void)state;
 
     cfg_init(&cfg, path("rsa.crt"), path("rsa.key"));
-    assert_int_equal(tls_new(&cfg, 3, &t, &e), 0);
+    assert_int_equal(tls_new(&cfg, &t, &e), 0);
     assert_non_null(t);
     assert_string_equal(tls_priorities(t), DEFAULT_PRIO);
     assert_null(tls_client_ca_pem(t));
@@ -124,7 +124,7 @@ static void test_valid_pairs(void **state)
 
     cfg_init(&cfg, path("ec.crt"), path("ec.key"));
     cfg.tls_client_ca = (char *)path("ca.crt");
-    assert_int_equal(tls_new(&cfg, 3, &t, &e), 0);
+    assert_int_equal(tls_new(&cfg, &t, &e), 0);
     assert_non_null(tls_client_ca_pem(t));
     assert_non_null(strstr(tls_client_ca_pem(t), "BEGIN CERTIFICATE"));
     tls_free(t);
@@ -176,10 +176,10 @@ static void test_priorities(void **state)
     expect_fail(&cfg, "neither TLS 1.2 nor 1.3", NULL);
     /* an operator's own string that stays at TLS 1.2+ is accepted (with a warning if weak) */
     cfg.tls_priorities = (char *)"NORMAL:-VERS-ALL:+VERS-TLS1.2";
-    assert_int_equal(tls_new(&cfg, 0, &t, &e), 0);
+    assert_int_equal(tls_new(&cfg, &t, &e), 0);
     tls_free(t);
     cfg.tls_priorities = (char *)"SECURE256:-VERS-ALL:+VERS-TLS1.3";
-    assert_int_equal(tls_new(&cfg, 0, &t, &e), 0);
+    assert_int_equal(tls_new(&cfg, &t, &e), 0);
     tls_free(t);
 }
 
@@ -197,7 +197,7 @@ static void test_reload(void **state)
     snprintf(live_key, sizeof(live_key), "%s", path("live.key"));
     sh("cp %s %s && cp %s %s", path("rsa.crt"), live_crt, path("rsa.key"), live_key);
     cfg_init(&cfg, live_crt, live_key);
-    assert_int_equal(tls_new(&cfg, 0, &t, &e), 0);
+    assert_int_equal(tls_new(&cfg, &t, &e), 0);
     /* a half-replaced pair is refused and the old credential stays */
     sh("cp %s %s", path("ec.crt"), live_crt);
     assert_int_equal(tls_reload(t, &e), MWE_CONFIG);

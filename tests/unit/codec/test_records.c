@@ -1,5 +1,5 @@
 /*
- * Unit tests of the records codec (src/model/records.c): decoding {"data":[...]} against hand-built
+ * Unit tests of the records codec (src/codec/records.c): decoding {"data":[...]} against hand-built
  * signatures (an iris-shaped [-1, 4] model and a 1-D model of every dtype), every error message,
  * and encoding predictions (labels, arrays, nested, non-finite, BYTES, float round trips).
  */
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "model/model_impl.h"
 
 /* ---- models built by hand -------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "model/model_impl.h"
 
 #define LIST_CAP 160              /* "a, b, c" lists in messages */

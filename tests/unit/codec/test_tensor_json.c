@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/model/tensor_json.c: the Open Inference Protocol request decoder (JSON data of
+ * Unit tests for src/codec/tensor_json.c: the Open Inference Protocol request decoder (JSON data of
  * every dtype, conversions into the model's dtypes, nested data, shapes, batches, requested
  * outputs, parameters, binary inputs, raw bodies) with the exact error messages, and the response
  * encoder (JSON and binary outputs).
@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "codec/codec.h"
 #include "model/model_impl.h"
 
 /* ---- test models ----------------------------------------------------------------------------- */

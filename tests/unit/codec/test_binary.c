@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/model/binary.c, the binary tensor data extension: the header length, BYTES
+ * Unit tests for src/codec/binary.c, the binary tensor data extension: the header length, BYTES
  * elements (every length checked against the bytes present), the lossless conversions of
  * little-endian data into the model's dtype, and the binary form of output tensors.
  */
@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "codec/codec.h"
 #include "model/model_impl.h"
 
 static struct slice sl(const char *s)

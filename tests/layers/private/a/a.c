@@ -1,0 +1,1 @@
+#include "b/b_int.h"
