@@ -287,7 +287,7 @@ int api_h_predict(void *ctx, struct request *r)
         return HTTP_DONE;
     }
     /* depth and element limits, before jansson sees the body */
-    if (json_limits_check(r->body.ptr ? r->body.ptr : "", r->body.len, a->cfg, &e) != 0) {
+    if (mw_json_limits_check(r->body.ptr ? r->body.ptr : "", r->body.len, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
     }

@@ -277,7 +277,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
     }
 
     /* depth and element limits (MODELWRAP_MAX_JSON_*) before jansson sees the JSON */
-    if (!(framed && hlen == 0) && json_limits_check(body, hlen, a->cfg, &e) != 0) {
+    if (!(framed && hlen == 0) && mw_json_limits_check(body, hlen, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
     }

@@ -127,7 +127,7 @@ static int optional_body(struct api *a, struct request *r, json_t **out)
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE, NULL);
         return MWE_UNSUPPORTED_MEDIA_TYPE;
     }
-    if (json_limits_check(r->body.ptr, r->body.len, a->cfg, &e) != 0) {
+    if (mw_json_limits_check(r->body.ptr, r->body.len, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return MWE_INVALID_JSON;
     }

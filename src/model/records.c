@@ -163,7 +163,7 @@ static int put_int(void *data, size_t idx, int dtype, const json_t *v, size_t ro
     } else {
         rc =
             fail_member(e, row, member, "expected an integer in [%" PRId64 ", %" PRIu64 "], got %s",
-                        lo, hi, json_type_desc(v));
+                        lo, hi, mw_json_type_desc(v));
         goto out_done;
     }
     if (!ok) {
@@ -186,7 +186,7 @@ static int put_float(void *data, size_t idx, int dtype, const json_t *v, size_t 
     int rc = 0;
 
     if (!json_is_number(v)) {
-        rc = fail_member(e, row, member, "expected a number, got %s", json_type_desc(v));
+        rc = fail_member(e, row, member, "expected a number, got %s", mw_json_type_desc(v));
         goto out_done;
     }
     d = json_number_value(v);
@@ -218,7 +218,7 @@ static int put_bytes(struct mw_bytes *b, const json_t *v, struct arena *a, size_
     int rc = 0;
 
     if (!json_is_string(v)) {
-        rc = fail_member(e, row, member, "expected a string, got %s", json_type_desc(v));
+        rc = fail_member(e, row, member, "expected a string, got %s", mw_json_type_desc(v));
         goto out_done;
     }
     len = json_string_length(v);
@@ -250,7 +250,7 @@ static int put_value(void *data, size_t idx, int dtype, const json_t *v, struct 
         if (json_is_boolean(v))
             ((uint8_t *)data)[idx] = json_is_true(v) ? 1 : 0;
         else
-            rc = fail_member(e, row, member, "expected a boolean, got %s", json_type_desc(v));
+            rc = fail_member(e, row, member, "expected a boolean, got %s", mw_json_type_desc(v));
         break;
     case MW_BYTES:
         rc = put_bytes(&((struct mw_bytes *)data)[idx], v, a, row, member, e);
@@ -405,7 +405,7 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
 
         if (!json_is_object(rec)) {
             rc = mw_fail(e, MWE_INVALID_INPUT, "data[%zu]: expected an object, got %s", r,
-                         json_type_desc(rec));
+                         mw_json_type_desc(rec));
             goto out_done;
         }
         rc = check_members(rec, r, sig, names, nfields, e);

@@ -240,7 +240,7 @@ static bool store_num(const struct num *n, int to, void *dst, size_t idx)
 }
 
 /* The value of a JSON number for a message. */
-static const char *json_num_text(char out[NUM_CAP], const json_t *v)
+static const char *num_text(char out[NUM_CAP], const json_t *v)
 {
     if (json_is_integer(v))
         snprintf(out, NUM_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -278,7 +278,7 @@ static int put_elem(struct ictx *x, const json_t *v)
     if (x->from == MW_BOOL) {
         if (!json_is_boolean(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a boolean (BOOL), got %s",
-                         x->k, idx, json_type_desc(v));
+                         x->k, idx, mw_json_type_desc(v));
             goto out;
         }
         ((uint8_t *)x->data)[idx] = json_is_true(v) ? 1 : 0;
@@ -290,7 +290,7 @@ static int put_elem(struct ictx *x, const json_t *v)
         char *copy;
         if (!json_is_string(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a string (BYTES), got %s",
-                         x->k, idx, json_type_desc(v));
+                         x->k, idx, mw_json_type_desc(v));
             goto out;
         }
         len = json_string_length(v);
@@ -310,7 +310,7 @@ static int put_elem(struct ictx *x, const json_t *v)
             rc = mw_fail(x->e, MWE_BAD_REQUEST,
                          "inputs[%zu].data[%zu]: expected an integer (%s), got %s", x->k, idx,
                          dtype_name(x->from),
-                         json_is_real(v) ? json_num_text(num, v) : json_type_desc(v));
+                         json_is_real(v) ? num_text(num, v) : mw_json_type_desc(v));
             goto out;
         }
         n.kind = NUM_I;
@@ -318,13 +318,13 @@ static int put_elem(struct ictx *x, const json_t *v)
         if ((is_sint(x->from) && (n.i < lo || n.i > (int64_t)hi)) ||
             (is_uint(x->from) && (n.i < 0 || (uint64_t)n.i > hi))) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: %s is out of range for %s",
-                         x->k, idx, json_num_text(num, v), dtype_name(x->from));
+                         x->k, idx, num_text(num, v), dtype_name(x->from));
             goto out;
         }
     } else {
         if (!json_is_number(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a number (%s), got %s",
-                         x->k, idx, dtype_name(x->from), json_type_desc(v));
+                         x->k, idx, dtype_name(x->from), mw_json_type_desc(v));
             goto out;
         }
         d = json_number_value(v);
@@ -332,7 +332,7 @@ static int put_elem(struct ictx *x, const json_t *v)
             f = (float)d;
             if (!isfinite(f)) {
                 rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: %s is out of range for FP32",
-                             x->k, idx, json_num_text(num, v));
+                             x->k, idx, num_text(num, v));
                 goto out;
             }
             d = (double)f;
@@ -344,7 +344,7 @@ static int put_elem(struct ictx *x, const json_t *v)
         rc = mw_fail(x->e, MWE_BAD_REQUEST,
                      "inputs[%zu].data[%zu]: %s is not exactly representable as the model's %s "
                      "(input '%s')",
-                     x->k, idx, json_num_text(num, v), dtype_name(x->to), x->spec->name);
+                     x->k, idx, num_text(num, v), dtype_name(x->to), x->spec->name);
 out:
     return rc;
 }
@@ -420,7 +420,7 @@ static int check_nested(size_t k, const json_t *arr, const struct mw_tensor *t, 
                              "inputs[%zu].data%s: expected an array (dimension %d of shape %s), "
                              "got %s: ragged data",
                              k, path_text(pt, idx, (int)d + 1), (int)d + 1,
-                             shape_text(st, t->shape, t->ndim), json_type_desc(v));
+                             shape_text(st, t->shape, t->ndim), mw_json_type_desc(v));
                 goto out;
             }
             rc = check_nested(k, v, t, d + 1, idx, e);
@@ -486,13 +486,13 @@ static int check_params(const json_t *params, const char *where, struct mw_error
         goto out;
     if (!json_is_object(params)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "%s: expected an object, got %s", where,
-                     json_type_desc(params));
+                     mw_json_type_desc(params));
         goto out;
     }
     json_object_foreach((json_t *)params, key, v) {
         if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
             rc = mw_fail(e, MWE_BAD_REQUEST, "%s.%s: expected a string, number or boolean, got %s",
-                         where, mw_clip(kb, key, strlen(key)), json_type_desc(v));
+                         where, mw_clip(kb, key, strlen(key)), mw_json_type_desc(v));
             goto out;
         }
     }
@@ -539,7 +539,7 @@ static int decode_shape(struct model_call *c, size_t k, const json_t *shape,
 
     if (!json_is_array(shape)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu].shape: expected an array of integers, got %s",
-                     k, shape != NULL ? json_type_desc(shape) : "nothing");
+                     k, shape != NULL ? mw_json_type_desc(shape) : "nothing");
         goto out;
     }
     if (json_array_size(shape) != (size_t)spec->ndim) {
@@ -611,7 +611,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
 
     if (!json_is_object(in)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu]: expected an object, got %s", k,
-                     json_type_desc(in));
+                     mw_json_type_desc(in));
         goto out;
     }
     name = json_object_get(in, "name");
@@ -717,7 +717,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
             rc = mw_fail(e, MWE_BAD_REQUEST,
                          "inputs[%zu].data: expected an array (or parameters.binary_data_size for "
                          "binary data), got %s",
-                         k, data != NULL ? json_type_desc(data) : "nothing");
+                         k, data != NULL ? mw_json_type_desc(data) : "nothing");
             goto out;
         }
         rc = check_data_form(k, data, t, count, e);
@@ -843,7 +843,7 @@ static int decode_outputs(struct model_call *c, const json_t *root, struct arena
     int rc = 0;
 
     if (outs != NULL && !json_is_array(outs)) {
-        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s", json_type_desc(outs));
+        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s", mw_json_type_desc(outs));
         goto out;
     }
     n = outs != NULL && json_array_size(outs) > 0 ? json_array_size(outs) : sig->n_outputs;
@@ -969,13 +969,13 @@ int tensor_decode_request(struct model_call *c, struct arena *meta, const char *
     }
     if (!json_is_object(root)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "The inference request must be a JSON object, not %s.",
-                     json_type_desc(root));
+                     mw_json_type_desc(root));
         goto out;
     }
     id = json_object_get(root, "id");
     if (id != NULL) {
         if (!json_is_string(id)) {
-            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s", json_type_desc(id));
+            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s", mw_json_type_desc(id));
             goto out;
         }
         req->id = meta_dup(meta, json_string_value(id), json_string_length(id));
@@ -992,7 +992,7 @@ int tensor_decode_request(struct model_call *c, struct arena *meta, const char *
     inputs = json_object_get(root, "inputs");
     if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs: expected a non-empty array, got %s",
-                     inputs != NULL ? json_type_desc(inputs) : "nothing");
+                     inputs != NULL ? mw_json_type_desc(inputs) : "nothing");
         goto out;
     }
     given = arena_calloc(meta, sig->n_inputs, sizeof(*given));
