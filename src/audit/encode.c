@@ -260,7 +260,7 @@ static int cef_escape(struct buf *b, const char *s, bool header)
         while (run < len) {
             unsigned char c = p[run];
             if (c >= 0x80) {
-                size_t n = audit_utf8_len(p + run, len - run);
+                size_t n = mw_utf8_len(p + run, len - run);
                 if (n == 0 || mw_line_breaking_cp(p + run, n) != 0)
                     break;
                 run += n;
@@ -276,7 +276,7 @@ static int cef_escape(struct buf *b, const char *s, bool header)
             continue;
         }
         unsigned char c = p[i];
-        size_t n = c >= 0x80 ? audit_utf8_len(p + i, len - i) : 0;
+        size_t n = c >= 0x80 ? mw_utf8_len(p + i, len - i) : 0;
         if (n > 0) {
             /* a C1 control or U+2028/U+2029: replaced like the C0 controls */
             rc = buf_append(b, replacement, 3);

@@ -21,8 +21,6 @@
 
 /* ---- messages -------------------------------------------------------------------------------- */
 
-static size_t utf8_len(const unsigned char *s, size_t len);
-
 /* Replaces, in place, control bytes and bytes that are not valid UTF-8 with '?' (jansson's error
  * text quotes the input it stopped at, which may be anything). */
 static void sanitize(char *s)
@@ -30,7 +28,7 @@ static void sanitize(char *s)
     size_t len = strlen(s), i = 0, n;
 
     while (i < len) {
-        n = utf8_len((const unsigned char *)s + i, len - i);
+        n = mw_utf8_len((const unsigned char *)s + i, len - i);
         if (n == 0 || (n == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
             s[i++] = '?';
             continue;
@@ -1142,54 +1140,6 @@ out:
 
 /* ---- encoding -------------------------------------------------------------------------------- */
 
-/* Length (1-4) of the valid UTF-8 sequence at s[0..len), 0 when invalid (overlong forms,
- * surrogates and code points past U+10FFFF too). */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return n;
-}
-
-static bool utf8_valid(const uint8_t *s, size_t len)
-{
-    size_t i = 0, n;
-
-    while (i < len) {
-        n = utf8_len(s + i, len - i);
-        if (n == 0)
-            return false;
-        i += n;
-    }
-    return true;
-}
-
 static int put_lit(struct buf *out, const char *s)
 {
     return buf_append(out, s, strlen(s));
@@ -1218,7 +1168,7 @@ static int put_value(struct buf *out, const struct mw_tensor *t, size_t i, struc
     b = &((const struct mw_bytes *)t->data)[i];
     if (b->ptr == NULL && b->len > 0)
         return MWE_MODEL_FAILED;
-    if (!utf8_valid(b->ptr, b->len))
+    if (!mw_utf8_valid(b->ptr, b->len))
         return mw_fail(e, MWE_BAD_REQUEST,
                        "Output '%s' holds bytes that are not UTF-8 text, which JSON cannot "
                        "carry: ask for it as binary data (\"parameters\": {\"binary_data\": "
