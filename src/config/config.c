@@ -774,66 +774,6 @@ out:
     return rc;
 }
 
-/* Reads at most ENV_FILE_MAX bytes of path into a malloc'ed buffer (*out, *len). Returns 0 or an
- * errno value; EFBIG when the file is larger. */
-static int read_small_file(const char *path, char **out, size_t *len)
-{
-    char *data = NULL;
-    size_t cap = 0;
-    size_t used = 0;
-    int fd;
-    int err = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        err = errno;
-        goto out;
-    }
-    for (;;) {
-        ssize_t got;
-        if (used == cap) {
-            size_t ncap = cap == 0 ? 4096 : cap * 2;
-            char *p;
-            if (ncap > ENV_FILE_MAX + 1)
-                ncap = ENV_FILE_MAX + 1;
-            if (ncap == cap) {
-                err = EFBIG;
-                goto out_fd;
-            }
-            p = realloc(data, ncap);
-            if (p == NULL) {
-                err = ENOMEM;
-                goto out_fd;
-            }
-            data = p;
-            cap = ncap;
-        }
-        got = read(fd, data + used, cap - used);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            err = errno;
-            goto out_fd;
-        }
-        if (got == 0)
-            break;
-        used += (size_t)got;
-    }
-    if (used > ENV_FILE_MAX)
-        err = EFBIG;
-out_fd:
-    close(fd);
-out:
-    if (err != 0) {
-        free(data);
-        data = NULL;
-        used = 0;
-    }
-    *out = data;
-    *len = used;
-    return err;
-}
-
 typedef int (*dotenv_line_cb)(const char *key, const char *value, size_t line, void *ctx);
 static int dotenv_scan(const char *text, size_t len, dotenv_line_cb cb, void *ctx,
                        struct mw_error *e);
@@ -901,7 +841,7 @@ static int apply_env_file(const struct setting *tab, size_t n, void *base, const
     if (path == NULL)
         goto out;
     show(has_prefix(path, "./") && path[2] != '\0' ? path + 2 : path, shown_path);
-    err = read_small_file(path, &text, &len);
+    err = mw_file_read(path, ENV_FILE_MAX, 0, &text, &len);
     if (err == ENOENT && !explicit)
         goto out;
     if (err == EFBIG) {
