@@ -49,39 +49,6 @@ static void schema_name(char *out, size_t cap, const char *prefix, const char *m
 
 /* ---- model schemas --------------------------------------------------------------------------- */
 
-enum rec_kind { REC_NONE = 0, REC_MATRIX = 1, REC_COLUMNS = 2 };
-
-static bool dtype_numeric(int dt)
-{
-    return dt >= MW_UINT8 && dt <= MW_FP64;
-}
-
-/* How a model takes records: the same rule as the records codec (src/model/records.c). */
-static enum rec_kind record_kind(const struct model_sig *sig)
-{
-    const struct mw_tensor_spec *s;
-    size_t i;
-
-    if (sig->n_inputs == 0 || sig->inputs == NULL)
-        return REC_NONE;
-    s = &sig->inputs[0];
-    if (sig->n_inputs == 1 && s->ndim == 2 && s->shape[0] == -1 && dtype_numeric(s->dtype) &&
-        s->n_names > 0 && s->names != NULL &&
-        (s->shape[1] == -1 || (s->shape[1] > 0 && (uint64_t)s->shape[1] == s->n_names))) {
-        for (i = 0; i < s->n_names; i++)
-            if (s->names[i] == NULL)
-                return REC_NONE;
-        return REC_MATRIX;
-    }
-    for (i = 0; i < sig->n_inputs; i++) {
-        s = &sig->inputs[i];
-        if (s->ndim != 1 || s->shape[0] != -1 || s->dtype < MW_BOOL || s->dtype > MW_BYTES ||
-            s->name == NULL)
-            return REC_NONE;
-    }
-    return REC_COLUMNS;
-}
-
 /* The JSON schema of one element of dtype dt, as the records codec accepts and writes it. */
 static json_t *dtype_schema(int dt)
 {
@@ -202,7 +169,7 @@ static json_t *output_schema(const struct mw_tensor_spec *s)
 static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_records,
                           char *records_name, char *predictions_name, size_t cap, json_t **example)
 {
-    enum rec_kind kind = record_kind(&m->sig);
+    enum rec_kind kind = records_kind(&m->sig);
     char rec[160], pred[160];
     json_t *rec_example = NULL, *props;
     bool ok = true;
