@@ -40,7 +40,7 @@ struct file_id {
 struct auth {
     struct snap keys; /* struct auth_keyset * */
     struct snap jwks; /* struct jwt_keys * */
-    struct guard guard;
+    struct auth_lockout lockout;
     const struct config *cfg;
     int mode; /* enum auth_mode */
     bool jwt_enabled;
@@ -625,7 +625,7 @@ struct auth *auth_new(const struct config *cfg, struct mw_error *e)
         mw_fail(e, MWE_INTERNAL, "cannot initialise Rhonabwy or libcurl");
         goto out;
     }
-    a = aligned_alloc(64, size); /* struct guard's shards are cache-line aligned */
+    a = aligned_alloc(64, size); /* struct auth_lockout's shards are cache-line aligned */
     if (!a) {
         mw_fail(e, MWE_NOMEM, "out of memory");
         goto out;
@@ -637,7 +637,8 @@ struct auth *auth_new(const struct config *cfg, struct mw_error *e)
     snap_init(&a->keys, NULL, (void (*)(void *))auth_keyset_free);
     snap_init(&a->jwks, NULL, jwt_keys_free_void);
     pthread_mutex_init(&a->reload_mu, NULL);
-    guard_init(&a->guard, cfg->auth_failure_limit, cfg->auth_failure_window, cfg->auth_block_time);
+    auth_lockout_init(&a->lockout, cfg->auth_failure_limit, cfg->auth_failure_window,
+                      cfg->auth_block_time);
     a->ttl_ns = (uint64_t)cfg->jwks_cache_ttl * 1000000000ull;
     a->min_interval_ns = (uint64_t)cfg->jwks_refresh_interval * 1000000000ull;
 
@@ -687,7 +688,7 @@ void auth_free(struct auth *a)
     snap_fini(&a->keys);
     snap_fini(&a->jwks);
     egress_fini(&a->egress);
-    guard_fini(&a->guard);
+    auth_lockout_fini(&a->lockout);
     pthread_mutex_destroy(&a->reload_mu);
     free(a);
 }
@@ -831,7 +832,7 @@ int auth_decide(struct auth *a, const struct auth_creds *c, const char *client, 
         p.scopes = SCOPE_ALL;
         goto out;
     }
-    if (guard_blocked(&a->guard, client, mono, &d->retry_after)) {
+    if (auth_lockout_blocked(&a->lockout, client, mono, &d->retry_after)) {
         d->detail = "the address is blocked after repeated authentication failures";
         reason = AUTH_BLOCKED;
         goto out;
@@ -858,7 +859,7 @@ int auth_decide(struct auth *a, const struct auth_creds *c, const char *client, 
         goto out;
     }
     if (reason >= 0) {
-        if (guard_fail(&a->guard, client, mono)) {
+        if (auth_lockout_fail(&a->lockout, client, mono)) {
             atomic_fetch_add_explicit(&a->blocks, 1, memory_order_relaxed);
             log_msg(LOG_WARN, "address blocked after repeated authentication failures", "client",
                     client, NULL);
