@@ -1,8 +1,8 @@
 /*
  * config: one immutable configuration from built-in defaults < .env file < environment < flags.
- * One table (config.c) defines every setting once: its environment name MODELWRAP_<NAME>, its flag
- * --<name-with-dashes>, type, default, accepted values and help; --help, check-config and
- * .env.example come from it.
+ * One table (CONFIG_SETTINGS, config_int.h) defines every setting once: its environment name
+ * MODELWRAP_<NAME>, its flag --<name-with-dashes>, type, default, accepted values and help;
+ * --help, check-config and .env.example come from it.
  */
 #ifndef MW_CONFIG_H
 #define MW_CONFIG_H
