@@ -136,7 +136,8 @@ void config_print_env_example(FILE *out)
           "# The path of this file is set with MODELWRAP_ENV_FILE or --env-file (default ./.env).\n"
           "# Sizes accept k/m/g suffixes (KiB, MiB, GiB). docs/configuration.md lists the\n"
           "# accepted values.\n"
-          "# Generated from src/config/config_int.h (config_print_env_example): do not edit by hand.\n",
+          "# Generated from src/config/config_int.h (config_print_env_example): do not edit by "
+          "hand.\n",
           out);
     for (i = 0; i < CONFIG_N_SETTINGS; i++) {
         const struct setting *s = &config_settings[i];

@@ -841,7 +841,8 @@ static int decode_outputs(struct model_call *c, const json_t *root, struct arena
     int rc = 0;
 
     if (outs != NULL && !json_is_array(outs)) {
-        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s", mw_json_type_desc(outs));
+        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s",
+                     mw_json_type_desc(outs));
         goto out;
     }
     n = outs != NULL && json_array_size(outs) > 0 ? json_array_size(outs) : sig->n_outputs;
@@ -973,7 +974,8 @@ int tensor_decode_request(struct model_call *c, struct arena *meta, const char *
     id = json_object_get(root, "id");
     if (id != NULL) {
         if (!json_is_string(id)) {
-            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s", mw_json_type_desc(id));
+            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s",
+                         mw_json_type_desc(id));
             goto out;
         }
         req->id = meta_dup(meta, json_string_value(id), json_string_length(id));
