@@ -644,6 +644,9 @@ def python_report(out, conns, instances, mx, delay, *specs):
     res = rounds(specs)
     tpl = res["template"]["rps"]
     off, on = res["modelwrap-batching-off"], res["modelwrap-batching-on"]
+    # The target is judged on batching's own configuration, one instance (docs/python.md,
+    # "Batching and instances"); the PY_INSTANCES row is reported beside it.
+    on1 = res["modelwrap-batching-on1"]
     pyt, ct = res["pytrivial-1conn"], res["ctrivial-1conn"]
     added_us = (pyt["p50_ms"] - ct["p50_ms"]) * 1000.0
     per_round = sorted({r["round"] for v in res.values() for r in v["runs"]})
@@ -651,7 +654,7 @@ def python_report(out, conns, instances, mx, delay, *specs):
     def round_of(case, n):
         return next(r for r in res[case]["runs"] if r["round"] == n)
 
-    ratios_on = [round_of("modelwrap-batching-on", n)["rps"] / round_of("template", n)["rps"]
+    ratios_on = [round_of("modelwrap-batching-on1", n)["rps"] / round_of("template", n)["rps"]
                  for n in per_round]
     added = [(round_of("pytrivial-1conn", n)["p50_ms"] - round_of("ctrivial-1conn", n)["p50_ms"])
              * 1000.0 for n in per_round]
@@ -660,7 +663,8 @@ def python_report(out, conns, instances, mx, delay, *specs):
            "connections": int(conns), "instances": int(instances),
            "max_batch_size": int(mx), "max_queue_delay_us": int(delay),
            "cases": res,
-           "on_over_template": round(on["rps"] / tpl, 3) if tpl else None,
+           "on_over_template": round(on1["rps"] / tpl, 3) if tpl else None,
+           "on_instances_over_template": round(on["rps"] / tpl, 3) if tpl else None,
            "off_over_template": round(off["rps"] / tpl, 3) if tpl else None,
            "on_over_template_per_round": [round(r, 3) for r in ratios_on],
            "p50_added_us": round(added_us, 1),
@@ -678,7 +682,9 @@ def python_report(out, conns, instances, mx, delay, *specs):
                        ("modelwrap-batching-off", "modelwrap python, %s instances, batching off"
                         % instances),
                        ("modelwrap-batching-on", "modelwrap python, %s instances, batching on "
-                        "(max %s, %s us)" % (instances, mx, delay))):
+                        "(max %s, %s us)" % (instances, mx, delay)),
+                       ("modelwrap-batching-on1", "modelwrap python, 1 instance, batching on "
+                        "(max %s, %s us)" % (mx, delay))):
         r = res[case]
         print("| %s | %.0f | %.2f | %.2f | %.2fx |" % (name, r["rps"], r["p50_ms"], r["p99_ms"],
                                                       r["rps"] / tpl))
@@ -689,10 +695,11 @@ def python_report(out, conns, instances, mx, delay, *specs):
         r = res[case]
         print("| %s | %.0f | %.1f | %.1f |" % (name, r["rps"], r["p50_ms"] * 1000,
                                               r["p99_ms"] * 1000))
-    print("\nbatching on vs template: %.2fx (target >= %.0fx: %s); p50 added by the Python path: "
-          "%.1f us (target <= %.0f us: %s)" % (
+    print("\nbatching on (1 instance) vs template: %.2fx (target >= %.0fx: %s; %s instances: "
+          "%.2fx); p50 added by the Python path: %.1f us (target <= %.0f us: %s)" % (
               doc["on_over_template"], PY_TARGET_RATIO,
-              "met" if doc["met"]["on_over_template"] else "missed", added_us,
+              "met" if doc["met"]["on_over_template"] else "missed", instances,
+              doc["on_instances_over_template"], added_us,
               PY_TARGET_ADDED_US, "met" if doc["met"]["p50_added_us"] else "missed"))
     if res["template"]["errors"]:
         # The baseline's own failures (wrk's 2 s timeout under 64 connections) are part of what

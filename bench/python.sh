@@ -2,7 +2,9 @@
 # Python models: modelwrap's python backend against the Python template's own app (FastAPI +
 # uvicorn, 2 workers: bench/template_app/main.py) on the SAME template-style model.py
 # (models/tickets/src/model.py: TF-IDF + logistic regression), 64 connections, one record per
-# request, POST /api/predict/ on both, with modelwrap's dynamic batching off and on; and what the
+# request, POST /api/predict/ on both, with modelwrap's dynamic batching off and on (on with
+# PY_INSTANCES instances and with one: merged batches replace process parallelism, and one
+# instance gets batches twice as large); and what the
 # Python path adds to a request's p50 (1 connection) against a C plug-in doing the same trivial
 # work (bench/python_trivial: y = 2 * x in Python; plugins/testkit: the same in C). Interleaved
 # rounds, medians, ratios against the template measured in the same run.
@@ -65,6 +67,8 @@ PYEOF
 }
 repo "$TMP/off" tickets "$ROOT/models/tickets" "{\"instances\": $INSTANCES}"
 repo "$TMP/on" tickets "$ROOT/models/tickets" "{\"instances\": $INSTANCES,
+    \"dynamic_batching\": {\"max_batch_size\": $MAX, \"max_queue_delay_us\": $DELAY}}"
+repo "$TMP/on1" tickets "$ROOT/models/tickets" "{\"instances\": 1,
     \"dynamic_batching\": {\"max_batch_size\": $MAX, \"max_queue_delay_us\": $DELAY}}"
 repo "$TMP/pytrivial" trivial "$ROOT/bench/python_trivial" '{"instances": 1}'
 mkdir -p "$TMP/ctrivial/trivial"
@@ -145,7 +149,7 @@ for round in $(seq 1 "$ROUNDS"); do
     check "$URL" "$TMP/tickets.json" "$TMP/tickets.expected"
     measure template "$round" "$CONNS" "$WRK_THREADS" "$TMP/tickets.json"
     stop "$PID"
-    for mode in off on; do
+    for mode in off on on1; do
         start_mw "$TMP/$mode" tickets "$mode"
         check "$URL" "$TMP/tickets.json" "$TMP/tickets.expected"
         measure "modelwrap-batching-$mode" "$round" "$CONNS" "$WRK_THREADS" "$TMP/tickets.json"

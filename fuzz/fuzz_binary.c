@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define ARENA_MAX ((size_t)1 << 20)
 

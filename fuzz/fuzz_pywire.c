@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "model/backends/pywire.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define MAX_CALLS 4
 
@@ -72,12 +72,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         calls[i] = model_call_new(m, (size_t)1 << 20);
         if (calls[i] == NULL)
             abort();
-        if (m == tmpl && (i % 2) == 0) {
+        if (m == tmpl && ((i % 2) == 0 || (data[0] & 16))) {
             calls[i]->body = "{\"data\":[]}";
             calls[i]->body_len = 11;
         }
     }
-    if (data[0] & 8) {
+    if (data[0] & 16) {
+        /* RESULT_JSONS: the whole area is the answers table of a merged batch */
+        pyw_decode_answers(area, area_len, 0, area_len, calls, n, rc);
+    } else if (data[0] & 8) {
         /* RESULT_JSON: the first bytes say where the answer is (offset, length) */
         size_t off = area_len > 0 ? area[0] : 0, len = area_len > 1 ? area[1] : 0;
         rc[0] = pyw_decode_answer(area, area_len, off, len * 64 + (area_len > 2 ? area[2] : 0),

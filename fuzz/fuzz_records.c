@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define MAX_RECORDS 64
 #define OUT_MAX ((size_t)4 << 20)

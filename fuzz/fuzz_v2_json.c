@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define OUT_MAX ((size_t)8 << 20)
 

@@ -1,10 +1,11 @@
 /*
  * textclf: an example modelwrap model plug-in, the C counterpart of the Python template's Model
  * class (state + init + run). A support-ticket classifier: keyword weights per label, summed and
- * turned into probabilities by softmax. Built only against include/modelwrap/model.h and libc.
+ * turned into probabilities by softmax. Built only against include/modelwrap/model.h, libc and
+ * libm; its configuration comes from the host's config accessor.
  */
-#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,20 +22,6 @@
 
 static const char *const label_names[N_LABELS] = {"billing", "technical", "account"};
 
-/* The signature: what the Python template declared with type hints. Dimension 0 is the batch. */
-static const struct mw_tensor_spec inputs[] = {
-    {.name = "description", .dtype = MW_BYTES, .ndim = 1, .shape = {-1}},
-};
-static const struct mw_tensor_spec outputs[] = {
-    {.name = "label", .dtype = MW_BYTES, .ndim = 1, .shape = {-1}},
-    {.name = "probabilities",
-     .dtype = MW_FP32,
-     .ndim = 2,
-     .shape = {-1, N_LABELS},
-     .n_labels = N_LABELS,
-     .labels = label_names},
-};
-
 /* One vocabulary word and its weight for each label. */
 struct word {
     char text[MAX_WORD + 1];
@@ -47,120 +34,6 @@ struct textclf {
     size_t n;
     struct word *words; /* sorted by text */
 };
-
-/* ---- config: the few members of the flat JSON object the host passes ------------------------ */
-
-static const char *skip_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-/* p is at '"'; returns the byte after the closing quote, or NULL when the text ends first. */
-static const char *skip_string(const char *p)
-{
-    for (p++; *p != '"'; p++) {
-        if (*p == '\0' || (*p == '\\' && *++p == '\0'))
-            return NULL;
-    }
-    return p + 1;
-}
-
-/* Skips one value (nested ones too, up to 64 levels); NULL when malformed. */
-static const char *skip_value(const char *p)
-{
-    int depth = 0;
-
-    do {
-        p = skip_ws(p);
-        if (*p == '"') {
-            p = skip_string(p);
-            if (p == NULL)
-                return NULL;
-        } else if (*p == '{' || *p == '[') {
-            if (++depth > 64)
-                return NULL;
-            p++;
-        } else if (*p == '}' || *p == ']') {
-            if (--depth < 0)
-                return NULL;
-            p++;
-        } else if (*p == ',' || *p == ':') {
-            if (depth == 0)
-                return NULL;
-            p++;
-        } else if (isalnum((unsigned char)*p) || *p == '-' || *p == '+' || *p == '.') {
-            while (isalnum((unsigned char)*p) || *p == '-' || *p == '+' || *p == '.')
-                p++;
-        } else {
-            return NULL;
-        }
-    } while (depth > 0);
-    return p;
-}
-
-/* Finds top-level member `key` of a JSON object: 1 and its value's text in *val and *len, 0 when
- * it is absent, -1 when the text is not an object. */
-static int config_member(const char *json, const char *key, const char **val, size_t *len)
-{
-    const char *p = skip_ws(json), *k, *end;
-
-    if (*p != '{')
-        return -1;
-    p = skip_ws(p + 1);
-    if (*p == '}')
-        return 0;
-    for (;;) {
-        if (*p != '"')
-            return -1;
-        k = p + 1;
-        p = skip_string(p);
-        if (p == NULL)
-            return -1;
-        end = p - 1;
-        p = skip_ws(p);
-        if (*p != ':')
-            return -1;
-        *val = skip_ws(p + 1);
-        p = skip_value(*val);
-        if (p == NULL)
-            return -1;
-        if ((size_t)(end - k) == strlen(key) && memcmp(k, key, (size_t)(end - k)) == 0) {
-            *len = (size_t)(p - *val);
-            return 1;
-        }
-        p = skip_ws(p);
-        if (*p == '}')
-            return 0;
-        if (*p != ',')
-            return -1;
-        p = skip_ws(p + 1);
-    }
-}
-
-/* Decodes a JSON string value (escapes \" \\ \/ only: a file name needs no others). */
-static int config_string(const char *val, size_t len, char *out, size_t size)
-{
-    size_t n = 0;
-
-    if (len < 2 || val[0] != '"' || val[len - 1] != '"')
-        return -1;
-    for (size_t i = 1; i + 1 < len; i++) {
-        char ch = val[i];
-
-        if (ch == '\\') {
-            ch = val[++i];
-            if (ch != '"' && ch != '\\' && ch != '/')
-                return -1;
-        }
-        if (n + 1 >= size)
-            return -1;
-        out[n++] = ch;
-    }
-    out[n] = '\0';
-    return n > 0 ? 0 : -1;
-}
 
 /* ---- vocabulary ---------------------------------------------------------------------------- */
 
@@ -177,12 +50,6 @@ static int cmp_word(const void *a, const void *b)
 static int cmp_key(const void *key, const void *w)
 {
     return strcmp(key, ((const struct word *)w)->text);
-}
-
-static int fail(const struct mw_host *host, int status, const char *msg)
-{
-    host->log(NULL, MW_LOG_ERROR, msg);
-    return status;
 }
 
 /* Parses one `word<TAB>label<TAB>weight` line into w. Returns NULL or what is wrong. */
@@ -222,9 +89,8 @@ static const char *parse_line(char *line, struct word *w)
 }
 
 /* Sorts t->words and merges the lines of one word; refuses a word given twice for one label. */
-static int merge_words(const struct mw_host *host, struct textclf *t)
+static int merge_words(const struct mw_host *host, struct mw_plugin *p, struct textclf *t)
 {
-    char msg[128];
     size_t out = 0;
 
     qsort(t->words, t->n, sizeof(*t->words), cmp_word);
@@ -235,9 +101,8 @@ static int merge_words(const struct mw_host *host, struct textclf *t)
             struct word *into = &t->words[out - 1];
 
             if (into->seen & w->seen) {
-                snprintf(msg, sizeof(msg), "vocabulary: word '%s' is given twice for one label",
-                         w->text);
-                return fail(host, MW_ERR_INTERNAL, msg);
+                return host->fail(p, "vocabulary: word '%s' is given twice for one label",
+                                  w->text);
             }
             for (int k = 0; k < N_LABELS; k++)
                 into->weight[k] += w->weight[k];
@@ -250,9 +115,10 @@ static int merge_words(const struct mw_host *host, struct textclf *t)
     return MW_OK;
 }
 
-static int load_vocabulary(const struct mw_host *host, const char *path, struct textclf *t)
+static int load_vocabulary(const struct mw_host *host, struct mw_plugin *p, const char *path,
+                           struct textclf *t)
 {
-    char line[MAX_LINE + 2], msg[MAX_PATH + 128];
+    char line[MAX_LINE + 2];
     size_t cap = 0, len;
     unsigned long lineno = 0;
     const char *why;
@@ -261,10 +127,8 @@ static int load_vocabulary(const struct mw_host *host, const char *path, struct 
     FILE *f;
 
     f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(msg, sizeof(msg), "cannot open the vocabulary %s: %s", path, strerror(errno));
-        return fail(host, MW_ERR_INTERNAL, msg);
-    }
+    if (f == NULL)
+        return host->fail(p, "cannot open the vocabulary %s: %s", path, strerror(errno));
     while (fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         len = strlen(line);
@@ -286,7 +150,8 @@ static int load_vocabulary(const struct mw_host *host, const char *path, struct 
             cap = cap ? cap * 2 : 64;
             grown = realloc(t->words, cap * sizeof(*grown));
             if (grown == NULL) {
-                rc = fail(host, MW_ERR_NOMEM, "out of memory reading the vocabulary");
+                host->fail(p, "out of memory reading the vocabulary");
+                rc = MW_ERR_NOMEM;
                 goto out_close;
             }
             t->words = grown;
@@ -297,27 +162,24 @@ static int load_vocabulary(const struct mw_host *host, const char *path, struct 
         t->n++;
     }
     if (ferror(f)) {
-        snprintf(msg, sizeof(msg), "cannot read the vocabulary %s", path);
-        rc = fail(host, MW_ERR_INTERNAL, msg);
+        rc = host->fail(p, "cannot read the vocabulary %s", path);
         goto out_close;
     }
     if (t->n == 0) {
-        snprintf(msg, sizeof(msg), "the vocabulary %s has no words", path);
-        rc = fail(host, MW_ERR_INTERNAL, msg);
+        rc = host->fail(p, "the vocabulary %s has no words", path);
         goto out_close;
     }
-    rc = merge_words(host, t);
+    rc = merge_words(host, p, t);
     goto out_close;
 
 out_bad_line:
-    snprintf(msg, sizeof(msg), "%s line %lu: %s", path, lineno, why);
-    rc = fail(host, MW_ERR_INTERNAL, msg);
+    rc = host->fail(p, "%s line %lu: %s", path, lineno, why);
 out_close:
     fclose(f);
     return rc;
 }
 
-/* ---- the three entry points --------------------------------------------------------------- */
+/* ---- the callbacks and the entry point ---------------------------------------------------- */
 
 static void textclf_free(void *state)
 {
@@ -326,57 +188,6 @@ static void textclf_free(void *state)
     if (t != NULL)
         free(t->words);
     free(t);
-}
-
-static int textclf_load(const struct mw_host *host, const char *dir, const char *config_json,
-                        void **state)
-{
-    char name[MAX_PATH] = "vocabulary.tsv", path[MAX_PATH];
-    const char *val;
-    size_t len;
-    struct textclf *t;
-    int found, n, rc;
-
-    found = config_member(config_json, "vocabulary", &val, &len);
-    if (found < 0)
-        return fail(host, MW_ERR_INTERNAL, "config is not a JSON object");
-    if (found == 1 && config_string(val, len, name, sizeof(name)) != 0)
-        return fail(host, MW_ERR_INTERNAL, "config.vocabulary: expected a file name");
-    if (name[0] == '/')
-        n = snprintf(path, sizeof(path), "%s", name);
-    else
-        n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return fail(host, MW_ERR_INTERNAL, "config.vocabulary: the path is too long");
-
-    t = calloc(1, sizeof(*t));
-    if (t == NULL)
-        return fail(host, MW_ERR_NOMEM, "out of memory");
-    rc = load_vocabulary(host, path, t);
-    if (rc != MW_OK) {
-        textclf_free(t);
-        return rc;
-    }
-    *state = t;
-    return MW_OK;
-}
-
-/* e^x for -80 <= x <= 0 without libm, so the plug-in needs nothing but libc: e^x = (e^(x/256))^256,
- * with e^(x/256) (|x/256| <= 0.32) from 12 terms of its Taylor series. Relative error < 1e-12. */
-static double exp_nonpositive(double x)
-{
-    double r, term = 1.0, sum = 1.0;
-
-    if (x < -80.0)
-        return 0.0; /* below 2e-35 next to the largest term, which is 1 */
-    r = x / 256.0;
-    for (int i = 1; i <= 12; i++) {
-        term *= r / i;
-        sum += term;
-    }
-    for (int i = 0; i < 8; i++)
-        sum *= sum;
-    return sum;
 }
 
 /* Sums the weights of the known words of one description, then softmax and argmax. */
@@ -418,7 +229,7 @@ static int classify(const struct textclf *t, struct mw_bytes text, float *prob)
         }
     }
     for (int k = 0; k < N_LABELS; k++) {
-        e[k] = exp_nonpositive(score[k] - max);
+        e[k] = exp(score[k] - max);
         sum += e[k];
     }
     for (int k = 0; k < N_LABELS; k++)
@@ -426,21 +237,22 @@ static int classify(const struct textclf *t, struct mw_bytes text, float *prob)
     return best;
 }
 
-static int textclf_run(void *state, const struct mw_host *host, struct mw_call *call,
-                       const struct mw_tensor *in, size_t n_in)
+static int textclf_run(void *state, const struct mw_host *host, struct mw_call *call)
 {
     const struct textclf *t = state;
+    struct mw_tensor_info in = {.size = sizeof(in)};
     const struct mw_bytes *text;
     struct mw_bytes *label;
     float *prob;
     int64_t n;
 
-    if (n_in != 1 || in[0].dtype != MW_BYTES || in[0].ndim != 1 || in[0].shape[0] < 0) {
+    if (host->input(call, 0, &in) != MW_OK || in.dtype != MW_BYTES || in.ndim != 1 ||
+        in.shape[0] < 0) {
         host->set_error(call, "description: expected a 1-D BYTES tensor");
         return MW_ERR_INVALID_INPUT;
     }
-    n = in[0].shape[0];
-    text = in[0].data;
+    n = in.shape[0];
+    text = in.data;
     label = host->output(call, 0, 1, (const int64_t[]){n});
     prob = host->output(call, 1, 2, (const int64_t[]){n, N_LABELS});
     if (label == NULL || prob == NULL)
@@ -454,25 +266,51 @@ static int textclf_run(void *state, const struct mw_host *host, struct mw_call *
     return MW_OK;
 }
 
-static const struct mw_model_desc textclf_desc = {
-    .abi_major = MW_ABI_MAJOR,
-    .abi_minor = MW_ABI_MINOR,
-    .size = sizeof(struct mw_model_desc),
-    .flags = MW_FLAG_THREAD_SAFE | MW_FLAG_BATCH,
-    .name = "textclf",
-    .version = "1.0.0",
-    .n_inputs = 1,
-    .inputs = inputs,
-    .n_outputs = 2,
-    .outputs = outputs,
-    .load = textclf_load,
-    .run = textclf_run,
-    .free = textclf_free,
-};
-
-/* The plug-in's one exported symbol (MW_ENTRY_SYMBOL): returns the static descriptor. Called once
- * by the host right after dlopen(), on its main thread; never fails. */
-__attribute__((visibility("default"))) const struct mw_model_desc *mw_model_entry(void)
+/* The plug-in's one exported symbol (MW_ENTRY_SYMBOL), called once by the host right after
+ * dlopen(), on its main thread: reads config.vocabulary (default vocabulary.tsv, relative to the
+ * model's folder), loads it, then declares the signature (what the Python template declares with
+ * type hints; dimension 0 is the batch) and the callbacks. */
+__attribute__((visibility("default"))) int mw_plugin_init(const struct mw_host *host,
+                                                          struct mw_plugin *p)
 {
-    return &textclf_desc;
+    struct mw_model model = {.size = sizeof(model),
+                             .flags = MW_FLAG_THREAD_SAFE | MW_FLAG_BATCH,
+                             .name = "textclf",
+                             .version = "2.0.0",
+                             .run = textclf_run,
+                             .free = textclf_free};
+    const char *name = "vocabulary.tsv";
+    char path[MAX_PATH];
+    struct textclf *t;
+    int n, rc;
+
+    MW_PLUGIN_CHECK_IN(host, p);
+    rc = host->config_string(p, "vocabulary", &name);
+    if (rc == MW_ERR_TYPE || (rc == MW_OK && name[0] == '\0'))
+        return host->fail(p, "config.vocabulary: expected a file name");
+    if (name[0] == '/')
+        n = snprintf(path, sizeof(path), "%s", name);
+    else
+        n = snprintf(path, sizeof(path), "%s/%s", host->model_dir(p), name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return host->fail(p, "config.vocabulary: the path is too long");
+
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return host->fail(p, "out of memory");
+    rc = load_vocabulary(host, p, path, t);
+    if (rc == MW_OK &&
+        (host->add_input(p, "description", MW_BYTES, 1, (const int64_t[]){-1}) != MW_OK ||
+         host->add_output(p, "label", MW_BYTES, 1, (const int64_t[]){-1}) != MW_OK ||
+         host->add_output(p, "probabilities", MW_FP32, 2, (const int64_t[]){-1, N_LABELS}) !=
+             MW_OK ||
+         host->set_labels(p, N_LABELS, label_names) != MW_OK))
+        rc = MW_ERR_INTERNAL; /* the host has set the message */
+    if (rc == MW_OK) {
+        model.state = t;
+        rc = host->set_model(p, &model);
+    }
+    if (rc != MW_OK)
+        textclf_free(t);
+    return rc;
 }

@@ -121,10 +121,9 @@ static void on_complete(void *ctx, struct request *r, bool ok)
     if (a->audit != NULL) {
         /* The records in the request: the batch dimension of the model call's first input. */
         const struct model_call *call = r->app_data;
-        uint64_t n_records = call != NULL && call->n_inputs > 0 && call->inputs != NULL &&
-                                     call->inputs[0].ndim > 0 && call->inputs[0].shape[0] > 0
-                                 ? (uint64_t)call->inputs[0].shape[0]
-                                 : 0;
+        uint64_t n_records = 0;
+        if (call == NULL || !model_call_rows(call, &n_records))
+            n_records = 0;
         if (api_route_is_probe(r->route))
             audit_request_nowait(a->audit, r, ok, n_records);
         else
@@ -234,9 +233,7 @@ void api_init(struct api *a, const struct config *cfg, struct registry *reg)
     a->app.complete = on_complete;
     a->app.conn_event = on_conn_event;
     /* ---- model registry snapshot: the api holds reg's reference from now on ---- */
-    atomic_init(&a->registry, reg);
-    atomic_init(&a->registry_pins, 0);
-    pthread_mutex_init(&a->reload_lock, NULL);
+    registry_current_init(&a->registry, reg);
 }
 
 static int dump_cb(const char *buffer, size_t size, void *data)

@@ -23,9 +23,7 @@ struct api {
      * reference per request, released at completion); other threads with api_registry_acquire.
      * `reg` above is only for start-up code on the main thread (it follows reloads but holds no
      * reference of its own: never read it from a request). */
-    _Atomic(struct registry *) registry;
-    atomic_long registry_pins;   /* readers between loading `registry` and retaining it */
-    pthread_mutex_t reload_lock; /* serialises reloads: SIGHUP and the repository API */
+    struct registry_current registry;
     /* ---- authentication ---- */
     struct auth *auth; /* set by the caller after api_init (borrowed); NULL: scoped routes 500 */
     /* ---- limits ---- */

@@ -99,28 +99,29 @@ static void input_schemas(const struct registry *reg, struct item *it)
 {
     size_t i, j, k, checked = 0;
 
-    if (reg == NULL || reg->n == 0) {
+    if (registry_count(reg) == 0) {
         set(it, ST_NA, "MODELWRAP_MODELS", "no model served");
         return;
     }
-    for (i = 0; i < reg->n; i++) {
-        const struct registry_versions *vs = reg->versions != NULL ? &reg->versions[i] : NULL;
-        size_t nv = vs != NULL ? vs->n : 1;
+    for (i = 0; i < registry_count(reg); i++) {
+        size_t nv = registry_n_versions(reg, i);
         for (j = 0; j < nv; j++) {
-            const struct model *m = vs != NULL ? vs->v[j] : reg->models[i];
-            if (m->sig.n_inputs == 0) {
+            const struct model *m = registry_version_at(reg, i, j);
+            const struct model_sig *sig = model_get_signature(m);
+            const char *version = model_get_version(m);
+            if (sig->n_inputs == 0) {
                 set(it, ST_NOT_MET, "MODELWRAP_MODELS",
                     "model '%.64s' version %.32s declares no inputs (model.json \"signature\")",
-                    m->name, m->version ? m->version : "-");
+                    model_get_name(m), version ? version : "-");
                 return;
             }
-            for (k = 0; k < m->sig.n_inputs; k++) {
-                if (!spec_is_schema(&m->sig.inputs[k])) {
+            for (k = 0; k < sig->n_inputs; k++) {
+                if (!spec_is_schema(&sig->inputs[k])) {
                     set(it, ST_NOT_MET, "MODELWRAP_MODELS",
                         "model '%.64s' version %.32s: input '%.64s' has an open shape (only the "
                         "batch dimension may be -1); declare it in model.json \"signature\"",
-                        m->name, m->version ? m->version : "-",
-                        m->sig.inputs[k].name ? m->sig.inputs[k].name : "?");
+                        model_get_name(m), version ? version : "-",
+                        sig->inputs[k].name ? sig->inputs[k].name : "?");
                     return;
                 }
             }

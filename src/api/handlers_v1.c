@@ -95,8 +95,8 @@ int api_h_models(void *ctx, struct request *r)
 {
     struct registry *reg = api_registry(ctx, r);
     json_t *list = json_array();
-    for (size_t i = 0; list && i < reg->n; i++)
-        json_array_append_new(list, model_describe(reg->models[i]));
+    for (size_t i = 0; list && i < registry_count(reg); i++)
+        json_array_append_new(list, model_describe(registry_model_at(reg, i)));
     api_reply_json(r, 200, list ? json_pack("{s:o}", "models", list) : NULL);
     return HTTP_DONE;
 }
@@ -106,8 +106,10 @@ int api_h_models(void *ctx, struct request *r)
  * I/O thread. */
 void api_set_model(struct request *r, const struct model *m)
 {
-    r->model_name = arena_strndup(&r->arena, m->name, strlen(m->name));
-    r->model_version = arena_strndup(&r->arena, m->version, strlen(m->version));
+    const char *name = model_get_name(m), *version = model_get_version(m);
+
+    r->model_name = arena_strndup(&r->arena, name, strlen(name));
+    r->model_version = arena_strndup(&r->arena, version, strlen(version));
 }
 
 /* The model named by the route's {name}, or the default model (their newest versions), from the
@@ -125,7 +127,7 @@ static struct model *route_model(struct api *a, struct request *r)
             http_set_error(r, MWE_MODEL_NOT_FOUND, msg);
         }
     } else {
-        m = reg->default_model;
+        m = registry_default(reg);
         if (!m)
             http_set_error(r, MWE_MODEL_NOT_FOUND,
                            "No default model: set MODELWRAP_DEFAULT_MODEL or use "
@@ -150,9 +152,11 @@ int api_h_model(void *ctx, struct request *r)
  * 503s. I/O thread. */
 void api_reply_call_error(struct request *r, const struct model_call *c, int invalid_input)
 {
-    switch (c->status) {
+    const char *errmsg = model_call_errmsg(c);
+
+    switch (model_call_status(c)) {
     case MWE_INVALID_INPUT:
-        http_set_error(r, invalid_input, c->errmsg[0] ? c->errmsg : NULL);
+        http_set_error(r, invalid_input, errmsg[0] ? errmsg : NULL);
         return;
     case MWE_OVERLOADED:
         http_set_error(r, MWE_OVERLOADED, "The model's queue is full; retry later.");
@@ -173,7 +177,7 @@ void api_reply_call_error(struct request *r, const struct model_call *c, int inv
         http_set_error(r, MWE_BODY_TOO_LARGE, "The request does not fit the model's worker.");
         return;
     default:
-        http_set_error(r, c->status == MWE_NOMEM ? MWE_NOMEM : MWE_MODEL_FAILED, NULL);
+        http_set_error(r, model_call_status(c) == MWE_NOMEM ? MWE_NOMEM : MWE_MODEL_FAILED, NULL);
         return;
     }
 }
@@ -182,23 +186,26 @@ void api_reply_call_error(struct request *r, const struct model_call *c, int inv
  * template's own routes, {"model","model_version","predictions": <answer>} on the v1 routes. */
 static int encode_answer(struct request *r, const struct model_call *c)
 {
-    const struct model *m = c->model;
+    const struct model *m = model_call_model(c);
+    const char *name = model_get_name(m), *version = model_get_version(m);
+    size_t answer_len;
+    const char *answer = model_call_answer(c, &answer_len);
     int rc = 0;
 
     if (r->route != NULL && r->route->name != NULL &&
         strcmp(r->route->name, "template_predict") == 0)
-        return buf_append(&r->resp, c->answer, c->answer_len);
+        return buf_append(&r->resp, answer, answer_len);
     rc = buf_append(&r->resp, "{\"model\":\"", 10);
     if (rc == 0)
-        rc = buf_append_json_escaped(&r->resp, m->name, strlen(m->name));
+        rc = buf_append_json_escaped(&r->resp, name, strlen(name));
     if (rc == 0)
         rc = buf_append(&r->resp, "\",\"model_version\":\"", 19);
     if (rc == 0)
-        rc = buf_append_json_escaped(&r->resp, m->version, strlen(m->version));
+        rc = buf_append_json_escaped(&r->resp, version, strlen(version));
     if (rc == 0)
         rc = buf_append(&r->resp, "\",\"predictions\":", 16);
     if (rc == 0)
-        rc = buf_append(&r->resp, c->answer, c->answer_len);
+        rc = buf_append(&r->resp, answer, answer_len);
     if (rc == 0)
         rc = buf_append(&r->resp, "}", 1);
     return rc;
@@ -206,12 +213,12 @@ static int encode_answer(struct request *r, const struct model_call *c)
 
 static void reply_from_call(struct request *r, struct model_call *c)
 {
-    if (c->status != 0) {
+    if (model_call_status(c) != 0) {
         api_reply_call_error(r, c, MWE_INVALID_INPUT);
         return;
     }
     buf_reset(&r->resp);
-    if (c->answer != NULL) {
+    if (model_call_answer(c, NULL) != NULL) {
         if (encode_answer(r, c) != 0)
             http_set_error(r, MWE_NOMEM, NULL);
         else
@@ -260,7 +267,7 @@ int api_h_predict(void *ctx, struct request *r)
 
     if (!m)
         return HTTP_DONE;
-    if (!atomic_load(&m->ready)) {
+    if (!model_is_ready(m)) {
         http_set_error(r, MWE_NOT_READY, "The model is not ready.");
         return HTTP_DONE;
     }
@@ -291,26 +298,20 @@ int api_h_predict(void *ctx, struct request *r)
         return HTTP_DONE;
     }
     r->app_data = c; /* released by the log phase */
-    if (backend_is_python(m->ops)) /* for the lines its workers log (tracebacks) */
-        c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
-    if (m->json_answers) {
-        /* A template model gets the body itself, once it passed the signature (if any). */
-        char *copy = arena_alloc(&c->arena, r->body.len + 1);
-        if (copy == NULL) {
-            json_decref(body);
-            http_set_error(r, MWE_NOMEM, NULL);
-            return HTTP_DONE;
-        }
-        memcpy(copy, r->body.ptr ? r->body.ptr : "", r->body.len);
-        copy[r->body.len] = '\0';
-        c->body = copy;
-        c->body_len = r->body.len;
+    /* For the model's own log lines (Python workers' tracebacks, a plug-in's host->log) and
+     * a plug-in's host->request_id; NULL if no memory. */
+    (void)model_call_set_request_id(c, r->id);
+    /* A template model gets the body itself, once it passed the signature (if any). */
+    if (model_answers_json(m) && model_call_set_body(c, r->body.ptr, r->body.len) != 0) {
+        json_decref(body);
+        http_set_error(r, MWE_NOMEM, NULL);
+        return HTTP_DONE;
     }
-    if (m->json_answers && m->sig.n_inputs == 0)
+    if (model_answers_json(m) && model_get_signature(m)->n_inputs == 0)
         rc = json_is_object(body) ? 0
                                   : mw_fail(&e, MWE_BAD_REQUEST, "body: expected a JSON object");
     else
-        rc = records_decode(c, body, m->opts.max_records, &e);
+        rc = records_decode(c, body, model_get_max_records(m), &e);
     json_decref(body);
     if (rc != 0) {
         http_set_error(r, rc, e.msg[0] ? e.msg : NULL);
@@ -332,7 +333,7 @@ int api_call_dispatch(struct request *r, struct model_call *c)
 {
     int rc;
 
-    if (!c->model->sched) {
+    if (!model_has_workers(model_call_model(c))) {
         model_call_submit(c, NULL, NULL);
         return HTTP_DONE;
     }
@@ -340,7 +341,7 @@ int api_call_dispatch(struct request *r, struct model_call *c)
     http_suspend(r);
     rc = model_call_submit(c, on_call_done, r);
     if (rc < 0) {
-        c->status = rc;
+        model_call_fail(c, rc);
         on_call_done(c, r);
     }
     return HTTP_ASYNC;

@@ -19,20 +19,14 @@
 static void each_version(const struct registry *reg, void (*fn)(const struct model *, void *),
                          void *ctx)
 {
-    for (size_t i = 0; reg != NULL && i < reg->n; i++) {
-        const struct registry_versions *vs = reg->versions != NULL ? &reg->versions[i] : NULL;
-        if (vs == NULL || vs->n == 0) {
-            fn(reg->models[i], ctx);
-            continue;
-        }
-        for (size_t k = 0; k < vs->n; k++)
-            fn(vs->v[k], ctx);
-    }
+    for (size_t i = 0; i < registry_count(reg); i++)
+        for (size_t k = 0; k < registry_n_versions(reg, i); k++)
+            fn(registry_version_at(reg, i, k), ctx);
 }
 
 static void register_series(const struct model *m, void *ctx)
 {
-    metrics_model_series(ctx, m->name, m->version);
+    metrics_model_series(ctx, model_get_name(m), model_get_version(m));
 }
 
 /* See api.h. Main thread, after api_init and before the server starts. */
@@ -116,28 +110,31 @@ static enum metrics_result call_result(int status)
  * rows. A call that was never submitted (its inputs were refused before) counts nothing. */
 static void record_call(struct metrics *m, const struct model_call *c)
 {
-    bool started = c->t_started_ns != 0;
-    bool finished;
-    uint64_t queue_ns = 0, compute_ns = 0;
+    const struct model *model = model_call_model(c);
+    struct model_call_times t;
+    int status = model_call_status(c);
+    bool started, finished;
+    uint64_t queue_ns = 0, compute_ns = 0, rows;
     int s;
 
-    if (c->model == NULL || (!started && c->status == 0 && c->t_done_ns == 0))
+    model_call_get_times(c, &t);
+    started = t.started_ns != 0;
+    if (model == NULL || (!started && status == 0 && t.done_ns == 0))
         return;
-    s = metrics_model_series(m, c->model->name, c->model->version);
-    finished = started && c->status != MWE_DEADLINE && c->t_done_ns >= c->t_started_ns;
-    if (started && c->t_queued_ns != 0 && c->t_started_ns >= c->t_queued_ns)
-        queue_ns = c->t_started_ns - c->t_queued_ns;
+    s = metrics_model_series(m, model_get_name(model), model_get_version(model));
+    finished = started && status != MWE_DEADLINE && t.done_ns >= t.started_ns;
+    if (started && t.queued_ns != 0 && t.started_ns >= t.queued_ns)
+        queue_ns = t.started_ns - t.queued_ns;
     if (finished)
-        compute_ns = c->t_done_ns - c->t_started_ns;
-    metrics_model_call(m, s, call_result(c->status), started, queue_ns, finished, compute_ns);
+        compute_ns = t.done_ns - t.started_ns;
+    metrics_model_call(m, s, call_result(status), started, queue_ns, finished, compute_ns);
     /* One call is one model run, unless the scheduler merged it with others: then the
      * batch's first call reports the merged rows and the others report nothing. */
-    if (started && c->batched) {
-        if (c->batch_rows > 0)
-            metrics_model_batch(m, s, c->batch_rows);
-    } else if (started && c->n_inputs > 0 && c->inputs != NULL && c->inputs[0].ndim >= 1 &&
-               c->inputs[0].shape[0] >= 0) {
-        metrics_model_batch(m, s, (uint64_t)c->inputs[0].shape[0]);
+    if (started && t.batched) {
+        if (t.batch_rows > 0)
+            metrics_model_batch(m, s, t.batch_rows);
+    } else if (started && model_call_rows(c, &rows)) {
+        metrics_model_batch(m, s, rows);
     }
 }
 
@@ -186,7 +183,7 @@ struct model_gauges {
 static void model_gauge(const struct model *m, void *ctx)
 {
     struct model_gauges *g = ctx;
-    struct metrics_label l[] = {{"model", m->name}, {"version", m->version}};
+    struct metrics_label l[] = {{"model", model_get_name(m)}, {"version", model_get_version(m)}};
 
     struct model_worker_stats ws;
 
@@ -195,11 +192,11 @@ static void model_gauge(const struct model *m, void *ctx)
     switch (g->kind) {
     case MG_DEPTH:
         g->rc = metrics_sample_u64(g->out, "modelwrap_model_queue_depth", l, 2,
-                                   m->sched != NULL ? (uint64_t)sched_pending(m->sched) : 0);
+                                   (uint64_t)model_queue_pending(m));
         break;
     case MG_READY:
-        g->rc = metrics_sample_u64(g->out, "modelwrap_model_ready", l, 2,
-                                   atomic_load(&m->ready) ? 1 : 0);
+        g->rc =
+            metrics_sample_u64(g->out, "modelwrap_model_ready", l, 2, model_is_ready(m) ? 1 : 0);
         break;
     /* Python models only: their worker processes. */
     case MG_LIVE:

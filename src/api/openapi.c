@@ -98,7 +98,7 @@ static json_t *dtype_example(int dt)
 /* Record_<m>: one record (an object with one member per feature) and an example of it. */
 static json_t *record_schema(const struct model *m, enum rec_kind kind, json_t **example)
 {
-    const struct model_sig *sig = &m->sig;
+    const struct model_sig *sig = model_get_signature(m);
     json_t *props = json_object(), *req = json_array(), *ex = json_object();
     bool ok = true;
     size_t i;
@@ -169,7 +169,7 @@ static json_t *output_schema(const struct mw_tensor_spec *s)
 static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_records,
                           char *records_name, char *predictions_name, size_t cap, json_t **example)
 {
-    enum rec_kind kind = records_kind(&m->sig);
+    enum rec_kind kind = records_kind(model_get_signature(m));
     char rec[160], pred[160];
     json_t *rec_example = NULL, *props;
     bool ok = true;
@@ -177,24 +177,24 @@ static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_r
     *example = NULL;
     if (kind == REC_NONE)
         return true;
-    schema_name(rec, sizeof(rec), "Record_", m->name);
-    schema_name(records_name, cap, "Records_", m->name);
-    schema_name(pred, sizeof(pred), "Prediction_", m->name);
-    schema_name(predictions_name, cap, "Predictions_", m->name);
+    schema_name(rec, sizeof(rec), "Record_", model_get_name(m));
+    schema_name(records_name, cap, "Records_", model_get_name(m));
+    schema_name(pred, sizeof(pred), "Prediction_", model_get_name(m));
+    schema_name(predictions_name, cap, "Predictions_", model_get_name(m));
 
     put(schemas, rec, record_schema(m, kind, &rec_example), &ok);
     if (!ok)
         return false;
     char desc[512];
-    snprintf(desc, sizeof(desc), "Records for model '%s' version %s: 1 to %u records.", m->name,
-             m->version ? m->version : "", max_records);
+    snprintf(desc, sizeof(desc), "Records for model '%s' version %s: 1 to %u records.",
+             model_get_name(m), model_get_version(m) ? model_get_version(m) : "", max_records);
     put(schemas, records_name,
         json_pack("{s:s, s:s, s:[s], s:{s:{s:s, s:i, s:I, s:o}}, s:b}", "type", "object",
                   "description", desc, "required", "data", "properties", "data", "type", "array",
                   "minItems", 1, "maxItems", (json_int_t)max_records, "items", ref("schemas", rec),
                   "additionalProperties", 0),
         &ok);
-    if (m->json_answers) {
+    if (model_answers_json(m)) {
         /* A template-style Python model answers whatever its run() returns. */
         put(schemas, pred,
             json_pack("{s:s}", "description",
@@ -203,15 +203,15 @@ static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_r
         put(schemas, predictions_name,
             json_pack("{s:s, s:[sss], s:{s:{s:s, s:s}, s:{s:s}, s:o}}", "type", "object",
                       "required", "model", "model_version", "predictions", "properties", "model",
-                      "type", "string", "const", m->name, "model_version", "type", "string",
-                      "predictions", ref("schemas", pred)),
+                      "type", "string", "const", model_get_name(m), "model_version", "type",
+                      "string", "predictions", ref("schemas", pred)),
             &ok);
         *example = json_pack("{s:[o]}", "data", rec_example);
         return ok && *example != NULL;
     }
     props = json_object();
-    for (size_t i = 0; i < m->sig.n_outputs; i++) {
-        const struct mw_tensor_spec *s = &m->sig.outputs[i];
+    for (size_t i = 0; i < model_get_signature(m)->n_outputs; i++) {
+        const struct mw_tensor_spec *s = &model_get_signature(m)->outputs[i];
         if (s->name != NULL)
             put(props, s->name, output_schema(s), &ok);
     }
@@ -222,7 +222,7 @@ static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_r
     put(schemas, predictions_name,
         json_pack("{s:s, s:[sss], s:{s:{s:s, s:s}, s:{s:s}, s:{s:s, s:o}}}", "type", "object",
                   "required", "model", "model_version", "predictions", "properties", "model",
-                  "type", "string", "const", m->name, "model_version", "type", "string",
+                  "type", "string", "const", model_get_name(m), "model_version", "type", "string",
                   "predictions", "type", "array", "items", ref("schemas", pred)),
         &ok);
     *example = json_pack("{s:[o]}", "data", rec_example);
@@ -855,12 +855,13 @@ static json_t *build_models(const struct config *cfg, const struct registry *reg
 
     md->examples = json_object();
     md->model_names = json_array();
-    for (size_t i = 0; reg != NULL && i < reg->n && ok; i++) {
-        const struct model *m = reg->models[i];
+    for (size_t i = 0; i < registry_count(reg) && ok; i++) {
+        const struct model *m = registry_model_at(reg, i);
         char rn[160], pn[160];
         json_t *example = NULL;
-        push(md->model_names, json_string(m->name), &ok);
-        if (!model_schemas(schemas, m, m->opts.max_records ? m->opts.max_records : cfg->max_records,
+        push(md->model_names, json_string(model_get_name(m)), &ok);
+        if (!model_schemas(schemas, m,
+                           model_get_max_records(m) ? model_get_max_records(m) : cfg->max_records,
                            rn, pn, sizeof(rn), &example)) {
             ok = false;
             break;
@@ -869,15 +870,15 @@ static json_t *build_models(const struct config *cfg, const struct registry *reg
             continue; /* not record-shaped: only the Open Inference Protocol takes it */
         push(records, ref("schemas", rn), &ok);
         push(preds, ref("schemas", pn), &ok);
-        put(md->examples, m->name, json_pack("{s:s, s:O}", "summary", m->name, "value", example),
-            &ok);
-        if (m == reg->default_model) {
+        put(md->examples, model_get_name(m),
+            json_pack("{s:s, s:O}", "summary", model_get_name(m), "value", example), &ok);
+        if (m == registry_default(reg)) {
             md->default_records = ref("schemas", rn);
             md->default_predictions = ref("schemas", pn);
             md->default_example = json_incref(example);
-            if (m->json_answers) {
+            if (model_answers_json(m)) {
                 char an[160];
-                schema_name(an, sizeof(an), "Prediction_", m->name);
+                schema_name(an, sizeof(an), "Prediction_", model_get_name(m));
                 md->default_answer = ref("schemas", an);
             }
         }
@@ -918,10 +919,12 @@ static json_t *build_info(const struct config *cfg, const struct registry *reg, 
                 "`/api/v1` (records in, predictions out), the Python template's routes%s.\n\n"
                 "**Models**:",
                 v2 ? " and the Open Inference Protocol (KServe V2 REST) under `/v2`" : "");
-    for (size_t i = 0; reg != NULL && i < reg->n; i++)
-        buf_appendf(&d, "%s `%s` version %s%s", i ? "," : "", reg->models[i]->name,
-                    reg->models[i]->version ? reg->models[i]->version : "?",
-                    reg->models[i] == reg->default_model ? " (default)" : "");
+    for (size_t i = 0; i < registry_count(reg); i++) {
+        const struct model *m = registry_model_at(reg, i);
+        buf_appendf(&d, "%s `%s` version %s%s", i ? "," : "", model_get_name(m),
+                    model_get_version(m) ? model_get_version(m) : "?",
+                    m == registry_default(reg) ? " (default)" : "");
+    }
     buf_appendf(&d,
                 ".\n\n**Service levels** (`GET /api/v1/sla` has the details): availability "
                 "target %s%% per month, 99th percentile of predictions within %u ms, support "
@@ -1089,11 +1092,12 @@ static char *models_key(const struct registry *reg)
 
     buf_init(&k, 1u << 20);
     buf_appendf(&k, "default=%s;",
-                reg != NULL && reg->default_model != NULL ? reg->default_model->name : "");
-    for (size_t i = 0; reg != NULL && i < reg->n; i++)
-        buf_appendf(&k, "%s/%s@%p;", reg->models[i]->name,
-                    reg->models[i]->version ? reg->models[i]->version : "",
-                    (const void *)reg->models[i]);
+                registry_default(reg) != NULL ? model_get_name(registry_default(reg)) : "");
+    for (size_t i = 0; i < registry_count(reg); i++) {
+        const struct model *m = registry_model_at(reg, i);
+        buf_appendf(&k, "%s/%s@%p;", model_get_name(m),
+                    model_get_version(m) ? model_get_version(m) : "", (const void *)m);
+    }
     out = k.ptr != NULL ? strdup(k.ptr) : NULL;
     buf_fini(&k);
     return out;

@@ -756,28 +756,30 @@ static json_t *model_component(const struct model *m, const char *xgb_ref, json_
                                struct sbom_ctx *cx)
 {
     char ref[700], path[PATH_MAX], runtime[64] = "";
-    const char *backend = m->ops != NULL && m->ops->name != NULL ? m->ops->name : "unknown";
+    const char *backend = model_get_backend(m);
     json_t *mj, *c, *props, *files;
     json_error_t jerr;
     bool truncated = false;
     const char *declared;
 
-    snprintf(ref, sizeof(ref), "model:%s@%s", m->name, m->version ? m->version : "-");
-    snprintf(path, sizeof(path), "%s/model.json", m->dir);
+    snprintf(ref, sizeof(ref), "model:%s@%s", model_get_name(m),
+             model_get_version(m) ? model_get_version(m) : "-");
+    snprintf(path, sizeof(path), "%s/model.json", model_get_dir(m));
     mj = json_load_file(path, 0, &jerr);
     declared = json_string_value(json_object_get(mj, "backend"));
-    files = model_files(m->dir, &truncated);
-    c = json_pack("{s:s, s:s, s:s, s:s, s:[o], s:o}", "type", "machine-learning-model",
-                  "bom-ref", ref, "name", m->name, "version", m->version ? m->version : "",
-                  "properties", prop("modelwrap:backend", declared ? declared : backend),
-                  "components", files ? files : json_array());
+    files = model_files(model_get_dir(m), &truncated);
+    c = json_pack("{s:s, s:s, s:s, s:s, s:[o], s:o}", "type", "machine-learning-model", "bom-ref",
+                  ref, "name", model_get_name(m), "version",
+                  model_get_version(m) ? model_get_version(m) : "", "properties",
+                  prop("modelwrap:backend", declared ? declared : backend), "components",
+                  files ? files : json_array());
     if (c == NULL) {
         json_decref(mj);
         return NULL;
     }
     props = json_object_get(c, "properties");
-    if (m->description != NULL)
-        json_object_set_new(c, "description", json_string(m->description));
+    if (model_get_description(m) != NULL)
+        json_object_set_new(c, "description", json_string(model_get_description(m)));
     if (truncated)
         add(props, prop("modelwrap:files_truncated", "more than 10000 files: the first listed"));
     if (strcmp(backend, "xgboost") == 0) {
@@ -797,7 +799,7 @@ static json_t *model_component(const struct model *m, const char *xgb_ref, json_
         char interp[PATH_MAX];
         struct mw_error e = {0};
         json_t *py;
-        python_interpreter(m->dir, mj, interp, sizeof(interp));
+        python_interpreter(model_get_dir(m), mj, interp, sizeof(interp));
         py = sbom_python_inventory(interp, ref, PY_TIMEOUT_MS, &e);
         if (py != NULL) {
             add(props, prop("modelwrap:runtime", "python"));
@@ -807,7 +809,7 @@ static json_t *model_component(const struct model *m, const char *xgb_ref, json_
         } else {
             add(props, prop("modelwrap:runtime", "python"));
             add(props, prop("modelwrap:inventory_error", e.msg));
-            sbom_note(cx, "model %s: %s", m->name, e.msg);
+            sbom_note(cx, "model %s: %s", model_get_name(m), e.msg);
         }
     }
     json_decref(mj);
@@ -865,11 +867,10 @@ json_t *api_sbom_build(const struct config *cfg, const struct registry *reg, str
         if (sbom_add_npm(components, lock, &cx) != 0)
             goto nomem;
     }
-    for (size_t i = 0; reg != NULL && i < reg->n; i++) {
-        const struct registry_versions *vs = reg->versions ? &reg->versions[i] : NULL;
-        size_t nv = vs ? vs->n : 1;
+    for (size_t i = 0; i < registry_count(reg); i++) {
+        size_t nv = registry_n_versions(reg, i);
         for (size_t j = 0; j < nv; j++) {
-            const struct model *m = vs ? vs->v[j] : reg->models[i];
+            const struct model *m = registry_version_at(reg, i, j);
             if (!add(components, model_component(m, xgb_ref, deps, &cx)))
                 goto nomem;
         }
@@ -948,13 +949,13 @@ static char *snapshot_key(const struct registry *reg)
     char *out;
 
     buf_init(&b, 16u << 20);
-    for (size_t i = 0; reg != NULL && i < reg->n; i++) {
-        const struct registry_versions *vs = reg->versions ? &reg->versions[i] : NULL;
-        size_t nv = vs ? vs->n : 1;
+    for (size_t i = 0; i < registry_count(reg); i++) {
+        size_t nv = registry_n_versions(reg, i);
         for (size_t j = 0; j < nv; j++) {
-            const struct model *m = vs ? vs->v[j] : reg->models[i];
-            buf_appendf(&b, "%s\x1f%s\x1f%llx\x1e", m->name, m->version ? m->version : "",
-                        (unsigned long long)m->fingerprint);
+            const struct model *m = registry_version_at(reg, i, j);
+            const char *version = model_get_version(m);
+            buf_appendf(&b, "%s\x1f%s\x1f%llx\x1e", model_get_name(m), version ? version : "",
+                        (unsigned long long)model_get_fingerprint(m));
         }
     }
     out = strdup(b.ptr ? b.ptr : "");

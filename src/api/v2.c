@@ -65,22 +65,22 @@ static struct model *v2_model(struct api *a, struct request *r)
     int nlen = (int)(r->params[0].len > 64 ? 64 : r->params[0].len);
 
     vs = registry_versions_of(reg, r->params[0].ptr, r->params[0].len);
-    if (vs == NULL || vs->n == 0) {
+    if (registry_versions_count(vs) == 0) {
         snprintf(msg, sizeof(msg), "Unknown model: '%.*s'.", nlen, r->params[0].ptr);
         http_set_error(r, MWE_MODEL_NOT_FOUND, msg);
         goto out;
     }
     if (r->n_params < 2) {
-        m = vs->v[0];
+        m = registry_versions_at(vs, 0);
         goto out_found;
     }
     m = registry_find_version(reg, r->params[0].ptr, r->params[0].len, r->params[1].ptr,
                               r->params[1].len);
     if (m == NULL) {
         list[0] = '\0';
-        for (size_t k = 0; k < vs->n; k++) {
+        for (size_t k = 0; k < registry_versions_count(vs); k++) {
             int w = snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "",
-                             vs->v[k]->version);
+                             model_get_version(registry_versions_at(vs, k)));
             if (w < 0 || (size_t)w >= sizeof(list) - used)
                 break;
             used += (size_t)w;
@@ -133,17 +133,22 @@ int api_h_v2_model(void *ctx, struct request *r)
 
     if (m == NULL)
         return HTTP_DONE;
-    vs = registry_versions_of(api_registry(ctx, r), m->name, strlen(m->name));
+    vs = registry_versions_of(api_registry(ctx, r), model_get_name(m), strlen(model_get_name(m)));
     o = json_object();
     versions = json_array();
     rc = o == NULL || versions == NULL;
-    rc |= json_object_set_new(o, "name", json_string(m->name));
-    for (size_t k = 0; vs != NULL && k < vs->n; k++)
-        rc |= json_array_append_new(versions, json_string(vs->v[k]->version));
+    rc |= json_object_set_new(o, "name", json_string(model_get_name(m)));
+    for (size_t k = 0; k < registry_versions_count(vs); k++)
+        rc |= json_array_append_new(versions,
+                                    json_string(model_get_version(registry_versions_at(vs, k))));
     rc |= json_object_set(o, "versions", versions);
-    rc |= json_object_set_new(o, "platform", json_string(m->platform));
-    rc |= json_object_set_new(o, "inputs", tensors_json(m->sig.n_inputs, m->sig.inputs));
-    rc |= json_object_set_new(o, "outputs", tensors_json(m->sig.n_outputs, m->sig.outputs));
+    rc |= json_object_set_new(o, "platform", json_string(model_get_platform(m)));
+    rc |= json_object_set_new(
+        o, "inputs",
+        tensors_json(model_get_signature(m)->n_inputs, model_get_signature(m)->inputs));
+    rc |= json_object_set_new(
+        o, "outputs",
+        tensors_json(model_get_signature(m)->n_outputs, model_get_signature(m)->outputs));
     json_decref(versions);
     if (rc != 0) {
         json_decref(o);
@@ -164,8 +169,9 @@ int api_h_v2_model_ready(void *ctx, struct request *r)
 
     if (m == NULL)
         return HTTP_DONE;
-    ready = atomic_load(&m->ready);
-    api_reply_json(r, ready ? 200 : 400, json_pack("{s:s, s:b}", "name", m->name, "ready", ready));
+    ready = model_is_ready(m);
+    api_reply_json(r, ready ? 200 : 400,
+                   json_pack("{s:s, s:b}", "name", model_get_name(m), "ready", ready));
     return HTTP_DONE;
 }
 
@@ -180,7 +186,7 @@ static void v2_reply(struct request *r)
     char num[24];
     int rc;
 
-    if (c->status != 0) {
+    if (model_call_status(c) != 0) {
         api_reply_call_error(r, c, MWE_BAD_REQUEST);
         return;
     }
@@ -232,7 +238,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
 
     if (m == NULL)
         return HTTP_DONE;
-    if (!atomic_load(&m->ready)) {
+    if (!model_is_ready(m)) {
         http_set_error(r, MWE_NOT_READY, "The model is not ready.");
         return HTTP_DONE;
     }
@@ -274,13 +280,14 @@ int api_h_v2_infer(void *ctx, struct request *r)
     }
     r->app_data = c; /* released by the log phase */
     r->app_v2 = req;
-    if (backend_is_python(m->ops)) /* for the lines its workers log (tracebacks) */
-        c->request_id = arena_strndup(&c->arena, r->id, strlen(r->id));
+    /* For the model's own log lines (Python workers' tracebacks, a plug-in's host->log) and
+     * a plug-in's host->request_id; NULL if no memory. */
+    (void)model_call_set_request_id(c, r->id);
     if (framed && hlen == 0)
         rc = tensor_decode_raw(c, &r->arena, (const uint8_t *)body, len, req, &e);
     else
         rc = tensor_decode_request(c, &r->arena, body, hlen, (const uint8_t *)body + hlen,
-                                   len - hlen, m->opts.max_records, req, &e);
+                                   len - hlen, model_get_max_records(m), req, &e);
     if (rc != 0) {
         http_set_error(r, rc, e.msg[0] ? e.msg : NULL);
         return HTTP_DONE;

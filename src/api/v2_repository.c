@@ -1,32 +1,19 @@
 /*
- * The model registry as the api sees it: the current snapshot behind an atomic pointer (readers
- * take a reference without a lock), per-request references, reloads that publish a new snapshot
- * (SIGHUP and the repository API), and the Open Inference Protocol's model repository extension:
- * POST /v2/repository/index, /v2/repository/models/{m}/load and /unload.
+ * The Open Inference Protocol's model repository extension (POST /v2/repository/index,
+ * /v2/repository/models/{m}/load and /unload) and the per-request references to the current
+ * registry snapshot (kept by model/registry_current.c).
  */
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
 
-/* ---- snapshots ------------------------------------------------------------------------------- */
+/* ---- snapshots: the api's view of model/registry_current.c --------------------------------- */
 
-/*
- * A new reference to the current snapshot. Lock-free: a reader announces itself in
- * registry_pins before it loads the pointer and leaves after it retained it; a reload waits for
- * the pins to drain before it drops the old snapshot's reference, so the snapshot a reader loaded
- * cannot be freed between its load and its retain. Any thread.
- */
+/* See api.h. Any thread. */
 struct registry *api_registry_acquire(struct api *a)
 {
-    struct registry *r;
-
-    atomic_fetch_add(&a->registry_pins, 1);
-    r = atomic_load(&a->registry);
-    registry_retain(r);
-    atomic_fetch_sub(&a->registry_pins, 1);
-    return r;
+    return registry_current_acquire(&a->registry);
 }
 
 /* The snapshot of request r, acquired on first use; see api.h. I/O thread. */
@@ -45,48 +32,17 @@ void api_registry_put(struct api *a, struct request *r)
     r->app_registry = NULL;
 }
 
-/* Makes next the current snapshot (the api takes over its reference) and drops the api's
- * reference to the previous one once no reader can still be about to retain it. */
-static void publish(struct api *a, struct registry *next)
-{
-    struct registry *old = atomic_exchange(&a->registry, next);
-
-    a->reg = next;
-    while (atomic_load(&a->registry_pins) != 0)
-        sched_yield();
-    registry_release(old);
-}
-
-/* See api.h. */
+/* See api.h. a->reg follows the published snapshot for start-up code. */
 int api_reload(struct api *a, int op, const char *name, size_t len, struct mw_error *e)
 {
-    struct registry *cur, *next;
-    uint64_t t0 = time_mono_ns();
-    int rc = 0;
-
-    pthread_mutex_lock(&a->reload_lock);
-    cur = atomic_load(&a->registry); /* stays alive: only reloads drop it, and we hold the lock */
-    next = registry_reload(cur, op, name, len, e);
-    if (next == NULL) {
-        rc = e != NULL && e->code != 0 ? e->code : MWE_INTERNAL;
-        goto out_unlock;
-    }
-    publish(a, next);
-    log_kv(LOG_INFO, "model repository reloaded", "op",
-           op == REPO_RESCAN ? "rescan" : op == REPO_LOAD ? "load" : "unload", "#models",
-           (long long)next->n, "#duration_us", (long long)((time_mono_ns() - t0) / 1000),
-           "default", next->default_model ? next->default_model->name : NULL, NULL);
-out_unlock:
-    pthread_mutex_unlock(&a->reload_lock);
-    return rc;
+    return registry_current_reload(&a->registry, op, name, len, &a->reg, e);
 }
 
 /* Releases the current snapshot. Main thread, after the servers stopped. */
 void api_fini(struct api *a)
 {
-    registry_release(atomic_exchange(&a->registry, NULL));
+    registry_current_fini(&a->registry);
     a->reg = NULL;
-    pthread_mutex_destroy(&a->reload_lock);
 }
 
 /* ---- the repository extension ---------------------------------------------------------------- */
@@ -204,8 +160,9 @@ static json_t *model_state(struct api *a, const char *name, size_t len, bool loa
 
     rc |= json_object_set_new(o, "name", json_stringn(name, len));
     rc |= json_object_set_new(o, "state", json_string(loaded && vs ? "READY" : "UNAVAILABLE"));
-    for (size_t k = 0; vs != NULL && loaded && k < vs->n; k++)
-        rc |= json_array_append_new(versions, json_string(vs->v[k]->version));
+    for (size_t k = 0; vs != NULL && loaded && k < registry_versions_count(vs); k++)
+        rc |= json_array_append_new(versions,
+                                    json_string(model_get_version(registry_versions_at(vs, k))));
     rc |= json_object_set(o, "versions", versions);
     json_decref(versions);
     registry_release(reg);

@@ -1,6 +1,6 @@
 /*
- * Private to src/auth: lock-free snapshots (hazard pointers), the brute-force failure table, the
- * JWT verifier and the JWKS fetcher. Nobody outside src/auth (and its tests/fuzzers) includes it.
+ * Private to src/auth: the brute-force failure table, the JWT verifier and the JWKS fetcher.
+ * Nobody outside src/auth (and its tests/fuzzers) includes it.
  */
 #ifndef MW_AUTH_INT_H
 #define MW_AUTH_INT_H
@@ -10,42 +10,6 @@
 #include <stdatomic.h>
 
 #include "auth/auth.h"
-
-/* ---- snapshots: an immutable object swapped atomically, read without a lock --------------------
- * Readers publish the pointer they use in a per-thread hazard slot; the writer swaps the pointer,
- * then waits until no slot holds the old one before freeing it. A reader never blocks and never
- * writes shared cache lines but its own slot. */
-
-#define SNAP_SLOTS 1024
-
-struct snap_slot {
-    _Atomic(void *) hp;
-    char pad[64 - sizeof(void *)]; /* one slot per cache line: no false sharing between readers */
-};
-
-struct snap {
-    _Atomic(void *) cur;
-    void (*free_fn)(void *);
-    pthread_mutex_t wlock; /* serialises writers */
-    atomic_long overflow;  /* readers of threads that found no free slot */
-    struct snap_slot slots[SNAP_SLOTS];
-};
-
-struct snap_ref {
-    struct snap *s;
-    int slot; /* -1: counted in overflow */
-};
-
-/* Prepares s holding initial (may be NULL); free_fn frees retired objects. */
-void snap_init(struct snap *s, void *initial, void (*free_fn)(void *));
-/* Frees the current object. No reader may be active. */
-void snap_fini(struct snap *s);
-/* Returns the current object (NULL when none) and protects it until snap_release(ref). A thread
- * may hold one reference per snap at a time. Lock-free. */
-void *snap_acquire(struct snap *s, struct snap_ref *ref);
-void snap_release(struct snap_ref *ref);
-/* Makes next (may be NULL) current, waits until no reader holds the old object and frees it. */
-void snap_publish(struct snap *s, void *next);
 
 /* ---- brute-force protection: failures per client address within a window --------------------- */
 

@@ -68,8 +68,8 @@ static bool wait_drained(const struct http_server *s, uint64_t deadline_ns)
 
 static void log_models(const struct registry *reg)
 {
-    log_kv(LOG_INFO, "models ready", "#count", (long long)reg->n, "default",
-           reg->default_model ? reg->default_model->name : NULL, NULL);
+    log_kv(LOG_INFO, "models ready", "#count", (long long)registry_count(reg), "default",
+           registry_default(reg) ? model_get_name(registry_default(reg)) : NULL, NULL);
 }
 
 static int cmd_serve(int argc, char **argv, int first)
@@ -285,9 +285,9 @@ static int cmd_check_config(int argc, char **argv, int first)
         config_fini(&cfg);
         return 2;
     }
-    printf("# models: %zu loaded from %s", reg->n, reg->dir);
-    if (reg->default_model)
-        printf(", default '%s'", reg->default_model->name);
+    printf("# models: %zu loaded from %s", registry_count(reg), registry_get_dir(reg));
+    if (registry_default(reg))
+        printf(", default '%s'", model_get_name(registry_default(reg)));
     printf("\n# configuration OK\n");
     registry_free(reg);
     config_fini(&cfg);

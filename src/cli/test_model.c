@@ -75,7 +75,7 @@ static int read_tolerance(struct tmctx *t, const json_t *ref)
 static int read_reference(struct tmctx *t, const json_t *ref, size_t n_inputs)
 {
     const json_t *map = json_object_get(ref, "outputs");
-    const struct model_sig *sig = &t->m->sig;
+    const struct model_sig *sig = model_get_signature(t->m);
     const char *key;
     const json_t *v;
 
@@ -139,7 +139,7 @@ static int read_reference(struct tmctx *t, const json_t *ref, size_t n_inputs)
  * members in signature order. New reference, NULL (printed) when the row cannot be one. */
 static json_t *row_record(const struct tmctx *t, const json_t *row, size_t r)
 {
-    const struct model_sig *sig = &t->m->sig;
+    const struct model_sig *sig = model_get_signature(t->m);
     const char *const *names = NULL;
     size_t n_names = 0;
     json_t *rec;
@@ -267,13 +267,13 @@ static size_t run_row(struct tmctx *t, const json_t *row, size_t r)
     rc = model_call_run(c);
     if (rc != 0) {
         printf("inputs[%zu]: the model failed: %s\n", r,
-               c->errmsg[0] != '\0' ? c->errmsg : mw_strerror(rc));
+               model_call_errmsg(c)[0] != '\0' ? model_call_errmsg(c) : mw_strerror(rc));
         bad = 1;
         goto out;
     }
     for (size_t k = 0; k < t->n_cmp; k++) {
-        const struct mw_tensor *o = &c->outputs[t->cmp[k].out];
-        const char *oname = t->m->sig.outputs[t->cmp[k].out].name;
+        const struct mw_tensor *o = model_call_output_at(c, t->cmp[k].out);
+        const char *oname = model_get_signature(t->m)->outputs[t->cmp[k].out].name;
         size_t n_el = 1;
         for (int32_t d = 0; d < o->ndim; d++)
             n_el *= (size_t)o->shape[d];
@@ -371,7 +371,9 @@ static size_t run_case(struct tmctx *t, const json_t *kase, size_t i)
     struct model_call *c = NULL;
     json_t *got = NULL;
     char *text = NULL;
-    size_t bad = 1;
+    const char *answer;
+    size_t bad = 1, answer_len;
+    bool nomem;
     int rc;
 
     if (!json_is_object(request) || want == NULL) {
@@ -384,20 +386,23 @@ static size_t run_case(struct tmctx *t, const json_t *kase, size_t i)
         printf("cases[%zu]: out of memory\n", i);
         goto out;
     }
-    c->body = arena_strndup(&c->arena, text, strlen(text));
-    c->body_len = strlen(text);
-    rc = t->m->sig.n_inputs == 0 ? 0 : records_decode(c, request, t->m->opts.max_records, &e);
-    if (c->body == NULL || rc != 0) {
-        printf("cases[%zu]: the model refuses it: %s\n", i, c->body ? e.msg : "out of memory");
+    nomem = model_call_set_body(c, text, strlen(text)) != 0;
+    rc = model_get_signature(t->m)->n_inputs == 0
+             ? 0
+             : records_decode(c, request, model_get_max_records(t->m), &e);
+    if (nomem || rc != 0) {
+        printf("cases[%zu]: the model refuses it: %s\n", i, !nomem ? e.msg : "out of memory");
         goto out;
     }
     rc = model_call_run(c);
-    if (rc != 0 || c->answer == NULL) {
+    answer = model_call_answer(c, &answer_len);
+    if (rc != 0 || answer == NULL) {
         printf("cases[%zu]: the model failed: %s\n", i,
-               c->errmsg[0] != '\0' ? c->errmsg : mw_strerror(rc ? rc : MWE_MODEL_FAILED));
+               model_call_errmsg(c)[0] != '\0' ? model_call_errmsg(c)
+                                               : mw_strerror(rc ? rc : MWE_MODEL_FAILED));
         goto out;
     }
-    got = json_loadb(c->answer, c->answer_len, JSON_DECODE_ANY, NULL);
+    got = json_loadb(answer, answer_len, JSON_DECODE_ANY, NULL);
     if (got == NULL) {
         printf("cases[%zu]: the answer is not JSON\n", i);
         goto out;
@@ -417,7 +422,7 @@ static int test_cases(struct tmctx *t, const json_t *ref)
     const json_t *cases = json_object_get(ref, "cases");
     size_t n = json_array_size(cases);
 
-    if (!t->m->json_answers) {
+    if (!model_answers_json(t->m)) {
         fprintf(stderr,
                 "%s: \"cases\" (request bodies and whole answers) are for template-style Python "
                 "models; this model answers tensors: give \"inputs\" and the expected outputs\n",
@@ -430,8 +435,9 @@ static int test_cases(struct tmctx *t, const json_t *ref)
         t->mismatches += run_case(t, json_array_get(cases, i), i);
     printf("test-model: %s version %s (%s): %zu cases; tolerance %.3g + %.3g x |expected|: %zu "
            "mismatch%s: %s\n",
-           t->m->name, t->m->version, t->m->platform, n, t->abs_tol, t->rel_tol, t->mismatches,
-           t->mismatches == 1 ? "" : "es", t->mismatches ? "FAILED" : "OK");
+           model_get_name(t->m), model_get_version(t->m), model_get_platform(t->m), n, t->abs_tol,
+           t->rel_tol, t->mismatches, t->mismatches == 1 ? "" : "es",
+           t->mismatches ? "FAILED" : "OK");
     return t->mismatches ? 1 : 0;
 }
 
@@ -504,10 +510,10 @@ int cli_test_model(int argc, char **argv, int first)
         goto out;
     for (size_t r = 0; r < n; r++)
         t.mismatches += run_row(&t, json_array_get(inputs, r), r);
-    printf("test-model: %s version %s (%s): %zu inputs, outputs", t.m->name, t.m->version,
-           t.m->platform, n);
+    printf("test-model: %s version %s (%s): %zu inputs, outputs", model_get_name(t.m),
+           model_get_version(t.m), model_get_platform(t.m), n);
     for (size_t k = 0; k < t.n_cmp; k++)
-        printf("%s %s", k ? "," : "", t.m->sig.outputs[t.cmp[k].out].name);
+        printf("%s %s", k ? "," : "", model_get_signature(t.m)->outputs[t.cmp[k].out].name);
     printf("; tolerance %.3g + %.3g x |expected|: %zu mismatch%s: %s\n", t.abs_tol, t.rel_tol,
            t.mismatches, t.mismatches == 1 ? "" : "es", t.mismatches ? "FAILED" : "OK");
     ret = t.mismatches ? 1 : 0;

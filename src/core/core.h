@@ -5,7 +5,9 @@
 #ifndef MW_CORE_H
 #define MW_CORE_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -152,6 +154,73 @@ void log_kv(int level, const char *msg, ...);
 void log_kv_bulk(int level, const char *msg, ...);
 int log_buffer_start(void);
 void log_buffer_stop(void);
+
+/* ---- snapshots (snap.c): an immutable object read without a lock, replaced atomically ---------
+ * One scheme for every shared read-mostly object (key sets, JWKS, the model registry). Readers
+ * publish the pointer they use in a per-thread hazard slot (a thread claims a slot index on first
+ * use, shared by every snap, and gives it back when it exits). A writer swaps the pointer and
+ * retires the old object; a retired object is freed by the first reclaim that finds no slot
+ * holding it: at once when no reader has it, else by the writer's next publish or by the last
+ * reader's snap_release. Neither side waits for the other: a reader retries only when a publish
+ * races its acquire, a writer never waits for readers (except when SNAP_RETIRED objects are all
+ * still held, which needs that many publishes during one reader's hold).
+ *
+ * Memory orders: the hazard store and the re-load of `cur` in snap_acquire, the exchange of `cur`,
+ * the store of `n_retired` and the slot loads of a reclaim are sequentially consistent (each side
+ * stores, then loads what the other stores: Dekker's pattern, which acquire/release alone does not
+ * order). snap_release's slot store is sequentially consistent too, so the reclaim that sees the
+ * slot empty also sees every access the reader made before it (release/acquire through the
+ * slot). */
+
+#define SNAP_SLOTS 1024  /* threads that may hold a hazard slot at once; more use `overflow` */
+#define SNAP_RETIRED 64  /* retired objects a snap keeps waiting for their readers */
+
+struct snap_slot {
+    _Atomic(void *) hp;
+    char pad[64 - sizeof(void *)]; /* one slot per cache line: no false sharing between readers */
+};
+
+struct snap {
+    _Atomic(void *) cur;
+    void (*free_fn)(void *);
+    pthread_mutex_t wlock;   /* serialises writers and reclaims; guards retired[] */
+    atomic_long overflow;    /* readers of threads that found no free slot */
+    atomic_size_t n_retired; /* entries of retired[]: a release reclaims when non-zero */
+    atomic_bool recheck;     /* a release found wlock busy: its holder reclaims again */
+    void *retired[SNAP_RETIRED];
+    struct snap_slot slots[SNAP_SLOTS];
+};
+
+/* What snap_acquire protected, for snap_release. On the reader's stack. */
+struct snap_ref {
+    struct snap *s;
+    int slot; /* -1: counted in overflow */
+};
+
+/* Prepares s (caller-owned memory) holding initial (may be NULL), which s now owns; free_fn frees
+ * retired objects (NULL: s owns nothing). Any thread, before any other use. */
+void snap_init(struct snap *s, void *initial, void (*free_fn)(void *));
+/* Frees the current object, every retired one and the lock. No reader or writer may be active. */
+void snap_fini(struct snap *s);
+/* Returns the current object (NULL when none) and protects it until snap_release(ref): it stays
+ * valid and unchanged until then. Lock-free; any thread; a thread may hold one reference per snap
+ * at a time. */
+void *snap_acquire(struct snap *s, struct snap_ref *ref);
+/* Ends the protection of snap_acquire; frees retired objects nobody holds any more (on this
+ * thread) when a publish left some. */
+void snap_release(struct snap_ref *ref);
+/* Makes next (may be NULL; s owns it) current and retires the previous object, freed as soon as
+ * no reader holds it (maybe before this returns). Writers are serialised; readers never wait. Any
+ * thread, also one holding a reference on s (but such a thread must not publish SNAP_RETIRED
+ * times before its release: the last publish would wait for room, that is for itself). */
+void snap_publish(struct snap *s, void *next);
+/* Frees the retired objects no reader holds. Never waits for a reader. Any thread. */
+void snap_reclaim(struct snap *s);
+/* The current object without protection: only for the writer (serialised with every publish) or
+ * a holder of its own reference to the object. */
+void *snap_current(struct snap *s);
+/* Retired objects not freed yet (for tests and metrics). Any thread. */
+size_t snap_retired(struct snap *s);
 
 /* ---- misc ------------------------------------------------------------------------------------ */
 

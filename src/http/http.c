@@ -2,7 +2,7 @@
  * libmicrohttpd glue: starts the daemons (one per thread with SO_REUSEPORT, or one daemon with an
  * internal thread pool; HTTPS when configured), turns MHD's three-or-more access-handler calls
  * into one struct request that goes through the read and route phases (client address behind
- * trusted proxies, CORS preflight, mutual TLS principal), collects the body under the size limit
+ * trusted proxies, CORS preflight, the verified client certificate), collects the body under the size limit
  * and the receive deadline, hands it to the application, and queues the response with the
  * security headers on a later call so keep-alive works.
  */

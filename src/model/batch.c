@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* Elements of one batch row of t (the product of dims 1..ndim); SIZE_MAX on overflow or bad dims. */
 static size_t row_elems(const struct mw_tensor *t)
@@ -102,6 +102,12 @@ struct model_call *batch_merge(struct model_call *const *calls, size_t n)
     mc = model_call_new(calls[0]->model, 0);
     if (mc == NULL || mc->n_inputs != calls[0]->n_inputs)
         goto out_fail;
+    /* The merged run must end by the earliest deadline of its calls (a plug-in reads it through
+     * deadline_ns and is_cancelled); it has no one request id. */
+    for (size_t k = 0; k < n; k++)
+        if (calls[k]->deadline_ns != 0 &&
+            (mc->deadline_ns == 0 || calls[k]->deadline_ns < mc->deadline_ns))
+            mc->deadline_ns = calls[k]->deadline_ns;
     for (size_t i = 0; i < mc->n_inputs; i++) {
         const struct mw_tensor *first = &calls[0]->inputs[i];
         struct mw_tensor *t = &mc->inputs[i];

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* No single output may ask for more than this, whatever the arena allows (keeps every size
  * computation far from overflow). */

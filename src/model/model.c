@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 #include "model/model_int.h"
 
 #define BACKENDS_ACCEPTED "xgboost, plugin, python, sklearn"

@@ -16,10 +16,39 @@
 #include "core/core.h"
 #include "modelwrap/model.h"
 
+struct backend_ops;
 struct model;
 struct model_call;
 struct model_pool;
+struct registry;
+struct registry_versions;
 struct sched;
+
+/* A dense row-major tensor of a call (host side only: plug-ins see struct mw_tensor_info). Inputs
+ * and outputs live in the call's arena. */
+struct mw_tensor {
+    const char *name;
+    int32_t dtype; /* enum mw_dtype */
+    int32_t ndim;
+    int64_t shape[MW_MAX_DIMS];
+    void *data; /* ndim product elements; struct mw_bytes[] for MW_BYTES */
+};
+
+/* The declared signature of one input or output (host side only: plug-ins declare theirs with
+ * host->add_input/add_output). shape[i] == -1 marks a variable dimension; when the model accepts
+ * a batch, dimension 0 is the batch and is -1. */
+struct mw_tensor_spec {
+    const char *name;
+    int32_t dtype;
+    int32_t ndim;
+    int64_t shape[MW_MAX_DIMS];
+    /* Optional: names of the columns of the last dimension (features for an input). */
+    size_t n_names;
+    const char *const *names;
+    /* Optional: class labels for the last dimension of an output (probabilities per class). */
+    size_t n_labels;
+    const char *const *labels;
+};
 
 /* ---- signatures ------------------------------------------------------------------------------ */
 
@@ -74,32 +103,6 @@ void model_sig_fini(struct model_sig *sig);
 
 /* ---- backends -------------------------------------------------------------------------------- */
 
-/* A built-in way of loading and running models. Implementations: backends/xgboost.c ("xgboost"),
- * backends/plugin.c ("plugin", adapts the public ABI). */
-struct backend_ops {
-    const char *name;
-    /* Loads m from its folder m->dir and its parsed model.json (borrowed). Must set m->state,
-     * m->flags (MW_FLAG_*) and fill m->sig (which may already hold model.json's "signature", when
-     * it had one: the backend checks it or replaces it). Returns 0 or MWE_CONFIG with a message
-     * naming the file and the problem. Runs at start-up / reload, on the main thread. */
-    int (*load)(struct model *m, const json_t *model_json, struct mw_error *e);
-    /* Runs one call: reads call->inputs, allocates outputs with model_call_output(). Returns 0,
-     * MWE_INVALID_INPUT (with model_call_set_error) or MWE_MODEL_FAILED. Thread context: any
-     * thread; concurrent calls only when m->flags has MW_FLAG_THREAD_SAFE. */
-    int (*run)(struct model *m, struct model_call *call);
-    /* Frees m->state. */
-    void (*free)(struct model *m);
-};
-
-extern const struct backend_ops backend_xgboost;
-extern const struct backend_ops backend_plugin;
-/* backends/python.c: Python models in worker processes (docs/python-workers.md). */
-extern const struct backend_ops backend_python;
-extern const struct backend_ops backend_sklearn;
-/* True for the backends that run models in worker processes of their own ("python", "sklearn"):
- * their model.json's "instances" sets the scheduler's workers. */
-bool backend_is_python(const struct backend_ops *ops);
-
 /* Worker life-cycle events of out-of-process backends (a worker died, was killed past its
  * deadline): the API layer turns them into security/audit events. One hook per process, set at
  * start-up before any model loads; NULL: none. what is a static string. Any thread. */
@@ -118,8 +121,6 @@ struct model_worker_stats {
 /* Fills out and returns true for a model of an out-of-process backend; false otherwise. Any
  * thread holding a reference to m. */
 bool model_worker_stats(const struct model *m, struct model_worker_stats *out);
-/* Finds a backend by model.json's "backend" value; NULL when unknown. */
-const struct backend_ops *backend_find(const char *name);
 
 /* ---- models ---------------------------------------------------------------------------------- */
 
@@ -132,50 +133,6 @@ struct model_opts {
     unsigned queue_size;  /* calls waiting beyond this are refused with MWE_OVERLOADED */
     unsigned timeout_ms;  /* deadline of a queued call; MWE_DEADLINE after it */
     unsigned max_records; /* records per native predict request */
-};
-
-/* ---- dynamic batching: model.json's "dynamic_batching" (docs/batching.md). Per model
- * only (no server-wide default), so it lives beside struct model_opts rather than in it. */
-struct batch_opts {
-    unsigned max;          /* max_batch_size in rows; 0: batching off (the default) */
-    unsigned delay_us;     /* max_queue_delay_us from the oldest call's enqueue time */
-    unsigned n_preferred;  /* preferred_batch_size entries, increasing, each <= max */
-    unsigned preferred[BATCH_MAX_PREFERRED];
-};
-
-struct model {
-    char *name;
-    char *version;
-    char *dir;      /* folder holding model.json */
-    char *platform; /* e.g. "xgboost", "modelwrap_plugin" */
-    char *description;
-    const struct backend_ops *ops;
-    void *state;    /* the backend's */
-    uint32_t flags; /* MW_FLAG_* */
-    struct model_sig sig;
-    struct model_opts opts;
-    struct sched *sched; /* NULL when opts.workers == 0 */
-    pthread_mutex_t run_lock; /* serialises run() when not MW_FLAG_THREAD_SAFE */
-    atomic_bool ready;
-    /* ---- versions, reference counting, reload ---- */
-    atomic_int refs;          /* model_retain / model_release; 1 when model_load returns */
-    uint64_t fingerprint;     /* of its folder's files when loaded (repo.c): reloads share a model
-                               * whose folder did not change */
-    struct model_pool *pool;  /* set by the repository; NULL: the last release frees inline */
-    struct model *pool_prev, *pool_next; /* the pool's list of live models (pool lock) */
-    struct model *dead_next;  /* the pool's queue of models to free (pool lock) */
-    /* ---- dynamic batching ---- */
-    struct batch_opts batch; /* read from model.json; checked by sched_new */
-    /* ---- Python models ----
-     * json_answers: run() answers arbitrary JSON (call->answer) for calls that carry a body
-     * (the template's Model class): the records API passes the body and returns the answer.
-     * run_many, when set, runs several held calls as one batch itself (instead of batch_merge +
-     * batch_split), storing each call's status in rc[]. Set by the backend's load. */
-    bool json_answers;
-    void (*run_many)(struct model *m, struct model_call **calls, size_t n, int *rc);
-    /* Set by a backend that found the model cannot be batched after all (a template model whose
-     * answer could not be split): the scheduler stops gathering batches for it. */
-    atomic_bool batch_off;
 };
 
 /* Loads one model from dir/model.json. NULL on failure with e naming the file and the problem. */
@@ -207,49 +164,34 @@ void model_shutdown(struct model *m);
  * NULL when out of memory. */
 json_t *model_describe(const struct model *m);
 
+/* What the api and the cli read of a model (access.c). Strings are borrowed: valid while the
+ * caller holds a reference to m or to a snapshot that serves it. Any thread. */
+const char *model_get_name(const struct model *m);
+const char *model_get_version(const struct model *m);
+const char *model_get_platform(const struct model *m); /* e.g. "xgboost", "modelwrap_plugin" */
+const char *model_get_description(const struct model *m); /* NULL when none */
+const char *model_get_dir(const struct model *m);         /* the folder holding its model.json */
+const char *model_get_backend(const struct model *m);     /* model.json's "backend"; "unknown" */
+/* Inputs and outputs; immutable after load. */
+const struct model_sig *model_get_signature(const struct model *m);
+/* Records per native predict request. */
+unsigned model_get_max_records(const struct model *m);
+/* Of its folder's files when loaded: equal for a model a reload shares. */
+uint64_t model_get_fingerprint(const struct model *m);
+bool model_is_ready(const struct model *m);
+/* Its backend runs it in worker processes ("python", "sklearn"): calls carry the request id for
+ * the lines the workers log. */
+bool model_is_python(const struct model *m);
+/* run() answers arbitrary JSON for calls carrying a body (the template's Model class). */
+bool model_answers_json(const struct model *m);
+/* Calls go to worker threads (model_call_submit may return 1), not inline. */
+bool model_has_workers(const struct model *m);
+/* Calls waiting in its scheduler's queue; 0 without workers. */
+size_t model_queue_pending(const struct model *m);
+
 /* ---- calls ----------------------------------------------------------------------------------- */
 
-enum call_state { CALL_QUEUED = 0, CALL_RUNNING = 1, CALL_DONE = 2, CALL_EXPIRED = 3 };
-
 typedef void (*call_done_fn)(struct model_call *call, void *ctx);
-
-/* One invocation of a model. Reference-counted: the requester holds one reference and the
- * scheduler one while queued or running, so a request that gave up (deadline) can go away while
- * the model still runs. All its memory comes from its arena. */
-struct model_call {
-    struct arena arena;
-    struct model *model; /* borrowed; the registry outlives every call */
-    size_t n_inputs;
-    struct mw_tensor *inputs;  /* n_inputs, in the order of model->sig.inputs */
-    size_t n_outputs;
-    struct mw_tensor *outputs; /* model->sig.n_outputs entries; data NULL until allocated */
-    int status;                /* MWE_* after the call completed */
-    char errmsg[256];          /* set with MWE_INVALID_INPUT */
-
-    /* scheduling (owned by sched.c) */
-    atomic_int refs;
-    atomic_int state; /* enum call_state */
-    uint64_t deadline_ns;
-    uint64_t t_queued_ns, t_started_ns, t_done_ns;
-    call_done_fn done;
-    void *done_ctx;
-    struct model_call *next;
-    /* ---- dynamic batching: set by the worker before the run, read after done ----
-     * batched: the call ran as part of a merged backend run; batch_rows: that run's rows on the
-     * batch's first call (the one that reports it to the batch-size metric), 0 on the others. */
-    bool batched;
-    uint64_t batch_rows;
-    /* ---- Python models (json_answers) ----
-     * body: the request body's JSON text (borrowed: it lives in c->arena), passed unchanged to a
-     * template model; answer: the JSON text it answered (in c->arena; NULL until then).
-     * request_id: the request's id for the model's log lines (in c->arena; may be NULL). */
-    const char *body;
-    size_t body_len;
-    const char *answer;
-    size_t answer_len;
-    const char *request_id;
-    uint64_t worker_ns; /* time the call spent in a worker process (0: none) */
-};
 
 /*
  * The decoding budget, one rule for the native records API and the Open Inference Protocol: a
@@ -287,76 +229,55 @@ int model_call_exec(struct model_call *c);
  * queue is full and MWE_SHUTTING_DOWN while stopping (done is not called then). */
 int model_call_submit(struct model_call *c, call_done_fn done, void *ctx);
 
-/* ---- scheduler (sched.c) --------------------------------------------------------------------- */
-
-struct sched *sched_new(struct model *m, struct mw_error *e);
-/* Refuses new calls, runs or expires every queued call, joins the threads, frees. */
-void sched_free(struct sched *s);
-/* sched_free without the free: afterwards submissions get MWE_SHUTTING_DOWN and s stays valid
- * until sched_free. Idempotent; not concurrently with sched_free (hold a model reference). */
-void sched_shutdown(struct sched *s);
-int sched_submit(struct sched *s, struct model_call *c);
-size_t sched_pending(const struct sched *s);
-
-/* ---- dynamic batching (batch.c) ------------------------------------------------------
- * Merging the inputs of calls of one MW_FLAG_BATCH model along dimension 0 into one call, and
- * splitting its outputs back. */
-
-/* Rows of c (inputs[0].shape[0]); -1 when c cannot take part in a batch (no input, an input
- * without a batch dimension, or inputs whose batch dimensions differ). */
-int64_t batch_rows_of(const struct model_call *c);
-/* True when b's inputs can be concatenated to a's: same count, dtypes, ndim and non-batch dims. */
-bool batch_compatible(const struct model_call *a, const struct model_call *b);
-/* A new call (one reference, unbounded arena) of calls[0]'s model whose every input is the
- * concatenation along dim 0 of the calls' (n >= 1, pairwise batch_compatible, borrowed: BYTES
- * elements point into their arenas, so they must outlive the merged call's run). NULL when out of
- * memory or on bad arguments. Any thread. */
-struct model_call *batch_merge(struct model_call *const *calls, size_t n);
-/* Copies rows [offset, offset + rows of c) of every output of the completed merged call into c's
- * outputs (allocated with model_call_output; BYTES elements copied into c's arena). 0,
- * MWE_MODEL_FAILED when the merged outputs do not have the batch's rows, MWE_NOMEM when c's
- * arena refuses. Thread: the worker holding both calls. */
-int batch_split(const struct model_call *merged, struct model_call *c, int64_t offset);
+/* What the api and the cli read of a call (access.c). Any thread holding a reference to c,
+ * after it completed for the results. */
+/* The model it runs (borrowed: the snapshot the request holds keeps it alive). */
+struct model *model_call_model(const struct model_call *c);
+/* MWE_* after the call completed (0: success). */
+int model_call_status(const struct model_call *c);
+/* The message set with MWE_INVALID_INPUT; "" when none. */
+const char *model_call_errmsg(const struct model_call *c);
+/* Records a refused submission as the call's result: the caller answers it like a completed
+ * call. Before submission only. */
+void model_call_fail(struct model_call *c, int status);
+/* The JSON text a json-answers model answered (*len its length); NULL until then. */
+const char *model_call_answer(const struct model_call *c, size_t *len);
+/* Output i once the call completed; NULL for an index out of range. */
+const struct mw_tensor *model_call_output_at(const struct model_call *c, size_t i);
+/* The batch dimension of the first input: true with *rows when there is one (ndim >= 1, a
+ * shape[0] >= 0). */
+bool model_call_rows(const struct model_call *c, uint64_t *rows);
+/* Copies the request body (len bytes, NUL added) / the request id into c's arena for the model.
+ * 0 or MWE_NOMEM. Before submission. */
+int model_call_set_body(struct model_call *c, const char *body, size_t len);
+int model_call_set_request_id(struct model_call *c, const char *id);
+/* When the call was queued, started and finished (time_mono_ns; 0: not reached) and whether it
+ * ran in a merged batch (batch_rows: that batch's rows on its first call, 0 on the others). */
+struct model_call_times {
+    uint64_t queued_ns, started_ns, done_ns;
+    bool batched;
+    uint64_t batch_rows;
+};
+void model_call_get_times(const struct model_call *c, struct model_call_times *out);
 
 /* ---- registry -------------------------------------------------------------------------------- */
 
-struct registry {
-    size_t n;
-    struct model **models; /* sorted by name */
-    struct model *default_model; /* may be NULL when there is none */
-    /* ---- versions, snapshots, reload ----
-     * A registry is an immutable snapshot once built: models[i] is the newest loaded version of
-     * its model (what unversioned requests and the v1 API use) and versions[i] lists every loaded
-     * version of it, newest first (versions[i].v[0] == models[i]). Reference-counted: readers
-     * retain it for the duration of a request; a reload builds a new one that shares every
-     * unchanged model. */
-    struct registry_versions *versions; /* n entries */
-    size_t n_states;
-    struct model_state *states; /* what the repository index reports as not served, and why */
-    size_t n_unloaded;
-    char **unloaded; /* names unloaded through the repository API, sorted: reloads skip them */
-    atomic_int refs;
-    /* how it was loaded, for the next reload */
-    char *dir;
-    char *default_name;          /* NULL: the only model, else "iris" */
-    struct model_opts defaults;
-    bool has_defaults;
-    struct model_pool *pool;
-    bool single;       /* registry_open_folder's */
-    char *single_name; /* registry_open_folder's name (a copy), NULL: model.json's */
-};
-
-struct registry_versions {
-    size_t n;
-    struct model **v; /* newest first */
-};
-
-/* A model (or one version of it) the repository has but the snapshot does not serve. */
-struct model_state {
-    char *name;
-    char *version; /* NULL: the whole model */
-    char *reason;  /* "unloaded", or the error that refused it */
-};
+/* A registry snapshot is immutable once built: model i (0 <= i < registry_count, sorted by name)
+ * is the newest loaded version of its model (what unversioned requests and the v1 API use) and
+ * its versions are listed newest first (version 0 is model i). Reference-counted: readers retain
+ * it for the duration of a request; a reload builds a new one sharing every unchanged model.
+ * The accessors (access.c) borrow: valid while the caller holds the snapshot. Any thread. */
+size_t registry_count(const struct registry *r);
+struct model *registry_model_at(const struct registry *r, size_t i);
+/* The model behind /api/predict and /api/v1/predict; NULL when there is none. */
+struct model *registry_default(const struct registry *r);
+size_t registry_n_versions(const struct registry *r, size_t i);
+struct model *registry_version_at(const struct registry *r, size_t i, size_t k);
+/* The repository folder it was loaded from. */
+const char *registry_get_dir(const struct registry *r);
+/* The entries of registry_versions_of's answer, newest first. */
+size_t registry_versions_count(const struct registry_versions *vs);
+struct model *registry_versions_at(const struct registry_versions *vs, size_t k);
 
 /* Loads every model of the repository dir (models/<name>/model.json and the
  * versioned layout below) without a pool: registry_open with pool NULL. default_name selects the
@@ -422,6 +343,34 @@ const struct registry_versions *registry_versions_of(const struct registry *r, c
  * the loaded versions, the states of r and the models of the repository folder that r does not
  * know (read now); ready_only keeps the READY ones. New reference, NULL when out of memory. */
 json_t *registry_index(const struct registry *r, bool ready_only);
+
+/* ---- the current snapshot (registry_current.c) -----------------------------------------------
+ * The registry being served, behind a core snap: readers take a reference without a lock, a
+ * reload publishes a new snapshot and the previous one loses the reference held here as soon as
+ * no reader is between loading it and retaining it (core.h's snapshots; nobody ever waits). */
+struct registry_current {
+    struct snap snap;            /* struct registry *: one reference of its own */
+    pthread_mutex_t reload_lock; /* serialises reloads: SIGHUP and the repository API */
+};
+
+/* Makes r (may be NULL) current, taking over the caller's reference. Before any other use. */
+void registry_current_init(struct registry_current *c, struct registry *r);
+/* Releases the current snapshot. No reader or reload may be active (main thread, at exit). */
+void registry_current_fini(struct registry_current *c);
+/* A new reference to the current snapshot (release with registry_release). Lock-free; any
+ * thread. */
+struct registry *registry_current_acquire(struct registry_current *c);
+/* The current snapshot without a reference: for the thread that installed it (start-up code on
+ * the main thread) and for tests; never for a request. */
+struct registry *registry_current_peek(struct registry_current *c);
+/* registry_reload(current, op, name) and, when it returns a snapshot, publishes it and logs
+ * "model repository reloaded": new readers see it at once, readers that hold the previous one keep
+ * it until their release. *published (when not NULL) gets the new snapshot (no reference),
+ * written under the reload lock. Serialised with other reloads; runs the loads on the calling
+ * thread. 0 (e->code may still report a model a RESCAN refused: see registry_reload) or the error
+ * (MWE_INTERNAL when e said nothing) with nothing changed. */
+int registry_current_reload(struct registry_current *c, int op, const char *name, size_t len,
+                            struct registry **published, struct mw_error *e);
 
 /* The pool of live models: it frees released models on its own reaper thread and stops every
  * live model's scheduler at shutdown. */

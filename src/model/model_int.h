@@ -6,7 +6,7 @@
 #ifndef MW_MODEL_INT_H
 #define MW_MODEL_INT_H
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define MODEL_JSON_MAX ((size_t)1 << 20) /* bytes of model.json */
 #define MODEL_NAME_MAX 64                /* name and version: [A-Za-z0-9_.-]{1,64} */

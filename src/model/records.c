@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* Room for a JSON number quoted in an error message. */
 #define NUM_CAP 40

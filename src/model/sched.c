@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define SCHED_MAX_WORKERS 1024
 #define WATCH_BATCH 32 /* calls the watchdog answers per pass, outside the lock */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define SIG_MAX_TENSORS 1024 /* inputs (or outputs) per model */
 #define SIG_MAX_TEXT 256     /* bytes in a tensor name, a column name or a label */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define LIST_CAP 160              /* "a, b, c" lists in messages */
 #define SHAPE_CAP (MW_MAX_DIMS * 22 + 3)

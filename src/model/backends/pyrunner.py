@@ -3,6 +3,7 @@
 # once, then forks one process per instance on request; each
 # instance answers RUN frames whose data sit in a shared-memory (memfd) area. The protocol is
 # docs/python-workers.md; the server treats everything this program sends as untrusted.
+import gc
 import json
 import mmap
 import os
@@ -18,7 +19,8 @@ MAGIC = 0x5950574D  # "MWPY"
 VERSION = 1
 HDR = struct.Struct("<IHHQII")  # magic, version, type, seq, off, len
 (T_INIT, T_READY, T_FORK, T_SPAWNED, T_KILL, T_EXITED, T_RUN, T_RESULT, T_LOG, T_HELLO,
- T_RUN_BODY, T_RESULT_JSON, T_RESULT_JSON_RECYCLE) = range(1, 14)
+ T_RUN_BODY, T_RESULT_JSON, T_RESULT_JSON_RECYCLE,
+ T_RUN_BODIES, T_RESULT_JSONS, T_RESULT_JSONS_RECYCLE) = range(1, 17)
 MAX_FRAME = 65536
 LOG_MAX = 4096
 ALIGN = 64
@@ -412,9 +414,13 @@ def to_jsonable(v):
     raise TypeError("not JSON serialisable: %s" % type(v).__name__)
 
 
+# One encoder for every answer: json.dumps with options builds a new JSONEncoder per call.
+ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False,
+                           default=to_jsonable)
+
+
 def dumps(v):
-    return json.dumps(v, allow_nan=False, separators=(",", ":"), ensure_ascii=False,
-                      default=to_jsonable).encode()
+    return ENCODER.encode(v).encode()
 
 
 def bytes_tensor(values):
@@ -495,14 +501,17 @@ def v2_of_answer(ans, n):
     return [v if isinstance(v, str) else dumps(v).decode() for v in vals]
 
 
-def run_template(L, shm, req, w):
-    items = req["items"]
-    bodies = [item_records(L, shm, it) for it in items]
-    answers = [None] * len(items)
-    errors = [None] * len(items)
+def run_records(L, bodies, batch):
+    """Runs the request bodies of one frame: merged into one run() when batch allows it and the
+    answer splits by position, else one run() per body so that only a faulty request fails.
+    Returns (answers, errors, merged, unbatchable)."""
+    n = len(bodies)
+    answers = [None] * n
+    errors = [None] * n
     unbatchable = False
-    merged_ok = False
-    if len(items) > 1 and req.get("batch"):
+    mergeable = n > 1 and batch and all(isinstance(b, dict) and isinstance(b.get("data"), list)
+                                        for b in bodies)
+    if mergeable:
         counts = [len(b["data"]) for b in bodies]
         merged = {"data": [r for b in bodies for r in b["data"]]}
         try:
@@ -511,24 +520,27 @@ def run_template(L, shm, req, w):
             ans = None  # one of the requests is faulty: they run one by one below
         else:
             split = split_answer(ans, counts)
-            if split is None:
-                unbatchable = True
-            else:
-                answers = split
-                merged_ok = True
-    if not merged_ok:
-        for i, b in enumerate(bodies):
-            try:
-                answers[i] = L.obj.run(b)
-            except Exception:
-                errors[i] = traceback.format_exc()
+            if split is not None:
+                return split, errors, True, False
+            unbatchable = True
+    for i, b in enumerate(bodies):
+        try:
+            answers[i] = L.obj.run(b)
+        except Exception:
+            errors[i] = traceback.format_exc()
+    return answers, errors, False, unbatchable
+
+
+def reply_items(w, items, bodies, answers, errors):
+    """The descriptor items of template answers: JSON written to the reply area, BYTES tensors
+    for requests that came as tensors, or the traceback of the exception."""
     out = []
-    for i, it in enumerate(items):
+    for i in range(len(bodies)):
         if errors[i] is not None:
             out.append({"error": errors[i]})
             continue
         try:
-            if "body" in it:
+            if items is None or "body" in items[i]:
                 off, ln = w.put(dumps(answers[i]))
                 out.append({"json": [off, ln]})
             else:
@@ -539,7 +551,33 @@ def run_template(L, shm, req, w):
                 out.append({"tensors": [{"dtype": "BYTES", "shape": [len(vals)], "off": off, "len": ln}]})
         except Exception:
             out.append({"error": traceback.format_exc()})
-    return out, unbatchable
+    return out
+
+
+def run_template(L, shm, req, w):
+    items = req["items"]
+    bodies = [item_records(L, shm, it) for it in items]
+    answers, errors, _merged, unbatchable = run_records(L, bodies, req.get("batch"))
+    return reply_items(w, items, bodies, answers, errors), unbatchable
+
+
+def run_bodies(L, shm, off, ln, w):
+    """A RUN_BODIES frame: the JSON array of the request bodies of a merged batch. Returns the
+    reply area's [off, len) of the answers table (count, lengths, answers back to back) when the
+    merged run() split by position, else (None, descriptor items, unbatchable)."""
+    bodies = json.loads(bytes(shm.mv[off:off + ln]))
+    if not isinstance(bodies, list) or not bodies:
+        raise RuntimeError("RUN_BODIES without a list of bodies")
+    answers, errors, merged, unbatchable = run_records(L, bodies, True)
+    if merged:
+        try:
+            parts = [dumps(a) for a in answers]
+        except Exception:
+            parts = None  # one answer is not JSON: the descriptor says which
+        if parts is not None:
+            table = struct.pack("<%dI" % (len(parts) + 1), len(parts), *[len(p) for p in parts])
+            return w.put(table + b"".join(parts)), None, False
+    return None, reply_items(w, None, bodies, answers, errors), unbatchable
 
 
 def run_tensor(L, shm, req, w):
@@ -584,15 +622,22 @@ def serve_instance(L, sock, shm, cfg):
     max_requests = int(cfg.get("max_requests") or 0)
     max_rss = int(cfg.get("max_rss") or 0)
     served = 0
+    # RUN frames are headers only: one buffer for all of them instead of a new one per recvmsg.
+    fbuf = bytearray(MAX_FRAME)
     while True:
-        fr = recv_frame(sock)
-        if fr is None:
+        got = sock.recv_into(fbuf)
+        if got == 0:
             break
-        ftype, seq, off, ln, _payload, _fds = fr
-        if ftype not in (T_RUN, T_RUN_BODY):
+        if got < HDR.size:
+            raise RuntimeError("short frame")
+        magic, version, ftype, seq, off, ln = HDR.unpack_from(fbuf)
+        if magic != MAGIC or version != VERSION:
+            raise RuntimeError("bad frame")
+        if ftype not in (T_RUN, T_RUN_BODY, T_RUN_BODIES):
             continue
         w = Writer(shm)
         answer = None
+        answers = None
         try:
             if off < 0 or ln < 0 or off + ln > shm.half:
                 raise RuntimeError("request outside the request area")
@@ -600,6 +645,8 @@ def serve_instance(L, sock, shm, cfg):
                 # One request, no descriptors: the body in, the JSON answer out.
                 answer = w.put(dumps(L.obj.run(json.loads(bytes(shm.mv[off:off + ln])))))
                 items, unbatchable = None, False
+            elif ftype == T_RUN_BODIES and L.interface == "template":
+                answers, items, unbatchable = run_bodies(L, shm, off, ln, w)
             else:
                 req = json.loads(bytes(shm.mv[off:off + ln]))
                 if L.interface == "template":
@@ -608,12 +655,16 @@ def serve_instance(L, sock, shm, cfg):
                     items, unbatchable = run_tensor(L, shm, req, w)
         except Exception:
             answer = None
+            answers = None
             items, unbatchable = [{"error": traceback.format_exc()}], False
         served += 1
         recycle = (max_requests > 0 and served >= max_requests) or (max_rss > 0 and rss_bytes() > max_rss)
         if answer is not None:
             send_frame(sock, T_RESULT_JSON_RECYCLE if recycle else T_RESULT_JSON, seq,
                        off=answer[0], length=answer[1])
+        elif answers is not None:
+            send_frame(sock, T_RESULT_JSONS_RECYCLE if recycle else T_RESULT_JSONS, seq,
+                       off=answers[0], length=answers[1])
         else:
             desc = json.dumps({"items": items, "unbatchable": unbatchable, "recycle": recycle}).encode()
             try:
@@ -698,6 +749,10 @@ def main():
         else:
             L = load_model(cfg)
             sig, warns, iface = L.signature, L.warnings, L.interface
+            # The loaded model lives as long as its instances: frozen out of the cycle collector's
+            # generations, its objects are never rescanned, so collections in an instance do not
+            # write to (and copy) the pages it shares with the master.
+            gc.freeze()
         send_frame(master, T_READY, 0, json.dumps({"interface": iface, "signature": sig,
                                                    "warnings": warns}).encode())
     except BaseException:

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include <unistd.h>
 
 #include "model/backends/pywire.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 #include "model/model_int.h"
 
 #ifndef MW_PYTHON
@@ -79,7 +80,20 @@ struct pystate {
     atomic_uint_fast64_t restarts;
     atomic_uint_fast64_t worker_ns;
     atomic_uint live;
+    /* Spinning for a fast answer (see SPIN_NS): allowed with more than one CPU; reply_ns is a
+     * moving average of the instances' answer times. */
+    bool spin_ok;
+    atomic_uint_fast64_t reply_ns;
 };
+
+/*
+ * A call alone on an idle model whose answers come fast waits for its answer by polling the
+ * socket for up to SPIN_NS instead of sleeping in poll(): on an idle machine the wake-up of a
+ * sleeping thread costs about as much as a trivial model's whole run, and it is paid on every
+ * call. Only when nothing else waits (no queued call, no other busy instance), the recent answers
+ * came within SPIN_NS, and there is another CPU for the worker: under load the thread sleeps.
+ */
+#define SPIN_NS (UINT64_C(50) * 1000)
 
 bool model_worker_stats(const struct model *m, struct model_worker_stats *out)
 {
@@ -166,13 +180,24 @@ static void log_output(struct pystate *st, int instance, const uint8_t *p, size_
 
 /* Waits until deadline_ns for one frame on fd into buf (PYW_FRAME_MAX + 1 bytes). Returns its
  * length (>= PYW_HDR_LEN, header checked into *h), 0 on EOF or a broken frame, -1 on timeout. */
-static ssize_t recv_frame(int fd, uint8_t *buf, struct pyw_hdr *h, uint64_t deadline_ns)
+static ssize_t recv_frame(int fd, uint8_t *buf, struct pyw_hdr *h, uint64_t deadline_ns,
+                          uint64_t spin_until_ns)
 {
     struct pollfd pfd = {fd, POLLIN, 0};
     uint64_t now;
     ssize_t n;
     int pr, ms;
 
+    while (spin_until_ns != 0) {
+        n = recv(fd, buf, PYW_FRAME_MAX + 1, MSG_DONTWAIT);
+        if (n > 0)
+            goto got;
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            return 0;
+        now = time_mono_ns();
+        if (now >= spin_until_ns || now >= deadline_ns)
+            break;
+    }
     for (;;) {
         now = time_mono_ns();
         if (deadline_ns != UINT64_MAX && now >= deadline_ns)
@@ -188,10 +213,12 @@ static ssize_t recv_frame(int fd, uint8_t *buf, struct pyw_hdr *h, uint64_t dead
         n = recv(fd, buf, PYW_FRAME_MAX + 1, MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (n <= 0 || n > PYW_FRAME_MAX || pyw_hdr_decode(buf, (size_t)n, h) != 0)
-            return 0;
-        return n;
+        break;
     }
+got:
+    if (n <= 0 || n > PYW_FRAME_MAX || pyw_hdr_decode(buf, (size_t)n, h) != 0)
+        return 0;
+    return n;
 }
 
 /* An EXITED frame from the master: an instance process ended. Logs it and raises the security
@@ -232,12 +259,13 @@ static void handle_exited(struct pystate *st, const uint8_t *p, size_t len)
 /* Waits for a frame of type want (0: any) on fd, logging LOG frames meanwhile. *payload / *len
  * point into buf. 1: got it; 0: EOF / broken / other type; -1: timeout. */
 static int wait_type(struct pystate *st, int instance, int fd, uint8_t *buf, uint16_t want,
-                     uint64_t deadline_ns, struct pyw_hdr *h, const uint8_t **payload, size_t *len)
+                     uint64_t deadline_ns, uint64_t spin_until_ns, struct pyw_hdr *h,
+                     const uint8_t **payload, size_t *len)
 {
     ssize_t n;
 
     for (;;) {
-        n = recv_frame(fd, buf, h, deadline_ns);
+        n = recv_frame(fd, buf, h, deadline_ns, spin_until_ns);
         if (n <= 0)
             return (int)n;
         if (h->type == PYW_LOG) {
@@ -265,8 +293,8 @@ static int wait_type_or_stop(struct pystate *st, int instance, int fd, uint8_t *
 
     for (;;) {
         step = time_mono_ns() + UINT64_C(100) * 1000000;
-        got = wait_type(st, instance, fd, buf, want, step < deadline_ns ? step : deadline_ns, h,
-                        payload, len);
+        got = wait_type(st, instance, fd, buf, want, step < deadline_ns ? step : deadline_ns, 0,
+                        h, payload, len);
         if (got != -1 || time_mono_ns() >= deadline_ns || atomic_load(&st->stop))
             return got;
     }
@@ -689,7 +717,7 @@ static void master_frames(struct pystate *st, uint8_t *buf)
             (void)n;
             return;
         }
-        n = recv_frame(st->master_fd, buf, &h, time_mono_ns() + (uint64_t)PY_TICK_MS * 1000000);
+        n = recv_frame(st->master_fd, buf, &h, time_mono_ns() + (uint64_t)PY_TICK_MS * 1000000, 0);
         if (n < 0)
             return;
         if (n == 0) {
@@ -820,8 +848,8 @@ static void on_exception(void *ctx, size_t index, const char *text, size_t len)
 }
 
 /* Takes an idle instance (mu not held). NULL with *rc MWE_MODEL_UNAVAILABLE when none is live,
- * MWE_DEADLINE when none came free before deadline_ns. */
-static struct pyinst *acquire(struct pystate *st, uint64_t deadline_ns, int *rc)
+ * MWE_DEADLINE when none came free before deadline_ns. *alone: no other instance is busy. */
+static struct pyinst *acquire(struct pystate *st, uint64_t deadline_ns, int *rc, bool *alone)
 {
     struct pyinst *got = NULL;
     struct timespec ts;
@@ -840,6 +868,9 @@ static struct pyinst *acquire(struct pystate *st, uint64_t deadline_ns, int *rc)
         }
         if (got != NULL) {
             got->st = PI_BUSY;
+            *alone = true;
+            for (unsigned i = 0; i < st->n; i++)
+                *alone = *alone && (&st->inst[i] == got || st->inst[i].st != PI_BUSY);
             break;
         }
         if (!any || atomic_load(&st->stop)) {
@@ -872,13 +903,20 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     struct pyw_hdr h;
     struct pyw_reply info = {0};
     struct err_ctx ex;
-    uint64_t deadline = UINT64_MAX, t0;
+    uint64_t deadline = UINT64_MAX, t0, spin = 0, took;
     size_t items = 0, doff = 0, dlen = 0, half, len;
     int err = 0, got;
-    bool dead = false, expected = false, broken = false;
+    bool dead = false, expected = false, broken = false, alone = false;
     /* One template request: the body goes as it is and the answer comes back as it is, with no
      * descriptor to write or parse on either side (the common case of an unbatched model). */
     bool fast = n == 1 && m->json_answers && calls[0]->body != NULL;
+    /* A merged batch of template requests: the bodies go as one JSON array, the answers come
+     * back as one table; the runner answers with a descriptor when the merged run cannot split. */
+    bool bodies = !fast && batch && n > 1 && m->json_answers;
+    uint16_t type;
+
+    for (size_t i = 0; bodies && i < n; i++)
+        bodies = calls[i]->body != NULL;
 
     for (size_t i = 0; i < n; i++) {
         uint64_t d = calls[i]->deadline_ns != 0
@@ -888,7 +926,7 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
             deadline = d;
     }
     *done = n;
-    in = acquire(st, deadline, &err);
+    in = acquire(st, deadline, &err, &alone);
     if (in == NULL)
         goto out_all;
     half = in->shm_size / 2;
@@ -899,31 +937,42 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
         items = 1;
         dlen = calls[0]->body_len;
     } else {
-        err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
+        if (bodies && pyw_encode_bodies(in->shm, half, calls, n, &items, &dlen) != 0)
+            bodies = false; /* fewer than two fit: the descriptor path sends what fits */
+        if (!bodies)
+            err = pyw_encode_request(in->shm, half, calls, n, batch, &items, &doff, &dlen);
     }
     if (err != 0)
         goto out_release;
     *done = items;
     in->seq++;
     t0 = time_mono_ns();
-    if (send_frame(in->fd, fast ? PYW_RUN_BODY : PYW_RUN, in->seq, (uint32_t)doff, NULL, dlen, NULL,
-                   0) != 0) {
+    if (st->spin_ok && alone && atomic_load(&st->reply_ns) < SPIN_NS &&
+        sched_pending(m->sched) == 0)
+        spin = t0 + SPIN_NS;
+    type = fast ? PYW_RUN_BODY : bodies ? PYW_RUN_BODIES : PYW_RUN;
+    if (send_frame(in->fd, type, in->seq, (uint32_t)doff, NULL, dlen, NULL, 0) != 0) {
         err = MWE_MODEL_UNAVAILABLE;
         dead = true;
         goto out_release;
     }
     for (;;) {
-        got = wait_type(st, in->idx, in->fd, in->rbuf, 0, deadline, &h, &p, &len);
+        got = wait_type(st, in->idx, in->fd, in->rbuf, 0, deadline, spin, &h, &p, &len);
         if (got != 1 || h.seq == in->seq)
             break;
     }
     /* Only the answers this request allows; anything else breaks the protocol. */
     if (got == 1 && h.type != PYW_RESULT &&
-        !(fast && (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE)))
+        !(fast && (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE)) &&
+        !(bodies && (h.type == PYW_RESULT_JSONS || h.type == PYW_RESULT_JSONS_RECYCLE)))
         got = 0;
-    atomic_fetch_add(&st->worker_ns, time_mono_ns() - t0);
+    took = time_mono_ns() - t0;
+    atomic_fetch_add(&st->worker_ns, took);
+    /* A moving average over about eight answers (one writer at a time is not guaranteed: a lost
+     * update only delays the average). */
+    atomic_store(&st->reply_ns, atomic_load(&st->reply_ns) - atomic_load(&st->reply_ns) / 8 + took / 8);
     for (size_t i = 0; i < items; i++)
-        calls[i]->worker_ns = time_mono_ns() - t0;
+        calls[i]->worker_ns = took;
     if (got < 0) {
         log_kv(LOG_ERROR, "python model instance missed the deadline: killed", "model", m->name,
                "#instance", (long long)in->idx, "request_id",
@@ -948,11 +997,15 @@ static void exchange(struct pystate *st, struct model_call *const *calls, size_t
     ex.st = st;
     ex.instance = in->idx;
     ex.calls = calls;
-    if (h.type != PYW_RESULT) {
+    if (h.type == PYW_RESULT_JSON || h.type == PYW_RESULT_JSON_RECYCLE) {
         rc[0] = pyw_decode_answer(in->shm + half, in->shm_size - half, h.off, h.len, calls[0]);
         info.recycle = h.type == PYW_RESULT_JSON_RECYCLE;
         /* The runner's json.dumps cannot write what the decoder refuses. */
         broken = rc[0] == MWE_MODEL_FAILED;
+    } else if (h.type != PYW_RESULT) {
+        broken = pyw_decode_answers(in->shm + half, in->shm_size - half, h.off, h.len, calls,
+                                    items, rc) != 0;
+        info.recycle = h.type == PYW_RESULT_JSONS_RECYCLE;
     } else {
         broken = pyw_decode_reply(in->shm + half, in->shm_size - half, h.off, h.len, calls, items,
                                   rc, &info, on_exception, &ex) != 0;
@@ -1089,6 +1142,10 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
         goto out_nomem;
     st->m = m;
     st->n = (unsigned)instances;
+    {
+        cpu_set_t cpus;
+        st->spin_ok = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
+    }
     st->shm_size = (size_t)shm / 2 * 2;
     st->load_timeout_ms = (unsigned)load_ms;
     st->master_fd = -1;

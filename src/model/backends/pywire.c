@@ -262,6 +262,34 @@ out:
     return rc;
 }
 
+int pyw_encode_bodies(uint8_t *area, size_t cap, struct model_call *const *calls, size_t n,
+                      size_t *items, size_t *len)
+{
+    size_t pos = 1, done = 0;
+
+    if (area == NULL || cap < 2)
+        return MWE_BODY_TOO_LARGE;
+    area[0] = '[';
+    for (; done < n; done++) {
+        const struct model_call *c = calls[done];
+        /* This body, the comma before it (after the first) and the closing bracket. */
+        size_t need = c->body_len + (done > 0 ? 1 : 0) + 1;
+
+        if (!c->model->json_answers || c->body == NULL || c->body_len == 0 || need > cap - pos)
+            break;
+        if (done > 0)
+            area[pos++] = ',';
+        memcpy(area + pos, c->body, c->body_len);
+        pos += c->body_len;
+    }
+    if (done < 2)
+        return MWE_BODY_TOO_LARGE;
+    area[pos++] = ']';
+    *items = done;
+    *len = pos;
+    return 0;
+}
+
 /* ---- replies --------------------------------------------------------------------------------- */
 
 /* [off, off + len) of a JSON pair [off, len] or members "off"/"len", inside area_len. */
@@ -319,6 +347,44 @@ int pyw_decode_answer(const uint8_t *area, size_t area_len, size_t off, size_t l
         c->answer != NULL || off > area_len || len > area_len - off)
         return MWE_MODEL_FAILED;
     return take_json_at(c, area, off, len);
+}
+
+int pyw_decode_answers(const uint8_t *area, size_t area_len, size_t off, size_t len,
+                       struct model_call *const *calls, size_t n, int *rc)
+{
+    const uint8_t *t;
+    size_t pos;
+    int ret = -1;
+
+    for (size_t i = 0; i < n; i++)
+        rc[i] = MWE_MODEL_FAILED;
+    if (area == NULL || n == 0 || off > area_len || len > area_len - off || len < 4 ||
+        (len - 4) / 4 < n)
+        goto out;
+    t = area + off;
+    if (get_u32(t) != n)
+        goto out;
+    /* One pass, each length read once: the worker may rewrite the area while this reads it
+     * (take_json_at copies each answer before it checks it). */
+    pos = 4 + 4 * n;
+    for (size_t i = 0; i < n; i++) {
+        size_t ln = get_u32(t + 4 + 4 * i);
+        if (!calls[i]->model->json_answers || calls[i]->body == NULL ||
+            calls[i]->answer != NULL || ln == 0 || ln > len - pos)
+            goto out;
+        rc[i] = take_json_at(calls[i], area, off + pos, ln);
+        if (rc[i] == MWE_MODEL_FAILED)
+            goto out;
+        pos += ln;
+    }
+    if (pos != len)
+        goto out;
+    ret = 0;
+out:
+    if (ret != 0)
+        for (size_t i = 0; i < n; i++)
+            rc[i] = MWE_MODEL_FAILED;
+    return ret;
 }
 
 /* One output tensor {"dtype","shape","off","len"} into output idx of c. */

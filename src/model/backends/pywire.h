@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define PYW_MAGIC 0x5950574Du /* "MWPY" little-endian */
 #define PYW_VERSION 1
@@ -35,6 +35,10 @@ enum pyw_type {
     PYW_RUN_BODY = 11,            /* server -> instance: the body at [off, off+len) of requests */
     PYW_RESULT_JSON = 12,         /* instance -> server: the JSON answer at [off, off+len) */
     PYW_RESULT_JSON_RECYCLE = 13, /* the same, and the instance exits after it */
+    /* A merged batch of template requests (no descriptors either way): */
+    PYW_RUN_BODIES = 14,           /* server -> instance: the JSON array of the bodies at [off, off+len) */
+    PYW_RESULT_JSONS = 15,         /* instance -> server: the answers table at [off, off+len) */
+    PYW_RESULT_JSONS_RECYCLE = 16, /* the same, and the instance exits after it */
 };
 
 struct pyw_hdr {
@@ -68,6 +72,28 @@ int pyw_encode_request(uint8_t *area, size_t cap, struct model_call *const *call
  * Never reads outside the area. Any thread holding the call. */
 int pyw_decode_answer(const uint8_t *area, size_t area_len, size_t off, size_t len,
                       struct model_call *c);
+
+/*
+ * Writes the bodies of calls[0..n) (json_answers calls that all carry a body) into the request area
+ * (cap bytes at area) as one JSON array text, "[" body "," body ... "]", for PYW_RUN_BODIES: the
+ * bodies are JSON that the server parsed already, so the array is too. *items gets how many
+ * calls fit (the first ones), *len the text's length (it starts at offset 0). 0, or
+ * MWE_BODY_TOO_LARGE when not even two fit (the caller sends those calls another way).
+ */
+int pyw_encode_bodies(uint8_t *area, size_t cap, struct model_call *const *calls, size_t n,
+                      size_t *items, size_t *len);
+
+/*
+ * Decodes the answers table of a PYW_RESULT_JSONS frame at [off, off + len) of the reply area
+ * (area_len bytes at area) into calls[0..n) (the calls of the PYW_RUN_BODIES request, in order):
+ * u32 count (== n), count u32 lengths, then the answers back to back, each validated JSON and
+ * copied into its call's arena (call->answer). The lengths must add up to the table exactly.
+ * rc[i] gets 0 or MWE_NOMEM. Returns 0, or -1 when the table is malformed or an answer is not
+ * JSON (every rc[i] MWE_MODEL_FAILED: the runner's own encoder cannot write that, so the worker is
+ * broken). Never reads outside the area. Any thread holding the calls.
+ */
+int pyw_decode_answers(const uint8_t *area, size_t area_len, size_t off, size_t len,
+                       struct model_call *const *calls, size_t n, int *rc);
 
 /* What a reply said beside the items. */
 struct pyw_reply {

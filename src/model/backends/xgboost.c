@@ -23,7 +23,7 @@
 
 #include <xgboost/c_api.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define FILE_NAME_MAX 255
 #define MAX_FEATURES 1000000u /* sanity bounds on what a model file may claim */

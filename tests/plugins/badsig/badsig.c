@@ -1,52 +1,25 @@
 /*
- * badsig: a test plug-in whose descriptor declares two inputs with the same name ("x"); the host
- * must refuse it while checking the signature, before calling load().
+ * badsig: a test plug-in that declares two inputs with the same name ("x") and ignores the host's
+ * refusal; the host must refuse the plug-in even though its init returns MW_OK.
  */
 #include "modelwrap/model.h"
 
-static const struct mw_tensor_spec inputs[] = {
-    {.name = "x", .dtype = MW_FP32, .ndim = 2, .shape = {-1, 2}},
-    {.name = "x", .dtype = MW_FP32, .ndim = 2, .shape = {-1, 3}},
-};
-static const struct mw_tensor_spec outputs[] = {
-    {.name = "y", .dtype = MW_FP32, .ndim = 2, .shape = {-1, 2}},
-};
-
-static int badsig_load(const struct mw_host *host, const char *dir, const char *config_json,
-                       void **state)
+static int badsig_run(void *state, const struct mw_host *host, struct mw_call *call)
 {
-    *state = 0;
-    return MW_OK;
-}
-
-static int badsig_run(void *state, const struct mw_host *host, struct mw_call *call,
-                      const struct mw_tensor *in, size_t n_in)
-{
+    (void)state;
+    (void)host;
+    (void)call;
     return MW_ERR_INTERNAL;
 }
 
-static void badsig_free(void *state)
+__attribute__((visibility("default"))) int mw_plugin_init(const struct mw_host *host,
+                                                          struct mw_plugin *p)
 {
-}
+    const struct mw_model model = {.size = sizeof(model), .name = "badsig", .run = badsig_run};
 
-static const struct mw_model_desc badsig_desc = {
-    .abi_major = MW_ABI_MAJOR,
-    .abi_minor = MW_ABI_MINOR,
-    .size = sizeof(struct mw_model_desc),
-    .flags = MW_FLAG_THREAD_SAFE | MW_FLAG_BATCH,
-    .name = "badsig",
-    .version = "1.0.0",
-    .n_inputs = 2,
-    .inputs = inputs,
-    .n_outputs = 1,
-    .outputs = outputs,
-    .load = badsig_load,
-    .run = badsig_run,
-    .free = badsig_free,
-};
-
-/* Exported entry: returns the descriptor with duplicate input names; never fails. */
-__attribute__((visibility("default"))) const struct mw_model_desc *mw_model_entry(void)
-{
-    return &badsig_desc;
+    MW_PLUGIN_CHECK_IN(host, p);
+    (void)host->add_input(p, "x", MW_FP32, 2, (const int64_t[]){-1, 2});
+    (void)host->add_input(p, "x", MW_FP32, 2, (const int64_t[]){-1, 3});
+    (void)host->add_output(p, "y", MW_FP32, 2, (const int64_t[]){-1, 2});
+    return host->set_model(p, &model);
 }

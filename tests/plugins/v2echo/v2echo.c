@@ -2,40 +2,26 @@
  * v2echo: a model plug-in for the Open Inference Protocol tests only. One input per dtype
  * ("in_bool" ... "in_bf16", each [-1, -1]) and one output per input ("out_bool" ...) that echoes
  * it, shape and data. An in_int32 element of 13 is refused (MW_ERR_INVALID_INPUT), 666 fails the
- * model (MW_ERR_INTERNAL). Built only against the public header (ABI 1.1: FP16, BF16).
+ * model (MW_ERR_INTERNAL). Built only against the public header.
  */
 #include <string.h>
 
 #include "modelwrap/model.h"
 
-#define SPEC(n, t) {.name = n, .dtype = t, .ndim = 2, .shape = {-1, -1}}
-
-static const struct mw_tensor_spec inputs[] = {
-    SPEC("in_bool", MW_BOOL),     SPEC("in_uint8", MW_UINT8),   SPEC("in_uint16", MW_UINT16),
-    SPEC("in_uint32", MW_UINT32), SPEC("in_uint64", MW_UINT64), SPEC("in_int8", MW_INT8),
-    SPEC("in_int16", MW_INT16),   SPEC("in_int32", MW_INT32),   SPEC("in_int64", MW_INT64),
-    SPEC("in_fp32", MW_FP32),     SPEC("in_fp64", MW_FP64),     SPEC("in_bytes", MW_BYTES),
-    SPEC("in_fp16", MW_FP16),     SPEC("in_bf16", MW_BF16),
-};
-static const struct mw_tensor_spec outputs[] = {
-    SPEC("out_bool", MW_BOOL),     SPEC("out_uint8", MW_UINT8),   SPEC("out_uint16", MW_UINT16),
-    SPEC("out_uint32", MW_UINT32), SPEC("out_uint64", MW_UINT64), SPEC("out_int8", MW_INT8),
-    SPEC("out_int16", MW_INT16),   SPEC("out_int32", MW_INT32),   SPEC("out_int64", MW_INT64),
-    SPEC("out_fp32", MW_FP32),     SPEC("out_fp64", MW_FP64),     SPEC("out_bytes", MW_BYTES),
-    SPEC("out_fp16", MW_FP16),     SPEC("out_bf16", MW_BF16),
+static const struct {
+    const char *in, *out;
+    int32_t dtype;
+} tensors[] = {
+    {"in_bool", "out_bool", MW_BOOL},       {"in_uint8", "out_uint8", MW_UINT8},
+    {"in_uint16", "out_uint16", MW_UINT16}, {"in_uint32", "out_uint32", MW_UINT32},
+    {"in_uint64", "out_uint64", MW_UINT64}, {"in_int8", "out_int8", MW_INT8},
+    {"in_int16", "out_int16", MW_INT16},    {"in_int32", "out_int32", MW_INT32},
+    {"in_int64", "out_int64", MW_INT64},    {"in_fp32", "out_fp32", MW_FP32},
+    {"in_fp64", "out_fp64", MW_FP64},       {"in_bytes", "out_bytes", MW_BYTES},
+    {"in_fp16", "out_fp16", MW_FP16},       {"in_bf16", "out_bf16", MW_BF16},
 };
 
-#define N_TENSORS (sizeof(inputs) / sizeof(inputs[0]))
-
-static int echo_load(const struct mw_host *host, const char *dir, const char *config_json,
-                     void **state)
-{
-    (void)host;
-    (void)dir;
-    (void)config_json;
-    *state = NULL;
-    return MW_OK;
-}
+#define N_TENSORS (sizeof(tensors) / sizeof(tensors[0]))
 
 static size_t elem_size(int32_t dtype)
 {
@@ -58,16 +44,18 @@ static size_t elem_size(int32_t dtype)
     }
 }
 
-static int echo_run(void *state, const struct mw_host *host, struct mw_call *call,
-                    const struct mw_tensor *in, size_t n_in)
+static int echo_run(void *state, const struct mw_host *host, struct mw_call *call)
 {
     (void)state;
-    if (n_in != N_TENSORS)
-        return MW_ERR_INTERNAL;
-    for (size_t i = 0; i < n_in; i++) {
-        const struct mw_tensor *t = &in[i];
-        size_t count = (size_t)t->shape[0] * (size_t)t->shape[1];
+    for (size_t i = 0; i < N_TENSORS; i++) {
+        struct mw_tensor_info info = {.size = sizeof(info)};
+        const struct mw_tensor_info *t = &info;
+        size_t count;
         void *out;
+
+        if (host->input(call, i, &info) != MW_OK)
+            return MW_ERR_INTERNAL;
+        count = t->count;
 
         if (t->dtype == MW_INT32) {
             const int32_t *v = t->data;
@@ -102,28 +90,22 @@ static int echo_run(void *state, const struct mw_host *host, struct mw_call *cal
     return MW_OK;
 }
 
-static void echo_free(void *state)
+__attribute__((visibility("default"))) int mw_plugin_init(const struct mw_host *host,
+                                                          struct mw_plugin *p)
 {
-    (void)state;
-}
+    static const int64_t shape[] = {-1, -1};
+    const struct mw_model model = {
+        .size = sizeof(model), .flags = MW_FLAG_THREAD_SAFE, .name = "v2echo", .version = "2.0.0",
+        .run = echo_run};
 
-static const struct mw_model_desc echo_desc = {
-    .abi_major = MW_ABI_MAJOR,
-    .abi_minor = MW_ABI_MINOR,
-    .size = sizeof(struct mw_model_desc),
-    .flags = MW_FLAG_THREAD_SAFE,
-    .name = "v2echo",
-    .version = "1.0.0",
-    .n_inputs = N_TENSORS,
-    .inputs = inputs,
-    .n_outputs = N_TENSORS,
-    .outputs = outputs,
-    .load = echo_load,
-    .run = echo_run,
-    .free = echo_free,
-};
-
-__attribute__((visibility("default"))) const struct mw_model_desc *mw_model_entry(void)
-{
-    return &echo_desc;
+    MW_PLUGIN_CHECK_IN(host, p);
+    for (size_t i = 0; i < N_TENSORS; i++) {
+        if (host->add_input(p, tensors[i].in, tensors[i].dtype, 2, shape) != MW_OK)
+            return MW_ERR_INTERNAL;
+    }
+    for (size_t i = 0; i < N_TENSORS; i++) {
+        if (host->add_output(p, tensors[i].out, tensors[i].dtype, 2, shape) != MW_OK)
+            return MW_ERR_INTERNAL;
+    }
+    return host->set_model(p, &model);
 }

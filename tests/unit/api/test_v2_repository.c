@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "model/model_impl.h"
 
 static atomic_int loads, frees;
 
@@ -147,15 +148,15 @@ static void test_reload_under_readers(void **state)
         assert_int_equal(rd[i].bad, 0);
         assert_true(rd[i].reads > 0);
     }
-    assert_ptr_equal(a.reg, atomic_load(&a.registry));
+    assert_ptr_equal(a.reg, registry_current_peek(&a.registry));
     model_pool_flush(pool);
     assert_int_equal(atomic_load(&loads), 2 + 300);
     assert_int_equal(atomic_load(&frees), 300); /* every replaced m, and nothing else */
     assert_int_equal(model_pool_live(pool), 2);
     /* a failed reload publishes nothing */
-    reg = atomic_load(&a.registry);
+    reg = registry_current_peek(&a.registry);
     assert_int_equal(api_reload(&a, REPO_UNLOAD, "zzz", 3, &e), MWE_MODEL_NOT_FOUND);
-    assert_ptr_equal(atomic_load(&a.registry), reg);
+    assert_ptr_equal(registry_current_peek(&a.registry), reg);
     api_fini(&a);
     model_pool_flush(pool);
     assert_int_equal(model_pool_live(pool), 0);

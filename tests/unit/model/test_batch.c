@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define GATE_VALUE (-7.0f) /* a call whose x[0][0] is this blocks until the test opens the gate */
 #define BAD_VALUE 13.0f    /* a row holding this is invalid input */

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 static struct slice sl(const char *s)
 {

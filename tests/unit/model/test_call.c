@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* ---- fake backends --------------------------------------------------------------------------- */
 

@@ -12,14 +12,14 @@
 
 #include <cmocka.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 static void test_names(void **state)
 {
     (void)state;
     assert_int_equal(MW_FP16, 13);
     assert_int_equal(MW_BF16, 14);
-    assert_int_equal(MW_ABI_MINOR, 1);
+    assert_int_equal(MW_ABI_MAJOR, 2);
     assert_int_equal(dtype_parse("FP16", 4), MW_FP16);
     assert_int_equal(dtype_parse("BF16", 4), MW_BF16);
     assert_string_equal(dtype_name(MW_FP16), "FP16");

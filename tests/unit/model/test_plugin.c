@@ -1,7 +1,9 @@
 /*
- * Tests of the C plug-in backend through model_load: the example textclf plug-in (its shipped
- * model.json and vocabulary), the testkit plug-in's behaviours, and every load error's message
- * (wrong ABI, missing symbol, bad signature, not an ELF file, missing file, signature mismatch).
+ * Tests of the C plug-in backend (ABI 2) through model_load: the example textclf and minimal
+ * plug-ins, the testkit plug-in's behaviours (and what run() sees of its call: request id,
+ * deadline, cancellation), the config accessors, a plug-in built against a smaller host table,
+ * and every load error's message (wrong ABI major, an ABI 1 plug-in, missing symbol, bad
+ * signature, a failed init's own message, not an ELF file, missing file, signature mismatch).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +21,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 static const struct model_opts OPTS = {
     .workers = 0, .queue_size = 16, .timeout_ms = 5000, .max_records = 1000};
@@ -309,8 +311,8 @@ static void test_textclf_bad_vocabulary(void **state)
     so_path(f, "plugins/textclf.so", so, sizeof(so));
     write_text(f->dir, "vocab-bad.tsv", "# comment\nrefund\tbilling\t2\ncrash\tsupport\t1\n");
     snprintf(extra, sizeof(extra), ", \"config\": {\"vocabulary\": \"%s/vocab-bad.tsv\"}", f->dir);
-    expect_load_error(f, "badvocab", so, extra, so, "load() failed", "line 3: unknown label", NULL);
-    expect_load_error(f, "novocab", so, "", "load() failed", "cannot open the vocabulary",
+    expect_load_error(f, "badvocab", so, extra, so, "init failed", "line 3: unknown label", NULL);
+    expect_load_error(f, "novocab", so, "", "init failed", "cannot open the vocabulary",
                       "vocabulary.tsv", NULL);
 }
 
@@ -367,7 +369,7 @@ static void test_testkit_config_errors(void **state)
     so_path(f, "plugins/testkit.so", so, sizeof(so));
     /* The plug-in's logged reason is part of the message. */
     expect_load_error(f, "failload", so, ", \"config\": {\"fail_load\": true}", so,
-                      "load() failed with status -2", "fail_load is true", NULL);
+                      "init failed with status -2", "fail_load is true", NULL);
     expect_load_error(f, "baddelay", so, ", \"config\": {\"delay_ms\": -5}", "delay_ms", NULL);
     expect_load_error(f, "cfgtype", so, ", \"config\": [1]", so, "\"config\" must be an object",
                       NULL);
@@ -381,14 +383,45 @@ static void test_bad_plugins(void **state)
     char so[512], msg[600];
 
     so_path(f, "test-plugins/badabi.so", so, sizeof(so));
-    snprintf(msg, sizeof(msg), "%s: plug-in ABI major 2, host supports 1", so);
-    expect_load_error(f, "badabi", so, "", msg, NULL);
+    snprintf(msg, sizeof(msg), "%s: plug-in init failed with status %d: plug-in ABI major 3, "
+             "host supports 2", so, MW_ERR_VERSION);
+    expect_load_error(f, "badabi", so, "", msg, "built for ABI 3.0", "speaks ABI 2.0", NULL);
+
+    so_path(f, "test-plugins/abi1.so", so, sizeof(so));
+    snprintf(msg, sizeof(msg), "%s: plug-in ABI major 1, host supports 2", so);
+    expect_load_error(f, "abi1", so, "", msg, "mw_model_entry", NULL);
 
     so_path(f, "test-plugins/nosym.so", so, sizeof(so));
-    expect_load_error(f, "nosym", so, "", so, "no exported mw_model_entry function", NULL);
+    expect_load_error(f, "nosym", so, "", so, "no exported mw_plugin_init function", NULL);
+
+    so_path(f, "test-plugins/nocheckin.so", so, sizeof(so));
+    snprintf(msg, sizeof(msg), "%s: plug-in init failed with status %d: host->add_input was called "
+             "before host->check_in", so, MW_ERR_USAGE);
+    expect_load_error(f, "nocheckin", so, "", msg, NULL);
 
     so_path(f, "test-plugins/badsig.so", so, sizeof(so));
     expect_load_error(f, "badsig", so, "", so, "duplicate input name \"x\"", NULL);
+}
+
+/* The message of a failed init, set through host->fail, is the start-up error's reason; the
+ * config accessors give each type, tell an absent key from a mistyped one, and give raw JSON. */
+static void test_init_failure_message_and_config(void **state)
+{
+    const struct fixture *f = *state;
+    char so[512], msg[1024];
+
+    so_path(f, "test-plugins/failmsg.so", so, sizeof(so));
+    snprintf(msg, sizeof(msg),
+             "%s: plug-in init failed with status -2: s=str(ok) n=1.5(ok) b=1(ok) "
+             "j=[1,{\"a\":null}](ok) missing(absent) s-as-number(type)",
+             so);
+    expect_load_error(f, "failmsg", so,
+                      ", \"config\": {\"s\": \"str\", \"n\": 1.5, \"b\": true, "
+                      "\"j\": [1, {\"a\": null}]}",
+                      msg, NULL);
+    /* Without a config object every key is absent. */
+    expect_load_error(f, "failmsg2", so, "", "s=(absent) n=0(absent) b=0(absent) j=(absent)",
+                      NULL);
 }
 
 static void test_not_a_plugin(void **state)
@@ -449,6 +482,121 @@ static void test_signature_must_match(void **state)
     model_free(m);
 }
 
+/* ---- ABI 2: minimal, smaller host tables, what run() sees of its call --------------------------- */
+
+static void test_minimal(void **state)
+{
+    const struct fixture *f = *state;
+    static const double x[] = {1.5, -2.0, 0.0};
+    char so[512];
+    struct mw_error e;
+    struct model_call *c;
+    struct model *m;
+    double *data;
+    const double *y;
+
+    so_path(f, "plugins/minimal.so", so, sizeof(so));
+    m = load_with(f, "minimal", so, ", \"config\": {\"scale\": 3}", &e);
+    if (m == NULL)
+        fail_msg("minimal did not load: %s", e.msg);
+    assert_int_equal(m->flags, MW_FLAG_THREAD_SAFE | MW_FLAG_BATCH);
+    assert_string_equal(m->sig.inputs[0].name, "x");
+    assert_int_equal(m->sig.outputs[0].dtype, MW_FP64);
+    c = model_call_new(m, 0);
+    assert_non_null(c);
+    data = arena_calloc(&c->arena, 3, sizeof(double));
+    assert_non_null(data);
+    memcpy(data, x, sizeof(x));
+    c->inputs[0] =
+        (struct mw_tensor){.name = "x", .dtype = MW_FP64, .ndim = 1, .shape = {3}, .data = data};
+    assert_int_equal(model_call_run(c), 0);
+    y = c->outputs[0].data;
+    for (size_t i = 0; i < 3; i++)
+        assert_true(y[i] == 3.0 * x[i]);
+    model_call_release(c);
+    model_free(m);
+    expect_load_error(f, "minbad", so, ", \"config\": {\"scale\": \"3\"}",
+                      "config.scale: expected a number", NULL);
+}
+
+/* A plug-in built against a smaller host table and shorter sized structs still loads and runs:
+ * the host accepts its smaller size, writes no more of struct mw_tensor_info than it declared
+ * (oldhost checks a canary) and reads no more of struct mw_model (it has no free member). */
+static void test_smaller_host_table(void **state)
+{
+    const struct fixture *f = *state;
+    static const float x[] = {1.0f, -1.5f};
+    char so[512];
+    struct mw_error e;
+    struct model_call *c;
+    struct model *m;
+    float *data;
+    const float *y;
+
+    so_path(f, "test-plugins/oldhost.so", so, sizeof(so));
+    m = load_with(f, "oldhost", so, "", &e);
+    if (m == NULL)
+        fail_msg("oldhost did not load: %s", e.msg);
+    c = model_call_new(m, 0);
+    assert_non_null(c);
+    data = arena_calloc(&c->arena, 2, sizeof(float));
+    assert_non_null(data);
+    memcpy(data, x, sizeof(x));
+    c->inputs[0] =
+        (struct mw_tensor){.name = "x", .dtype = MW_FP32, .ndim = 1, .shape = {2}, .data = data};
+    if (model_call_run(c) != 0)
+        fail_msg("oldhost failed: %s", c->errmsg);
+    y = c->outputs[0].data;
+    assert_true(y[0] == 2.0f && y[1] == -0.5f);
+    model_call_release(c);
+    model_free(m);
+}
+
+/* MW_HOST_HAS tells a table that ends before a member from one that holds it. */
+static void test_host_has(void **state)
+{
+    struct mw_host h = {.size = (uint32_t)offsetof(struct mw_host, is_cancelled)};
+
+    (void)state;
+    assert_true(MW_HOST_HAS(&h, deadline_ns));
+    assert_false(MW_HOST_HAS(&h, is_cancelled));
+    assert_false(MW_HOST_HAS(&h, log));
+    h.size = (uint32_t)sizeof(h);
+    assert_true(MW_HOST_HAS(&h, log));
+}
+
+/* run() sees the call's request id and deadline (testkit's 99 answers y[0] = 1 when it has one),
+ * and is_cancelled once the deadline passed (testkit's 55 waits for it, then fails). */
+static void test_call_context(void **state)
+{
+    static const float probe[] = {99.0f, 1.0f};
+    static const float wait[] = {55.0f, 1.0f};
+    struct model *m = load_testkit(*state, "context", "");
+    struct model_call *c;
+    const float *y;
+
+    c = testkit_call(m, probe, 1);
+    assert_int_equal(model_call_run(c), 0);
+    y = c->outputs[0].data;
+    assert_true(y[0] == 0.0f && y[1] == 1.0f); /* an inline call has no deadline */
+    model_call_release(c);
+
+    c = testkit_call(m, probe, 1);
+    c->request_id = "req-ctx-1";
+    c->deadline_ns = time_mono_ns() + UINT64_C(60000000000);
+    assert_int_equal(model_call_run(c), 0);
+    y = c->outputs[0].data;
+    assert_true(y[0] == 1.0f);
+    model_call_release(c);
+
+    /* Already past its deadline: testkit's wait ends at the first check, and the call fails. */
+    c = testkit_call(m, wait, 1);
+    c->deadline_ns = time_mono_ns() - 1;
+    assert_int_equal(model_call_run(c), MWE_MODEL_FAILED);
+    model_call_release(c);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +609,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_plugins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_plugin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signature_must_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_init_failure_message_and_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_minimal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smaller_host_table, setup, teardown),
+        cmocka_unit_test(test_host_has),
+        cmocka_unit_test_setup_teardown(test_call_context, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

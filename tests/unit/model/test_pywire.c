@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "model/backends/pywire.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define AREA 8192
 
@@ -224,6 +224,87 @@ static void test_reply_json(void **state)
     free_model(t);
 }
 
+/* A merged template batch: the bodies as one JSON array, the answers as one length table. */
+static void put_u32le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void test_bodies_and_answers(void **state)
+{
+    struct model *t = tmpl_model();
+    struct model_call *c[3];
+    uint8_t *area = calloc(1, AREA);
+    const char *bodies[3] = {"{\"data\":[1]}", "{\"data\":[2,3]}", "{\"data\":[]}"};
+    const char *want = "[{\"data\":[1]},{\"data\":[2,3]},{\"data\":[]}]";
+    size_t items = 0, len = 0;
+    int rc[3];
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        c[i] = model_call_new(t, 4096);
+        c[i]->body = bodies[i];
+        c[i]->body_len = strlen(bodies[i]);
+    }
+    assert_int_equal(pyw_encode_bodies(area, AREA, c, 3, &items, &len), 0);
+    assert_int_equal(items, 3);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(area, want, len);
+    /* Room for two bodies only: the first two go, as a shorter array. */
+    assert_int_equal(pyw_encode_bodies(area, 30, c, 3, &items, &len), 0);
+    assert_int_equal(items, 2);
+    assert_memory_equal(area, "[{\"data\":[1]},{\"data\":[2,3]}]", len);
+    /* Not even two: the caller uses the descriptor path. */
+    assert_int_equal(pyw_encode_bodies(area, 20, c, 3, &items, &len), MWE_BODY_TOO_LARGE);
+
+    /* the answers table: count, lengths, answers back to back */
+    memset(area, 0, AREA);
+    put_u32le(area + 100, 3);
+    put_u32le(area + 104, 3);
+    put_u32le(area + 108, 7);
+    put_u32le(area + 112, 2);
+    memcpy(area + 116, "[1]{\"a\":2}{}", 12);
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 28, c, 3, rc), 0);
+    assert_int_equal(rc[0], 0);
+    assert_int_equal(rc[1], 0);
+    assert_int_equal(rc[2], 0);
+    assert_memory_equal(c[0]->answer, "[1]", 3);
+    assert_memory_equal(c[1]->answer, "{\"a\":2}", 7);
+    assert_int_equal(c[2]->answer_len, 2);
+    /* Each refusal: the table says so for every call, and no answer is taken twice. */
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 28, c, 3, rc), -1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rc[i], MWE_MODEL_FAILED);
+        c[i]->answer = NULL;
+    }
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 28, c, 2, rc), -1); /* count != n */
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 29, c, 3, rc), -1); /* bytes left over */
+    for (int i = 0; i < 3; i++)
+        c[i]->answer = NULL;
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 27, c, 3, rc), -1); /* cut short */
+    for (int i = 0; i < 3; i++)
+        c[i]->answer = NULL;
+    assert_int_equal(pyw_decode_answers(area, 120, 100, 28, c, 3, rc), -1); /* outside the area */
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 8, c, 3, rc), -1);  /* no room for lengths */
+    put_u32le(area + 108, 0xFFFFFFF0u);                                       /* a huge length */
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 28, c, 3, rc), -1);
+    for (int i = 0; i < 3; i++)
+        c[i]->answer = NULL;
+    put_u32le(area + 108, 7);
+    memcpy(area + 116, "[1]{\"a\":2 {}", 12); /* the second answer is not JSON */
+    assert_int_equal(pyw_decode_answers(area, AREA, 100, 28, c, 3, rc), -1);
+    assert_int_equal(rc[0], MWE_MODEL_FAILED);
+    assert_int_equal(rc[2], MWE_MODEL_FAILED);
+
+    for (int i = 0; i < 3; i++)
+        model_call_release(c[i]);
+    free(area);
+    free_model(t);
+}
+
 static void test_reply_tensors(void **state)
 {
     struct model *m = tensor_model();
@@ -303,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_header),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_reply_json),
+        cmocka_unit_test(test_bodies_and_answers),
         cmocka_unit_test(test_reply_tensors),
     };
 

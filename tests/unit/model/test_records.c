@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* ---- models built by hand -------------------------------------------------------------------- */
 

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* ---- fake backends --------------------------------------------------------------------------- */
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* Parses `text` as a signature; returns the status and leaves the message in e. */
 static int parse(const char *text, struct model_sig *sig, struct mw_error *e)

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* ---- test models ----------------------------------------------------------------------------- */
 

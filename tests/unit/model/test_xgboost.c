@@ -23,7 +23,7 @@
 #include <xgboost/c_api.h>
 
 #include "core/core.h"
-#include "model/model.h"
+#include "model/model_impl.h"
 
 #define N_THREADS 8
 #define THREAD_ROUNDS 100
