@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "codec/codec.h"
+#include "model/model_impl.h"
 
 #define BODY_MAX ((size_t)32 << 10)
 #define OUT_MAX ((size_t)8 << 20)

@@ -170,7 +170,7 @@ void api_v2_finish(struct api *a, struct request *r);
  * literals, arrays and objects (an object member counts once, for its value). Call it right
  * before json_loadb. 0, or MWE_INVALID_JSON (400) with e saying which limit was passed; bodies
  * that are not JSON at all pass and are left to the parser. Any thread. */
-int json_limits_check(const char *p, size_t n, const struct config *cfg, struct mw_error *e);
+int mw_json_limits_check(const char *p, size_t n, const struct config *cfg, struct mw_error *e);
 
 /* ---- SLA, limits ---- */
 

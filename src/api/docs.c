@@ -50,59 +50,6 @@ const char *api_docs_file_name(size_t i)
     return i + 1 < N_DOCS_FILES ? docs_files[i + 1].name : NULL;
 }
 
-/* Reads path whole (at most DOCS_FILE_MAX bytes). 0 or an errno value; EFBIG when larger. */
-static int read_file(const char *path, char **out, size_t *len)
-{
-    struct stat st;
-    char *data = NULL;
-    size_t used = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int err = 0;
-
-    if (fd < 0)
-        return errno;
-    if (fstat(fd, &st) != 0) {
-        err = errno;
-        goto out_fd;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        err = EISDIR;
-        goto out_fd;
-    }
-    if (st.st_size > (off_t)DOCS_FILE_MAX) {
-        err = EFBIG;
-        goto out_fd;
-    }
-    data = malloc((size_t)st.st_size + 1);
-    if (data == NULL) {
-        err = ENOMEM;
-        goto out_fd;
-    }
-    while (used < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + used, (size_t)st.st_size - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = errno;
-            goto out_fd;
-        }
-        if (n == 0)
-            break; /* the file shrank: serve what is there */
-        used += (size_t)n;
-    }
-    data[used] = '\0';
-out_fd:
-    close(fd);
-    if (err != 0) {
-        free(data);
-        data = NULL;
-        used = 0;
-    }
-    *out = data;
-    *len = used;
-    return err;
-}
-
 /* See api.h. Reads every file of the table from dir. Main thread at start-up. Errors:
  * MWE_CONFIG naming the first file that cannot be read; MWE_NOMEM. */
 struct api_docs *api_docs_load(const char *dir, struct mw_error *e)
@@ -123,7 +70,9 @@ struct api_docs *api_docs_load(const char *dir, struct mw_error *e)
             mw_fail(e, MWE_CONFIG, "MODELWRAP_DOCS_DIR: the path is too long");
             goto out_fail;
         }
-        err = read_file(path, &d->data[i], &d->len[i]);
+        err = mw_file_read(path, DOCS_FILE_MAX, MW_FILE_REGULAR, &d->data[i], &d->len[i]);
+        if (err == EINVAL)
+            err = EISDIR;
         if (err != 0) {
             mw_fail(e, MWE_CONFIG, "MODELWRAP_DOCS_DIR: cannot read '%.300s': %s", path,
                     err == EFBIG ? "larger than 16 MiB" : strerror_r(err, reason, sizeof(reason)));

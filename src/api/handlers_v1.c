@@ -148,22 +148,6 @@ int api_h_model(void *ctx, struct request *r)
     return HTTP_DONE;
 }
 
-/* "application/json", any case, optionally followed by parameters ("; charset=utf-8"). */
-static bool is_json_content_type(struct slice ct)
-{
-    static const char want[] = "application/json";
-    size_t n = sizeof(want) - 1;
-    if (!ct.ptr || ct.len < n || strncasecmp(ct.ptr, want, n) != 0)
-        return false;
-    for (size_t i = n; i < ct.len; i++) {
-        if (ct.ptr[i] == ';')
-            return true;
-        if (ct.ptr[i] != ' ' && ct.ptr[i] != '\t')
-            return false;
-    }
-    return true;
-}
-
 /* The error answer of a call that failed, shared by v1 and V2 (see api.h); adds Retry-After to
  * 503s. I/O thread. */
 void api_reply_call_error(struct request *r, const struct model_call *c, int invalid_input)
@@ -289,12 +273,12 @@ int api_h_predict(void *ctx, struct request *r)
     }
     if (api_refuse_content_encoding(r))
         return HTTP_DONE;
-    if (!is_json_content_type(http_header_get(r, "Content-Type"))) {
+    if (!mw_media_type_is(http_header_get(r, "Content-Type"), "application/json")) {
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE, NULL);
         return HTTP_DONE;
     }
     /* depth and element limits, before jansson sees the body */
-    if (json_limits_check(r->body.ptr ? r->body.ptr : "", r->body.len, a->cfg, &e) != 0) {
+    if (mw_json_limits_check(r->body.ptr ? r->body.ptr : "", r->body.len, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
     }

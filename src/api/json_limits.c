@@ -9,7 +9,7 @@
  * byte of a scalar after '[', '{' (non-empty), ',' or the top level. Counting "1 + commas +
  * non-empty containers" gives the exact number of values of valid JSON, and an upper bound the
  * parser will refuse anyway for invalid JSON. */
-int json_limits_check(const char *p, size_t n, const struct config *cfg, struct mw_error *e)
+int mw_json_limits_check(const char *p, size_t n, const struct config *cfg, struct mw_error *e)
 {
     unsigned long long elements = 0;
     unsigned depth = 0;

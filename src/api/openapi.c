@@ -49,39 +49,6 @@ static void schema_name(char *out, size_t cap, const char *prefix, const char *m
 
 /* ---- model schemas --------------------------------------------------------------------------- */
 
-enum rec_kind { REC_NONE = 0, REC_MATRIX = 1, REC_COLUMNS = 2 };
-
-static bool dtype_numeric(int dt)
-{
-    return dt >= MW_UINT8 && dt <= MW_FP64;
-}
-
-/* How a model takes records: the same rule as the records codec (src/codec/records.c). */
-static enum rec_kind record_kind(const struct model_sig *sig)
-{
-    const struct mw_tensor_spec *s;
-    size_t i;
-
-    if (sig->n_inputs == 0 || sig->inputs == NULL)
-        return REC_NONE;
-    s = &sig->inputs[0];
-    if (sig->n_inputs == 1 && s->ndim == 2 && s->shape[0] == -1 && dtype_numeric(s->dtype) &&
-        s->n_names > 0 && s->names != NULL &&
-        (s->shape[1] == -1 || (s->shape[1] > 0 && (uint64_t)s->shape[1] == s->n_names))) {
-        for (i = 0; i < s->n_names; i++)
-            if (s->names[i] == NULL)
-                return REC_NONE;
-        return REC_MATRIX;
-    }
-    for (i = 0; i < sig->n_inputs; i++) {
-        s = &sig->inputs[i];
-        if (s->ndim != 1 || s->shape[0] != -1 || s->dtype < MW_BOOL || s->dtype > MW_BYTES ||
-            s->name == NULL)
-            return REC_NONE;
-    }
-    return REC_COLUMNS;
-}
-
 /* The JSON schema of one element of dtype dt, as the records codec accepts and writes it. */
 static json_t *dtype_schema(int dt)
 {
@@ -202,7 +169,7 @@ static json_t *output_schema(const struct mw_tensor_spec *s)
 static bool model_schemas(json_t *schemas, const struct model *m, unsigned max_records,
                           char *records_name, char *predictions_name, size_t cap, json_t **example)
 {
-    enum rec_kind kind = record_kind(model_get_signature(m));
+    enum rec_kind kind = records_kind(model_get_signature(m));
     char rec[160], pred[160];
     json_t *rec_example = NULL, *props;
     bool ok = true;
@@ -609,7 +576,7 @@ struct model_docs {
     json_t *model_names; /* enum of the {name} parameter */
 };
 
-static json_t *json_body(json_t *schema)
+static json_t *body_schema(json_t *schema)
 {
     return json_pack("{s:{s:o}}", "application/json", "schema", schema);
 }
@@ -631,19 +598,19 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
 
     switch (k) {
     case RK_ROOT:
-        content = json_body(ref("schemas", "ServiceInfo"));
+        content = body_schema(ref("schemas", "ServiceInfo"));
         break;
     case RK_TEMPLATE_VERSION:
-        content = json_body(ref("schemas", "VersionInfo"));
+        content = body_schema(ref("schemas", "VersionInfo"));
         break;
     case RK_HEALTH:
-        content = json_body(ref("schemas", "Health"));
+        content = body_schema(ref("schemas", "Health"));
         break;
     case RK_MODELS:
-        content = json_body(ref("schemas", "ModelList"));
+        content = body_schema(ref("schemas", "ModelList"));
         break;
     case RK_MODEL:
-        content = json_body(ref("schemas", "ModelMetadata"));
+        content = body_schema(ref("schemas", "ModelMetadata"));
         break;
     case RK_PREDICT: {
         bool by_name = strstr(rt->pattern, "{") != NULL;
@@ -655,7 +622,7 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
             desc = "What the default model's run() returned.";
             ps = md->default_answer;
         }
-        content = json_body(ps != NULL ? json_incref(ps) : ref("schemas", "AnyObject"));
+        content = body_schema(ps != NULL ? json_incref(ps) : ref("schemas", "AnyObject"));
         json_t *media = json_pack("{s:o}", "schema",
                                   rs != NULL ? json_incref(rs) : ref("schemas", "AnyObject"));
         if (media != NULL && by_name && json_object_size(md->examples) > 0)
@@ -671,23 +638,23 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
         desc = "Every metric family in the Prometheus text exposition format.";
         break;
     case RK_OPENAPI:
-        content = json_body(ref("schemas", "AnyObject"));
+        content = body_schema(ref("schemas", "AnyObject"));
         break;
     case RK_DOCS:
         content = json_pack("{s:{s:{s:s}}}", "text/html", "schema", "type", "string");
         break;
     case RK_V2_SERVER:
-        content = json_body(ref("schemas", "V2ServerMetadata"));
+        content = body_schema(ref("schemas", "V2ServerMetadata"));
         break;
     case RK_V2_LIVE:
-        content = json_body(ref("schemas", "V2Live"));
+        content = body_schema(ref("schemas", "V2Live"));
         break;
     case RK_V2_READY:
     case RK_V2_MODEL_READY:
-        content = json_body(ref("schemas", "V2Ready"));
+        content = body_schema(ref("schemas", "V2Ready"));
         break;
     case RK_V2_MODEL:
-        content = json_body(ref("schemas", "V2ModelMetadata"));
+        content = body_schema(ref("schemas", "V2ModelMetadata"));
         break;
     case RK_V2_INFER: {
         /* JSON, or the binary tensor extension: a JSON header of Inference-Header-Content-Length
@@ -695,12 +662,12 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
         static const char bin_desc[] =
             "Binary tensor extension: the JSON inference header (Inference-Header-Content-Length "
             "bytes), then each tensor's raw little-endian bytes.";
-        content = json_body(ref("schemas", "V2InferenceResponse"));
+        content = body_schema(ref("schemas", "V2InferenceResponse"));
         if (content != NULL)
             put(content, "application/octet-stream",
                 json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "description", bin_desc),
                 ok);
-        json_t *req = json_body(ref("schemas", "V2InferenceRequest"));
+        json_t *req = body_schema(ref("schemas", "V2InferenceRequest"));
         if (req != NULL)
             put(req, "application/octet-stream",
                 json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "description", bin_desc),
@@ -709,17 +676,17 @@ static void success_and_body(enum route_kind k, const struct route *rt, const st
         break;
     }
     case RK_V2_REPO_INDEX:
-        content = json_body(ref("schemas", "V2RepositoryIndex"));
+        content = body_schema(ref("schemas", "V2RepositoryIndex"));
         body = json_pack("{s:b, s:o}", "required", 0, "content",
-                         json_body(ref("schemas", "V2RepositoryIndexRequest")));
+                         body_schema(ref("schemas", "V2RepositoryIndexRequest")));
         break;
     default:
-        content = json_body(ref("schemas", "AnyObject"));
+        content = body_schema(ref("schemas", "AnyObject"));
         break;
     }
     if (body == NULL && rt->has_body) /* a route this file does not know yet */
         body = json_pack("{s:b, s:o}", "required", 0, "content",
-                         json_body(ref("schemas", "AnyObject")));
+                         body_schema(ref("schemas", "AnyObject")));
     put(responses, "200",
         json_pack("{s:s, s:{s:o}, s:o}", "description", desc, "headers", "X-Request-Id",
                   ref("headers", "RequestId"), "content", content),

@@ -175,22 +175,6 @@ int api_h_v2_model_ready(void *ctx, struct request *r)
     return HTTP_DONE;
 }
 
-/* "application/json" or "application/octet-stream" (want), any case, optional parameters. */
-static bool media_is(struct slice ct, const char *want)
-{
-    size_t n = strlen(want);
-
-    if (ct.ptr == NULL || ct.len < n || strncasecmp(ct.ptr, want, n) != 0)
-        return false;
-    for (size_t i = n; i < ct.len; i++) {
-        if (ct.ptr[i] == ';')
-            return true;
-        if (ct.ptr[i] != ' ' && ct.ptr[i] != '\t')
-            return false;
-    }
-    return true;
-}
-
 /* Builds the response of r's completed V2 call. */
 static void v2_reply(struct request *r)
 {
@@ -268,14 +252,14 @@ int api_h_v2_infer(void *ctx, struct request *r)
             http_set_error(r, MWE_BAD_REQUEST, e.msg);
             return HTTP_DONE;
         }
-        if (ct.ptr != NULL && !media_is(ct, "application/octet-stream") &&
-            !(media_is(ct, "application/json") && hlen == len)) {
+        if (ct.ptr != NULL && !mw_media_type_is(ct, "application/octet-stream") &&
+            !(mw_media_type_is(ct, "application/json") && hlen == len)) {
             http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE,
                            "With Inference-Header-Content-Length the Content-Type must be "
                            "application/octet-stream.");
             return HTTP_DONE;
         }
-    } else if (ct.ptr != NULL && !media_is(ct, "application/json")) {
+    } else if (ct.ptr != NULL && !mw_media_type_is(ct, "application/json")) {
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE,
                        "Content-Type must be application/json, or application/octet-stream with "
                        "Inference-Header-Content-Length (binary tensor data).");
@@ -283,7 +267,7 @@ int api_h_v2_infer(void *ctx, struct request *r)
     }
 
     /* depth and element limits (MODELWRAP_MAX_JSON_*) before jansson sees the JSON */
-    if (!(framed && hlen == 0) && json_limits_check(body, hlen, a->cfg, &e) != 0) {
+    if (!(framed && hlen == 0) && mw_json_limits_check(body, hlen, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return HTTP_DONE;
     }

@@ -47,23 +47,6 @@ void api_fini(struct api *a)
 
 /* ---- the repository extension ---------------------------------------------------------------- */
 
-/* "application/json" with optional parameters, any case. */
-static bool is_json(struct slice ct)
-{
-    static const char want[] = "application/json";
-    size_t n = sizeof(want) - 1;
-
-    if (ct.ptr == NULL || ct.len < n || strncasecmp(ct.ptr, want, n) != 0)
-        return false;
-    for (size_t i = n; i < ct.len; i++) {
-        if (ct.ptr[i] == ';')
-            return true;
-        if (ct.ptr[i] != ' ' && ct.ptr[i] != '\t')
-            return false;
-    }
-    return true;
-}
-
 /* The optional JSON object body of a repository request: *out NULL when the body is empty. 0, or
  * the error already set on r. */
 static int optional_body(struct api *a, struct request *r, json_t **out)
@@ -79,11 +62,11 @@ static int optional_body(struct api *a, struct request *r, json_t **out)
         return 0;
     if (api_refuse_content_encoding(r))
         return MWE_UNSUPPORTED_MEDIA_TYPE;
-    if (ct.ptr != NULL && !is_json(ct)) {
+    if (ct.ptr != NULL && !mw_media_type_is(ct, "application/json")) {
         http_set_error(r, MWE_UNSUPPORTED_MEDIA_TYPE, NULL);
         return MWE_UNSUPPORTED_MEDIA_TYPE;
     }
-    if (json_limits_check(r->body.ptr, r->body.len, a->cfg, &e) != 0) {
+    if (mw_json_limits_check(r->body.ptr, r->body.len, a->cfg, &e) != 0) {
         http_set_error(r, MWE_INVALID_JSON, e.msg);
         return MWE_INVALID_JSON;
     }

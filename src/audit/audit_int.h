@@ -11,13 +11,6 @@
 
 #include "audit/audit.h"
 
-/* ---- UTF-8 ------------------------------------------------------------------------------------
- */
-
-/* Length of the valid UTF-8 sequence at s (len bytes available): 1-4, or 0 when s[0] does not
- * start one (overlong forms, surrogates and code points above U+10FFFF are invalid). */
-size_t audit_utf8_len(const unsigned char *s, size_t len);
-
 /* ---- sinks ------------------------------------------------------------------------------------
  */
 

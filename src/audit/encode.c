@@ -107,7 +107,7 @@ static void rollback(struct buf *b, size_t len)
  */
 
 /* ,"key": (first omits the comma). key is one of this file's literals: nothing to escape. */
-static int json_key(struct buf *b, const char *key, bool first)
+static int field_key(struct buf *b, const char *key, bool first)
 {
     int rc = first ? buf_append(b, "\"", 1) : buf_append(b, ",\"", 2);
 
@@ -119,9 +119,9 @@ static int json_key(struct buf *b, const char *key, bool first)
 }
 
 /* ,"key":"value" (or null when s is NULL or empty); first omits the comma. */
-static int json_str(struct buf *b, const char *key, const char *s, bool first)
+static int field_str(struct buf *b, const char *key, const char *s, bool first)
 {
-    int rc = json_key(b, key, first);
+    int rc = field_key(b, key, first);
     if (rc != 0)
         return rc;
     if (s == NULL || s[0] == '\0')
@@ -134,23 +134,23 @@ static int json_str(struct buf *b, const char *key, const char *s, bool first)
     return rc;
 }
 
-static int json_u64(struct buf *b, const char *key, uint64_t v)
+static int field_u64(struct buf *b, const char *key, uint64_t v)
 {
-    int rc = json_key(b, key, false);
+    int rc = field_key(b, key, false);
 
     return rc != 0 ? rc : buf_append_u64(b, v);
 }
 
-static int json_int(struct buf *b, const char *key, int v)
+static int field_int(struct buf *b, const char *key, int v)
 {
-    int rc = json_key(b, key, false);
+    int rc = field_key(b, key, false);
 
     return rc != 0 ? rc : buf_append_i64(b, v);
 }
 
-static int json_bool(struct buf *b, const char *key, bool v)
+static int field_bool(struct buf *b, const char *key, bool v)
 {
-    int rc = json_key(b, key, false);
+    int rc = field_key(b, key, false);
 
     return rc != 0 ? rc : buf_append(b, v ? "true" : "false", v ? 4 : 5);
 }
@@ -167,72 +167,72 @@ int audit_encode_json(struct buf *out, const struct audit_record *rec, const cha
     time_iso8601_ms(rec->time_ms, when);
     rc = buf_append(out, "{", 1);
     if (rc == 0)
-        rc = json_str(out, "type", ev ? "security_event" : "request", true);
+        rc = field_str(out, "type", ev ? "security_event" : "request", true);
     if (rc == 0)
-        rc = json_str(out, "time", when, false);
+        rc = field_str(out, "time", when, false);
     if (rc == 0)
-        rc = json_str(out, "host", host, false);
+        rc = field_str(out, "host", host, false);
     if (rc == 0)
-        rc = json_int(out, "signature", rec->sig);
+        rc = field_int(out, "signature", rec->sig);
     if (rc == 0)
-        rc = json_str(out, "name", audit_sig_name(rec->sig), false);
+        rc = field_str(out, "name", audit_sig_name(rec->sig), false);
     if (rc == 0)
-        rc = json_int(out, "severity", audit_sig_severity(rec->sig));
+        rc = field_int(out, "severity", audit_sig_severity(rec->sig));
     if (rc == 0)
-        rc = json_str(out, "request_id", rec->request_id, false);
+        rc = field_str(out, "request_id", rec->request_id, false);
     if (rc == 0)
-        rc = json_str(out, "trace_id", rec->trace_id, false);
+        rc = field_str(out, "trace_id", rec->trace_id, false);
     if (rc == 0)
-        rc = json_str(out, "client", rec->client, false);
+        rc = field_str(out, "client", rec->client, false);
     if (rc == 0)
-        rc = json_str(out, "peer", rec->peer, false);
+        rc = field_str(out, "peer", rec->peer, false);
     if (rc == 0)
-        rc = json_str(out, "principal_kind", principal_kind_name(rec->principal_kind), false);
+        rc = field_str(out, "principal_kind", principal_kind_name(rec->principal_kind), false);
     if (rc == 0)
-        rc = json_str(out, "principal_id", rec->principal_id, false);
+        rc = field_str(out, "principal_id", rec->principal_id, false);
     if (rc == 0)
-        rc = json_str(out, "client_id", rec->client_id, false);
+        rc = field_str(out, "client_id", rec->client_id, false);
     if (rc == 0)
-        rc = json_str(out, "key_id", rec->key_id, false);
+        rc = field_str(out, "key_id", rec->key_id, false);
     if (rc == 0)
-        rc = json_str(out, "scope", rec->scope, false);
+        rc = field_str(out, "scope", rec->scope, false);
     if (rc == 0)
-        rc = json_str(out, "method", rec->method, false);
+        rc = field_str(out, "method", rec->method, false);
     if (rc == 0)
-        rc = json_str(out, "path", rec->path, false);
+        rc = field_str(out, "path", rec->path, false);
     if (rc == 0)
-        rc = json_str(out, "route", rec->route, false);
+        rc = field_str(out, "route", rec->route, false);
     if (rc == 0)
-        rc = json_str(out, "model", rec->model, false);
+        rc = field_str(out, "model", rec->model, false);
     if (rc == 0)
-        rc = json_str(out, "model_version", rec->model_version, false);
+        rc = field_str(out, "model_version", rec->model_version, false);
     if (rc == 0)
-        rc = json_int(out, "status", rec->status);
+        rc = field_int(out, "status", rec->status);
     if (rc == 0)
-        rc = json_str(out, "outcome", rec->outcome, false);
+        rc = field_str(out, "outcome", rec->outcome, false);
     if (rc == 0)
-        rc = json_u64(out, "bytes_in", rec->bytes_in);
+        rc = field_u64(out, "bytes_in", rec->bytes_in);
     if (rc == 0)
-        rc = json_u64(out, "bytes_out", rec->bytes_out);
+        rc = field_u64(out, "bytes_out", rec->bytes_out);
     if (rc == 0)
-        rc = json_u64(out, "records", rec->records);
+        rc = field_u64(out, "records", rec->records);
     if (rc == 0)
-        rc = json_u64(out, "duration_us", rec->duration_us);
+        rc = field_u64(out, "duration_us", rec->duration_us);
     if (rc == 0)
-        rc = json_str(out, "user_agent", rec->user_agent, false);
+        rc = field_str(out, "user_agent", rec->user_agent, false);
     if (rc == 0)
-        rc = json_bool(out, "aborted", rec->aborted);
+        rc = field_bool(out, "aborted", rec->aborted);
     if (rc == 0)
-        rc = json_bool(out, "truncated", rec->truncated);
+        rc = field_bool(out, "truncated", rec->truncated);
     if (rc == 0 && ev) {
         event_message(rec, msg, sizeof(msg));
-        rc = json_u64(out, "count", rec->count);
+        rc = field_u64(out, "count", rec->count);
         if (rc == 0)
-            rc = json_u64(out, "threshold", rec->threshold);
+            rc = field_u64(out, "threshold", rec->threshold);
         if (rc == 0)
-            rc = json_u64(out, "window_s", rec->window_s);
+            rc = field_u64(out, "window_s", rec->window_s);
         if (rc == 0)
-            rc = json_str(out, "message", msg, false);
+            rc = field_str(out, "message", msg, false);
     }
     if (rc == 0)
         rc = buf_append(out, "}", 1);
@@ -260,7 +260,7 @@ static int cef_escape(struct buf *b, const char *s, bool header)
         while (run < len) {
             unsigned char c = p[run];
             if (c >= 0x80) {
-                size_t n = audit_utf8_len(p + run, len - run);
+                size_t n = mw_utf8_len(p + run, len - run);
                 if (n == 0 || mw_line_breaking_cp(p + run, n) != 0)
                     break;
                 run += n;
@@ -276,7 +276,7 @@ static int cef_escape(struct buf *b, const char *s, bool header)
             continue;
         }
         unsigned char c = p[i];
-        size_t n = c >= 0x80 ? audit_utf8_len(p + i, len - i) : 0;
+        size_t n = c >= 0x80 ? mw_utf8_len(p + i, len - i) : 0;
         if (n > 0) {
             /* a C1 control or U+2028/U+2029: replaced like the C0 controls */
             rc = buf_append(b, replacement, 3);

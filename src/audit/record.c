@@ -51,37 +51,6 @@ int audit_sig_severity(int sig)
     return 5;
 }
 
-/* Valid UTF-8 sequence length at s (1-4) or 0; the rules of RFC 3629. Any thread. */
-size_t audit_utf8_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* Bounded copy cut at a UTF-8 boundary; see audit.h. Any thread. */
 bool audit_copy(char *out, size_t cap, const char *s, size_t len)
 {
@@ -103,7 +72,7 @@ bool audit_copy(char *out, size_t cap, const char *s, size_t len)
         while (k > 0 && n - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80)
             k--;
         if (k < n && ((unsigned char)s[k] & 0xC0) == 0xC0 &&
-            audit_utf8_len((const unsigned char *)s + k, n - k) == 0)
+            mw_utf8_len((const unsigned char *)s + k, n - k) == 0)
             n = k;
     }
     if (n > 0)

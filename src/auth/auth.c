@@ -517,7 +517,7 @@ struct auth *auth_new(const struct config *cfg, struct mw_error *e)
         mw_fail(e, MWE_INTERNAL, "cannot initialise Rhonabwy or libcurl");
         goto out;
     }
-    a = aligned_alloc(64, size); /* struct guard's shards are cache-line aligned */
+    a = aligned_alloc(64, size); /* struct auth_lockout's shards are cache-line aligned */
     if (!a) {
         mw_fail(e, MWE_NOMEM, "out of memory");
         goto out;
@@ -529,7 +529,8 @@ struct auth *auth_new(const struct config *cfg, struct mw_error *e)
     snap_init(&a->keys, NULL, (void (*)(void *))auth_keyset_free);
     snap_init(&a->jwks, NULL, jwt_keys_free_void);
     pthread_mutex_init(&a->reload_mu, NULL);
-    guard_init(&a->guard, cfg->auth_failure_limit, cfg->auth_failure_window, cfg->auth_block_time);
+    auth_lockout_init(&a->lockout, cfg->auth_failure_limit, cfg->auth_failure_window,
+                      cfg->auth_block_time);
     a->ttl_ns = (uint64_t)cfg->jwks_cache_ttl * 1000000000ull;
     a->min_interval_ns = (uint64_t)cfg->jwks_refresh_interval * 1000000000ull;
     if (auth_scopes_parse(cfg->tls_client_scopes, &a->cert_scopes, e) != 0) {
@@ -583,7 +584,7 @@ void auth_free(struct auth *a)
     snap_fini(&a->keys);
     snap_fini(&a->jwks);
     egress_fini(&a->egress);
-    guard_fini(&a->guard);
+    auth_lockout_fini(&a->lockout);
     pthread_mutex_destroy(&a->reload_mu);
     free(a);
 }

@@ -19,7 +19,7 @@
 #define GUARD_SHARD_CAP 256 /* addresses per shard: 4096 in all */
 #define GUARD_PROBE 16      /* slots searched from an address's home slot */
 
-struct guard_entry {
+struct lockout_entry {
     unsigned char addr[16]; /* IPv4-mapped IPv6, an IPv6 /64, or a hash of other text */
     bool used;
     uint32_t failures;
@@ -28,27 +28,28 @@ struct guard_entry {
     uint64_t last_ns;
 };
 
-struct guard_shard {
+struct lockout_shard {
     pthread_mutex_t mu;
-    struct guard_entry e[GUARD_SHARD_CAP];
+    struct lockout_entry e[GUARD_SHARD_CAP];
 } __attribute__((aligned(64)));
 
-struct guard {
+struct auth_lockout {
     unsigned limit; /* failures that block; 0: never block */
     uint64_t window_ns;
     uint64_t block_ns;
     uint64_t seed;
     atomic_ullong horizon_ns; /* no address is blocked at or after this time */
-    struct guard_shard shards[GUARD_SHARDS];
+    struct lockout_shard shards[GUARD_SHARDS];
 };
 
-void guard_init(struct guard *g, unsigned limit, unsigned window_s, unsigned block_s);
-void guard_fini(struct guard *g);
+void auth_lockout_init(struct auth_lockout *g, unsigned limit, unsigned window_s, unsigned block_s);
+void auth_lockout_fini(struct auth_lockout *g);
 /* True when addr is blocked at now_ns; *retry_after_s gets the seconds left (at least 1). No lock
  * while no address is blocked. */
-bool guard_blocked(struct guard *g, const char *addr, uint64_t now_ns, unsigned *retry_after_s);
+bool auth_lockout_blocked(struct auth_lockout *g, const char *addr, uint64_t now_ns,
+                          unsigned *retry_after_s);
 /* Records one failure of addr at now_ns; true when it starts a block. */
-bool guard_fail(struct guard *g, const char *addr, uint64_t now_ns);
+bool auth_lockout_fail(struct auth_lockout *g, const char *addr, uint64_t now_ns);
 
 /* ---- JWT verification ------------------------------------------------------------------------ */
 
@@ -190,7 +191,7 @@ struct file_id {
 struct auth {
     struct snap keys; /* struct auth_keyset * */
     struct snap jwks; /* struct jwt_keys * */
-    struct guard guard;
+    struct auth_lockout lockout;
     const struct config *cfg;
     int mode; /* enum auth_mode */
     unsigned cert_scopes; /* MODELWRAP_TLS_CLIENT_SCOPES: what a verified client certificate gets */

@@ -131,7 +131,7 @@ int auth_decide(struct auth *a, const struct auth_creds *c, const char *client, 
         p.scopes = SCOPE_ALL;
         goto out;
     }
-    if (guard_blocked(&a->guard, client, mono, &d->retry_after)) {
+    if (auth_lockout_blocked(&a->lockout, client, mono, &d->retry_after)) {
         d->detail = "the address is blocked after repeated authentication failures";
         reason = AUTH_BLOCKED;
         goto out;
@@ -158,7 +158,7 @@ int auth_decide(struct auth *a, const struct auth_creds *c, const char *client, 
         goto out;
     }
     if (reason >= 0) {
-        if (guard_fail(&a->guard, client, mono)) {
+        if (auth_lockout_fail(&a->lockout, client, mono)) {
             atomic_fetch_add_explicit(&a->blocks, 1, memory_order_relaxed);
             log_msg(LOG_WARN, "address blocked after repeated authentication failures", "client",
                     client, NULL);

@@ -41,7 +41,7 @@ static void addr_key(const char *addr, unsigned char out[16])
     out[1] = 0xed;
 }
 
-static uint64_t key_hash(const struct guard *g, const unsigned char k[16])
+static uint64_t key_hash(const struct auth_lockout *g, const unsigned char k[16])
 {
     uint64_t a, b;
     memcpy(&a, k, 8);
@@ -50,7 +50,7 @@ static uint64_t key_hash(const struct guard *g, const unsigned char k[16])
 }
 
 /* Prepares g (caller-owned). limit 0 disables blocking. Main thread. */
-void guard_init(struct guard *g, unsigned limit, unsigned window_s, unsigned block_s)
+void auth_lockout_init(struct auth_lockout *g, unsigned limit, unsigned window_s, unsigned block_s)
 {
     memset(g, 0, sizeof(*g));
     g->limit = limit;
@@ -64,22 +64,22 @@ void guard_init(struct guard *g, unsigned limit, unsigned window_s, unsigned blo
 }
 
 /* Frees the locks. No thread may use g any more. */
-void guard_fini(struct guard *g)
+void auth_lockout_fini(struct auth_lockout *g)
 {
     for (size_t i = 0; i < GUARD_SHARDS; i++)
         pthread_mutex_destroy(&g->shards[i].mu);
 }
 
-static bool entry_idle(const struct guard *g, const struct guard_entry *e, uint64_t now)
+static bool entry_idle(const struct auth_lockout *g, const struct lockout_entry *e, uint64_t now)
 {
     return !e->used || (e->blocked_until_ns <= now && now - e->window_start_ns > g->window_ns);
 }
 
 /* The entry of key in shard sh (locked), or NULL. */
-static struct guard_entry *find(struct guard_shard *sh, size_t home, const unsigned char k[16])
+static struct lockout_entry *find(struct lockout_shard *sh, size_t home, const unsigned char k[16])
 {
     for (size_t i = 0; i < GUARD_PROBE; i++) {
-        struct guard_entry *e = &sh->e[(home + i) % GUARD_SHARD_CAP];
+        struct lockout_entry *e = &sh->e[(home + i) % GUARD_SHARD_CAP];
         if (e->used && memcmp(e->addr, k, 16) == 0)
             return e;
     }
@@ -88,7 +88,8 @@ static struct guard_entry *find(struct guard_shard *sh, size_t home, const unsig
 
 /* True when addr is blocked at now; *retry_after_s gets the whole seconds left (at least 1).
  * Lock-free while no address is blocked (the common case); otherwise one shard lock. */
-bool guard_blocked(struct guard *g, const char *addr, uint64_t now, unsigned *retry_after_s)
+bool auth_lockout_blocked(struct auth_lockout *g, const char *addr, uint64_t now,
+                          unsigned *retry_after_s)
 {
     unsigned char k[16];
     bool blocked = false;
@@ -97,9 +98,9 @@ bool guard_blocked(struct guard *g, const char *addr, uint64_t now, unsigned *re
         return false;
     addr_key(addr, k);
     uint64_t h = key_hash(g, k);
-    struct guard_shard *sh = &g->shards[h % GUARD_SHARDS];
+    struct lockout_shard *sh = &g->shards[h % GUARD_SHARDS];
     pthread_mutex_lock(&sh->mu);
-    struct guard_entry *e = find(sh, (size_t)(h >> 8) % GUARD_SHARD_CAP, k);
+    struct lockout_entry *e = find(sh, (size_t)(h >> 8) % GUARD_SHARD_CAP, k);
     if (e && e->blocked_until_ns > now) {
         uint64_t left = e->blocked_until_ns - now;
         *retry_after_s = (unsigned)((left + 999999999ull) / 1000000000ull);
@@ -113,7 +114,7 @@ bool guard_blocked(struct guard *g, const char *addr, uint64_t now, unsigned *re
 
 /* Records a failure of addr at now. Returns true when this failure blocks the address (the
  * failure count reached the limit within the window). One shard lock. */
-bool guard_fail(struct guard *g, const char *addr, uint64_t now)
+bool auth_lockout_fail(struct auth_lockout *g, const char *addr, uint64_t now)
 {
     unsigned char k[16];
     bool blocks = false;
@@ -122,16 +123,16 @@ bool guard_fail(struct guard *g, const char *addr, uint64_t now)
         return false;
     addr_key(addr, k);
     uint64_t h = key_hash(g, k);
-    struct guard_shard *sh = &g->shards[h % GUARD_SHARDS];
+    struct lockout_shard *sh = &g->shards[h % GUARD_SHARDS];
     size_t home = (size_t)(h >> 8) % GUARD_SHARD_CAP;
     pthread_mutex_lock(&sh->mu);
-    struct guard_entry *e = find(sh, home, k);
+    struct lockout_entry *e = find(sh, home, k);
     if (!e) {
         /* A free or idle slot in the probe window, else the least recently seen (preferably not
          * blocked) one. */
-        struct guard_entry *victim = NULL, *victim_blocked = NULL;
+        struct lockout_entry *victim = NULL, *victim_blocked = NULL;
         for (size_t i = 0; i < GUARD_PROBE; i++) {
-            struct guard_entry *c = &sh->e[(home + i) % GUARD_SHARD_CAP];
+            struct lockout_entry *c = &sh->e[(home + i) % GUARD_SHARD_CAP];
             if (entry_idle(g, c, now)) {
                 victim = c;
                 break;

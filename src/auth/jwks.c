@@ -195,27 +195,21 @@ json_t *jwks_read_file(const char *path, struct mw_error *e)
 {
     json_error_t jerr;
     json_t *doc = NULL;
-    FILE *f = fopen(path, "rb");
     char why[128];
     char *data = NULL;
     size_t len = 0;
+    int err = mw_file_read(path, JWKS_FETCH_MAX, 0, &data, &len);
 
-    if (!f) {
-        mw_fail(e, MWE_IO, "%s: %s", path, strerror_r(errno, why, sizeof(why)));
+    if (err == EFBIG) {
+        mw_fail(e, MWE_IO, "%s: larger than %u bytes", path, JWKS_FETCH_MAX);
         goto out;
     }
-    data = malloc(JWKS_FETCH_MAX + 1);
-    if (!data) {
+    if (err == ENOMEM) {
         mw_fail(e, MWE_NOMEM, "out of memory");
         goto out;
     }
-    len = fread(data, 1, JWKS_FETCH_MAX + 1, f);
-    if (ferror(f)) {
-        mw_fail(e, MWE_IO, "%s: cannot read", path);
-        goto out;
-    }
-    if (len > JWKS_FETCH_MAX) {
-        mw_fail(e, MWE_IO, "%s: larger than %u bytes", path, JWKS_FETCH_MAX);
+    if (err != 0) {
+        mw_fail(e, MWE_IO, "%s: %s", path, strerror_r(err, why, sizeof(why)));
         goto out;
     }
     doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -223,7 +217,5 @@ json_t *jwks_read_file(const char *path, struct mw_error *e)
         mw_fail(e, MWE_CONFIG, "%s: line %d: %.120s", path, jerr.line, jerr.text);
 out:
     free(data);
-    if (f)
-        fclose(f);
     return doc;
 }

@@ -49,18 +49,12 @@ int jwt_algs_parse(const char *list, unsigned *out, struct mw_error *e)
     char name[16];
     unsigned bits = 0;
     const char *p = list ? list : "";
+    struct slice item;
 
-    for (;;) {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        size_t n = strcspn(p, ", \t");
-        if (n >= sizeof(name))
-            n = sizeof(name) - 1;
-        memcpy(name, p, n);
+    while (mw_list_next(&p, &item)) {
+        size_t n = item.len < sizeof(name) ? item.len : sizeof(name) - 1;
+        memcpy(name, item.ptr, n);
         name[n] = '\0';
-        p += strcspn(p, ", \t");
         unsigned bit = jwt_alg_bit(name);
         if (bit == JWT_HS256)
             return mw_fail(e, MWE_CONFIG,

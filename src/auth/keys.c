@@ -429,65 +429,6 @@ out:
     return ks;
 }
 
-/* Reads a whole regular file of at most max bytes. 0, or an errno value (EFBIG when larger, EPERM
- * when writable by others, EINVAL when not a regular file). */
-static int read_file(const char *path, size_t max, bool check_mode, char **out, size_t *len)
-{
-    struct stat st;
-    char *data = NULL;
-    size_t got = 0;
-    int err = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return errno;
-    if (fstat(fd, &st) != 0) {
-        err = errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        err = EINVAL;
-        goto out;
-    }
-    if (check_mode && (st.st_mode & S_IWOTH)) {
-        err = EPERM;
-        goto out;
-    }
-    if ((uint64_t)st.st_size > max) {
-        err = EFBIG;
-        goto out;
-    }
-    data = malloc((size_t)st.st_size + 1);
-    if (!data) {
-        err = ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t r = read(fd, data + got, (size_t)st.st_size + 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            err = errno;
-            goto out;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-        if (got > (size_t)st.st_size) {
-            err = EFBIG; /* grew while reading */
-            goto out;
-        }
-    }
-    data[got] = '\0';
-    *out = data;
-    *len = got;
-    data = NULL;
-out:
-    free(data);
-    close(fd);
-    return err;
-}
-
 struct auth_keyset *auth_keyset_load(const char *path, bool *missing, struct mw_error *e)
 {
     struct auth_keyset *ks = NULL;
@@ -499,7 +440,8 @@ struct auth_keyset *auth_keyset_load(const char *path, bool *missing, struct mw_
 
     if (missing)
         *missing = false;
-    err = read_file(path, AUTH_KEYFILE_MAX, true, &text, &len);
+    err = mw_file_read(path, AUTH_KEYFILE_MAX, MW_FILE_REGULAR | MW_FILE_NOT_WORLD_WRITABLE, &text,
+                       &len);
     if (err != 0) {
         if (err == ENOENT && missing)
             *missing = true;

@@ -23,21 +23,16 @@ int auth_scopes_parse(const char *list, unsigned *out, struct mw_error *e)
 {
     const char *p = list ? list : "";
     unsigned bits = 0;
+    struct slice item;
 
-    for (;;) {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        size_t n = strcspn(p, ", \t");
-        unsigned bit = auth_scope_bit(p, n);
+    while (mw_list_next(&p, &item)) {
+        unsigned bit = auth_scope_bit(item.ptr, item.len);
         if (!bit)
             return mw_fail(e, MWE_CONFIG,
                            "unknown scope '%.*s' (accepted: predict, read, admin, "
                            "metrics)",
-                           (int)(n > 32 ? 32 : n), p);
+                           (int)(item.len > 32 ? 32 : item.len), item.ptr);
         bits |= bit;
-        p += n;
     }
     if (!bits)
         return mw_fail(e, MWE_CONFIG, "no scope given (accepted: predict, read, admin, metrics)");

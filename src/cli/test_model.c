@@ -307,7 +307,7 @@ out:
  * object on its own members (members it does not list are not compared: a reference may leave
  * out values that change from one training to the next), arrays element by element, anything
  * else equal. Prints each difference; returns how many. */
-static size_t json_diff(const struct tmctx *t, size_t c, const char *path, const json_t *got,
+static size_t value_diff(const struct tmctx *t, size_t c, const char *path, const json_t *got,
                         const json_t *want)
 {
     char sub[256];
@@ -332,7 +332,7 @@ static size_t json_diff(const struct tmctx *t, size_t c, const char *path, const
                 printf("cases[%zu]: %s: missing from the answer\n", c, sub);
                 bad++;
             } else
-                bad += json_diff(t, c, sub, g, v);
+                bad += value_diff(t, c, sub, g, v);
         }
         return bad;
     }
@@ -344,7 +344,7 @@ static size_t json_diff(const struct tmctx *t, size_t c, const char *path, const
         }
         for (size_t i = 0; i < json_array_size(want); i++) {
             snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-            bad += json_diff(t, c, sub, json_array_get(got, i), json_array_get(want, i));
+            bad += value_diff(t, c, sub, json_array_get(got, i), json_array_get(want, i));
         }
         return bad;
     }
@@ -407,7 +407,7 @@ static size_t run_case(struct tmctx *t, const json_t *kase, size_t i)
         printf("cases[%zu]: the answer is not JSON\n", i);
         goto out;
     }
-    bad = json_diff(t, i, "predictions", got, want);
+    bad = value_diff(t, i, "predictions", got, want);
 out:
     json_decref(got);
     if (c != NULL)

@@ -16,6 +16,16 @@
  * A model is record-shaped when its inputs are either one [-1, F] numeric tensor with F names (a
  * record is an object with those names) or 1-D [-1] tensors (a record member per input name). */
 
+enum rec_kind {
+    REC_NONE = 0,    /* it does not: use the Open Inference Protocol */
+    REC_MATRIX = 1,  /* one [-1, F] numeric input whose F columns are named */
+    REC_COLUMNS = 2, /* only [-1] inputs, one record member per input */
+};
+
+/* How a model of signature sig takes records: the one rule the codec and the OpenAPI document
+ * share. Any thread. */
+enum rec_kind records_kind(const struct model_sig *sig);
+
 /* Decodes {"data":[{...}, ...]} (already parsed by the caller) into c->inputs. Validates types,
  * finiteness, unknown and missing members, 1 <= records <= max_records. On failure returns
  * MWE_INVALID_INPUT (or MWE_BAD_REQUEST for a body that is not an object with "data") with e->msg

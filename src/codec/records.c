@@ -14,13 +14,6 @@
 #include "codec/codec.h"
 #include "model/model_impl.h"
 
-/* How a model takes records (see model.h). */
-enum rec_kind {
-    REC_NONE = 0,    /* it does not: use the Open Inference Protocol */
-    REC_MATRIX = 1,  /* one [-1, F] numeric input whose F columns are named */
-    REC_COLUMNS = 2, /* only [-1] inputs, one record member per input */
-};
-
 /* Room for a JSON number quoted in an error message. */
 #define NUM_CAP 40
 
@@ -41,18 +34,22 @@ static void fmt_json_number(char out[NUM_CAP], const json_t *v)
         dtype_format_float(out, json_real_value(v), false);
 }
 
-static bool dtype_is_numeric(int dtype)
+/* FP16 and BF16 are numbers (dtype_is_number) that the codec writes as JSON numbers but does not
+ * read: it has no rounding conversion to them (the V2 codec takes only values they hold exactly,
+ * docs/v2.md), so a model with such inputs is served by the Open Inference Protocol. */
+static bool is_half(int dtype)
 {
-    return dtype >= MW_UINT8 && dtype <= MW_FP64;
+    return dtype == MW_FP16 || dtype == MW_BF16;
 }
 
-static bool dtype_is_valid(int dtype)
+/* The element dtypes put_value reads from JSON. */
+static bool readable(int dtype)
 {
-    return dtype >= MW_BOOL && dtype <= MW_BYTES;
+    return (dtype_is_number(dtype) && !is_half(dtype)) || dtype == MW_BOOL || dtype == MW_BYTES;
 }
 
-/* Which records the signature takes. */
-static enum rec_kind record_kind(const struct model_sig *sig)
+/* See model.h. */
+enum rec_kind records_kind(const struct model_sig *sig)
 {
     const struct mw_tensor_spec *s;
     size_t i;
@@ -60,7 +57,8 @@ static enum rec_kind record_kind(const struct model_sig *sig)
     if (sig->n_inputs == 0 || sig->inputs == NULL)
         return REC_NONE;
     s = &sig->inputs[0];
-    if (sig->n_inputs == 1 && s->ndim == 2 && s->shape[0] == -1 && dtype_is_numeric(s->dtype) &&
+    if (sig->n_inputs == 1 && s->ndim == 2 && s->shape[0] == -1 && dtype_is_number(s->dtype) &&
+        !is_half(s->dtype) &&
         s->n_names > 0 && s->names != NULL &&
         (s->shape[1] == -1 || (s->shape[1] > 0 && (uint64_t)s->shape[1] == s->n_names))) {
         for (i = 0; i < s->n_names; i++) {
@@ -71,7 +69,7 @@ static enum rec_kind record_kind(const struct model_sig *sig)
     }
     for (i = 0; i < sig->n_inputs; i++) {
         s = &sig->inputs[i];
-        if (s->ndim != 1 || s->shape[0] != -1 || !dtype_is_valid(s->dtype) || s->name == NULL)
+        if (s->ndim != 1 || s->shape[0] != -1 || !readable(s->dtype) || s->name == NULL)
             return REC_NONE;
     }
     return REC_COLUMNS;
@@ -164,7 +162,7 @@ static int put_int(void *data, size_t idx, int dtype, const json_t *v, size_t ro
     } else {
         rc =
             fail_member(e, row, member, "expected an integer in [%" PRId64 ", %" PRIu64 "], got %s",
-                        lo, hi, json_type_desc(v));
+                        lo, hi, mw_json_type_desc(v));
         goto out_done;
     }
     if (!ok) {
@@ -187,7 +185,7 @@ static int put_float(void *data, size_t idx, int dtype, const json_t *v, size_t 
     int rc = 0;
 
     if (!json_is_number(v)) {
-        rc = fail_member(e, row, member, "expected a number, got %s", json_type_desc(v));
+        rc = fail_member(e, row, member, "expected a number, got %s", mw_json_type_desc(v));
         goto out_done;
     }
     d = json_number_value(v);
@@ -219,7 +217,7 @@ static int put_bytes(struct mw_bytes *b, const json_t *v, struct arena *a, size_
     int rc = 0;
 
     if (!json_is_string(v)) {
-        rc = fail_member(e, row, member, "expected a string, got %s", json_type_desc(v));
+        rc = fail_member(e, row, member, "expected a string, got %s", mw_json_type_desc(v));
         goto out_done;
     }
     len = json_string_length(v);
@@ -251,7 +249,7 @@ static int put_value(void *data, size_t idx, int dtype, const json_t *v, struct 
         if (json_is_boolean(v))
             ((uint8_t *)data)[idx] = json_is_true(v) ? 1 : 0;
         else
-            rc = fail_member(e, row, member, "expected a boolean, got %s", json_type_desc(v));
+            rc = fail_member(e, row, member, "expected a boolean, got %s", mw_json_type_desc(v));
         break;
     case MW_BYTES:
         rc = put_bytes(&((struct mw_bytes *)data)[idx], v, a, row, member, e);
@@ -361,7 +359,7 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
         goto out_done;
     }
     sig = &c->model->sig;
-    kind = record_kind(sig);
+    kind = records_kind(sig);
     if (kind == REC_NONE || c->n_inputs != sig->n_inputs || c->inputs == NULL) {
         const char *mname = clip_str(nbuf, c->model->name);
         rc = mw_fail(e, MWE_INVALID_INPUT,
@@ -406,7 +404,7 @@ int records_decode(struct model_call *c, const json_t *body, unsigned max_record
 
         if (!json_is_object(rec)) {
             rc = mw_fail(e, MWE_INVALID_INPUT, "data[%zu]: expected an object, got %s", r,
-                         json_type_desc(rec));
+                         mw_json_type_desc(rec));
             goto out_done;
         }
         rc = check_members(rec, r, sig, names, nfields, e);
@@ -520,7 +518,7 @@ static bool output_ok(const struct mw_tensor *t, const struct mw_tensor_spec *sp
     int32_t d;
 
     if (t->ndim < 1 || t->ndim > MW_MAX_DIMS || t->shape[0] != n ||
-        !(dtype_is_valid(t->dtype) || t->dtype == MW_FP16 || t->dtype == MW_BF16) ||
+        !(readable(t->dtype) || is_half(t->dtype)) ||
         (t->name == NULL && (spec == NULL || spec->name == NULL)))
         return false;
     for (d = 1; d < t->ndim; d++) {

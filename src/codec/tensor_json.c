@@ -22,8 +22,6 @@
 
 /* ---- messages -------------------------------------------------------------------------------- */
 
-static size_t utf8_len(const unsigned char *s, size_t len);
-
 /* Replaces, in place, control bytes and bytes that are not valid UTF-8 with '?' (jansson's error
  * text quotes the input it stopped at, which may be anything). */
 static void sanitize(char *s)
@@ -31,7 +29,7 @@ static void sanitize(char *s)
     size_t len = strlen(s), i = 0, n;
 
     while (i < len) {
-        n = utf8_len((const unsigned char *)s + i, len - i);
+        n = mw_utf8_len((const unsigned char *)s + i, len - i);
         if (n == 0 || (n == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
             s[i++] = '?';
             continue;
@@ -241,7 +239,7 @@ static bool store_num(const struct num *n, int to, void *dst, size_t idx)
 }
 
 /* The value of a JSON number for a message. */
-static const char *json_num_text(char out[NUM_CAP], const json_t *v)
+static const char *num_text(char out[NUM_CAP], const json_t *v)
 {
     if (json_is_integer(v))
         snprintf(out, NUM_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -279,7 +277,7 @@ static int put_elem(struct ictx *x, const json_t *v)
     if (x->from == MW_BOOL) {
         if (!json_is_boolean(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a boolean (BOOL), got %s",
-                         x->k, idx, json_type_desc(v));
+                         x->k, idx, mw_json_type_desc(v));
             goto out;
         }
         ((uint8_t *)x->data)[idx] = json_is_true(v) ? 1 : 0;
@@ -291,7 +289,7 @@ static int put_elem(struct ictx *x, const json_t *v)
         char *copy;
         if (!json_is_string(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a string (BYTES), got %s",
-                         x->k, idx, json_type_desc(v));
+                         x->k, idx, mw_json_type_desc(v));
             goto out;
         }
         len = json_string_length(v);
@@ -311,7 +309,7 @@ static int put_elem(struct ictx *x, const json_t *v)
             rc = mw_fail(x->e, MWE_BAD_REQUEST,
                          "inputs[%zu].data[%zu]: expected an integer (%s), got %s", x->k, idx,
                          dtype_name(x->from),
-                         json_is_real(v) ? json_num_text(num, v) : json_type_desc(v));
+                         json_is_real(v) ? num_text(num, v) : mw_json_type_desc(v));
             goto out;
         }
         n.kind = NUM_I;
@@ -319,13 +317,13 @@ static int put_elem(struct ictx *x, const json_t *v)
         if ((is_sint(x->from) && (n.i < lo || n.i > (int64_t)hi)) ||
             (is_uint(x->from) && (n.i < 0 || (uint64_t)n.i > hi))) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: %s is out of range for %s",
-                         x->k, idx, json_num_text(num, v), dtype_name(x->from));
+                         x->k, idx, num_text(num, v), dtype_name(x->from));
             goto out;
         }
     } else {
         if (!json_is_number(v)) {
             rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: expected a number (%s), got %s",
-                         x->k, idx, dtype_name(x->from), json_type_desc(v));
+                         x->k, idx, dtype_name(x->from), mw_json_type_desc(v));
             goto out;
         }
         d = json_number_value(v);
@@ -333,7 +331,7 @@ static int put_elem(struct ictx *x, const json_t *v)
             f = (float)d;
             if (!isfinite(f)) {
                 rc = mw_fail(x->e, MWE_BAD_REQUEST, "inputs[%zu].data[%zu]: %s is out of range for FP32",
-                             x->k, idx, json_num_text(num, v));
+                             x->k, idx, num_text(num, v));
                 goto out;
             }
             d = (double)f;
@@ -345,7 +343,7 @@ static int put_elem(struct ictx *x, const json_t *v)
         rc = mw_fail(x->e, MWE_BAD_REQUEST,
                      "inputs[%zu].data[%zu]: %s is not exactly representable as the model's %s "
                      "(input '%s')",
-                     x->k, idx, json_num_text(num, v), dtype_name(x->to), x->spec->name);
+                     x->k, idx, num_text(num, v), dtype_name(x->to), x->spec->name);
 out:
     return rc;
 }
@@ -421,7 +419,7 @@ static int check_nested(size_t k, const json_t *arr, const struct mw_tensor *t, 
                              "inputs[%zu].data%s: expected an array (dimension %d of shape %s), "
                              "got %s: ragged data",
                              k, path_text(pt, idx, (int)d + 1), (int)d + 1,
-                             shape_text(st, t->shape, t->ndim), json_type_desc(v));
+                             shape_text(st, t->shape, t->ndim), mw_json_type_desc(v));
                 goto out;
             }
             rc = check_nested(k, v, t, d + 1, idx, e);
@@ -487,13 +485,13 @@ static int check_params(const json_t *params, const char *where, struct mw_error
         goto out;
     if (!json_is_object(params)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "%s: expected an object, got %s", where,
-                     json_type_desc(params));
+                     mw_json_type_desc(params));
         goto out;
     }
     json_object_foreach((json_t *)params, key, v) {
         if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
             rc = mw_fail(e, MWE_BAD_REQUEST, "%s.%s: expected a string, number or boolean, got %s",
-                         where, mw_clip(kb, key, strlen(key)), json_type_desc(v));
+                         where, mw_clip(kb, key, strlen(key)), mw_json_type_desc(v));
             goto out;
         }
     }
@@ -540,7 +538,7 @@ static int decode_shape(struct model_call *c, size_t k, const json_t *shape,
 
     if (!json_is_array(shape)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu].shape: expected an array of integers, got %s",
-                     k, shape != NULL ? json_type_desc(shape) : "nothing");
+                     k, shape != NULL ? mw_json_type_desc(shape) : "nothing");
         goto out;
     }
     if (json_array_size(shape) != (size_t)spec->ndim) {
@@ -612,7 +610,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
 
     if (!json_is_object(in)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs[%zu]: expected an object, got %s", k,
-                     json_type_desc(in));
+                     mw_json_type_desc(in));
         goto out;
     }
     name = json_object_get(in, "name");
@@ -718,7 +716,7 @@ static int decode_input(struct model_call *c, size_t k, const json_t *in, const 
             rc = mw_fail(e, MWE_BAD_REQUEST,
                          "inputs[%zu].data: expected an array (or parameters.binary_data_size for "
                          "binary data), got %s",
-                         k, data != NULL ? json_type_desc(data) : "nothing");
+                         k, data != NULL ? mw_json_type_desc(data) : "nothing");
             goto out;
         }
         rc = check_data_form(k, data, t, count, e);
@@ -844,7 +842,8 @@ static int decode_outputs(struct model_call *c, const json_t *root, struct arena
     int rc = 0;
 
     if (outs != NULL && !json_is_array(outs)) {
-        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s", json_type_desc(outs));
+        rc = mw_fail(e, MWE_BAD_REQUEST, "outputs: expected an array, got %s",
+                     mw_json_type_desc(outs));
         goto out;
     }
     n = outs != NULL && json_array_size(outs) > 0 ? json_array_size(outs) : sig->n_outputs;
@@ -970,13 +969,14 @@ int tensor_decode_request(struct model_call *c, struct arena *meta, const char *
     }
     if (!json_is_object(root)) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "The inference request must be a JSON object, not %s.",
-                     json_type_desc(root));
+                     mw_json_type_desc(root));
         goto out;
     }
     id = json_object_get(root, "id");
     if (id != NULL) {
         if (!json_is_string(id)) {
-            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s", json_type_desc(id));
+            rc = mw_fail(e, MWE_BAD_REQUEST, "id: expected a string, got %s",
+                         mw_json_type_desc(id));
             goto out;
         }
         req->id = meta_dup(meta, json_string_value(id), json_string_length(id));
@@ -993,7 +993,7 @@ int tensor_decode_request(struct model_call *c, struct arena *meta, const char *
     inputs = json_object_get(root, "inputs");
     if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
         rc = mw_fail(e, MWE_BAD_REQUEST, "inputs: expected a non-empty array, got %s",
-                     inputs != NULL ? json_type_desc(inputs) : "nothing");
+                     inputs != NULL ? mw_json_type_desc(inputs) : "nothing");
         goto out;
     }
     given = arena_calloc(meta, sig->n_inputs, sizeof(*given));
@@ -1143,54 +1143,6 @@ out:
 
 /* ---- encoding -------------------------------------------------------------------------------- */
 
-/* Length (1-4) of the valid UTF-8 sequence at s[0..len), 0 when invalid (overlong forms,
- * surrogates and code points past U+10FFFF too). */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return n;
-}
-
-static bool utf8_valid(const uint8_t *s, size_t len)
-{
-    size_t i = 0, n;
-
-    while (i < len) {
-        n = utf8_len(s + i, len - i);
-        if (n == 0)
-            return false;
-        i += n;
-    }
-    return true;
-}
-
 static int put_lit(struct buf *out, const char *s)
 {
     return buf_append(out, s, strlen(s));
@@ -1219,7 +1171,7 @@ static int put_value(struct buf *out, const struct mw_tensor *t, size_t i, struc
     b = &((const struct mw_bytes *)t->data)[i];
     if (b->ptr == NULL && b->len > 0)
         return MWE_MODEL_FAILED;
-    if (!utf8_valid(b->ptr, b->len))
+    if (!mw_utf8_valid(b->ptr, b->len))
         return mw_fail(e, MWE_BAD_REQUEST,
                        "Output '%s' holds bytes that are not UTF-8 text, which JSON cannot "
                        "carry: ask for it as binary data (\"parameters\": {\"binary_data\": "

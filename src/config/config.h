@@ -1,8 +1,8 @@
 /*
  * config: one immutable configuration from built-in defaults < .env file < environment < flags.
- * One table (config.c) defines every setting once: its environment name MODELWRAP_<NAME>, its flag
- * --<name-with-dashes>, type, default, accepted values and help; --help, check-config and
- * .env.example come from it.
+ * One table (CONFIG_SETTINGS, config_int.h) defines every setting once: its environment name
+ * MODELWRAP_<NAME>, its flag --<name-with-dashes>, type, default, accepted values and help;
+ * --help, check-config and .env.example come from it.
  */
 #ifndef MW_CONFIG_H
 #define MW_CONFIG_H
@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "core/core.h"
+#include "config/dotenv.h"
 
 enum auth_mode { AUTH_REQUIRED = 0, AUTH_NONE = 1 };
 enum io_model { IO_REUSEPORT = 0, IO_POOL = 1 };
@@ -150,14 +151,5 @@ void config_print_env_example(FILE *out);
  * "configuration", one field per setting named like the setting in lower case ("max_body_bytes");
  * secrets as "<redacted>" (config_print's redaction). Any thread. */
 void config_log(const struct config *cfg, int level);
-
-/* The .env parser, exposed for tests and the fuzzer. Parses `len` bytes of `text` (KEY=VALUE lines;
- * '#' comments; optional "export "; values optionally in single quotes (literal) or double quotes
- * (\n \" \\ escapes); trailing spaces trimmed on unquoted values; inline " #" comment after an
- * unquoted value). Calls cb(key, value, ctx) for each assignment with NUL-terminated copies valid
- * during the call; a non-zero return from cb stops and is returned. Malformed lines return MWE_CONFIG
- * with e naming the line number. Never reads past len. */
-typedef int (*dotenv_cb)(const char *key, const char *value, void *ctx);
-int dotenv_parse(const char *text, size_t len, dotenv_cb cb, void *ctx, struct mw_error *e);
 
 #endif /* MW_CONFIG_H */

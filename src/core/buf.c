@@ -221,44 +221,6 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
-/* Length (2-4) of the valid UTF-8 sequence at s[0..len), or 0 when it is not one: overlong forms,
- * surrogates, code points past U+10FFFF and truncated sequences are invalid. */
-static size_t utf8_valid_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t n;
-    size_t i;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* past U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return n;
-}
-
 /* See core.h. */
 unsigned mw_line_breaking_cp(const unsigned char *s, size_t n)
 {
@@ -299,7 +261,7 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
                 continue;
             }
             if (p[run] >= 0x80) {
-                n = utf8_valid_len(p + run, len - run);
+                n = mw_utf8_len(p + run, len - run);
                 if (n > 0 && mw_line_breaking_cp(p + run, n) == 0) {
                     run += n;
                     continue;
@@ -316,7 +278,7 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t len)
                 break;
         }
         esc[0] = '\\';
-        n = p[i] >= 0x80 ? utf8_valid_len(p + i, len - i) : 0;
+        n = p[i] >= 0x80 ? mw_utf8_len(p + i, len - i) : 0;
         if (n > 0) {
             unsigned cp = mw_line_breaking_cp(p + i, n);
             esc[1] = 'u';

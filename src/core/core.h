@@ -287,6 +287,34 @@ void mw_url_redact(const char *url, char *out, size_t size);
 int mw_spawn_capture(char *const argv[], char *const envp[], unsigned timeout_ms,
                      struct buf *out, int *exit_status, struct mw_error *e);
 
+/* ---- text ------------------------------------------------------------------------------------ */
+
+/* Length (1-4) of the valid UTF-8 sequence at s[0..len) (RFC 3629: overlong forms, surrogates,
+ * code points past U+10FFFF and truncated sequences are invalid), 0 when invalid or len is 0. An
+ * ASCII byte, NUL included, is a sequence of 1. Any thread. */
+size_t mw_utf8_len(const unsigned char *s, size_t len);
+/* Whether the len bytes at s are all valid UTF-8 (len 0 is). Any thread. */
+bool mw_utf8_valid(const void *s, size_t len);
+/* Whether the Content-Type value ct is the media type want ("application/json": type/subtype,
+ * lower case) in any case, alone or followed by optional whitespace and ";" parameters (RFC 9110
+ * 8.3.1); a NULL ct.ptr (no header) is false. ct is borrowed. Any thread. */
+bool mw_media_type_is(struct slice ct, const char *want);
+/* The next item of a list separated by commas, spaces and tabs (empty items are skipped), as in
+ * "predict, read" or "a,b c": true with item (a slice of the list) and *p moved past it, false at
+ * the end. Start with *p at the NUL-terminated list; a NULL *p is an empty list. Any thread. */
+bool mw_list_next(const char **p, struct slice *item);
+
+/* ---- files ----------------------------------------------------------------------------------- */
+
+#define MW_FILE_REGULAR 1u            /* refuse anything but a regular file (EINVAL) */
+#define MW_FILE_NOT_WORLD_WRITABLE 2u /* refuse a file other users may write (EPERM) */
+/* Reads the whole file at path, at most max bytes, into a new buffer, NUL-terminated (the NUL is
+ * not counted in *len): *out is the caller's to free. Works on files whose size fstat does not
+ * know (/proc, pipes) too. Returns 0, or an errno value with *out NULL: EFBIG when the file holds
+ * more than max bytes (also when it grows past max while being read), ENOMEM, or open(2)/read(2)'s.
+ * Any thread. */
+int mw_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *len);
+
 #define MW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* MW_CORE_H */

@@ -107,37 +107,6 @@ static bool put_raw(struct line *l, const char *s, size_t n)
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (same rules as buf_append_json_escaped). */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    size_t n;
-    size_t i;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return n;
-}
-
 /* Appends the JSON-escaped form of s one character at a time (controls, DEL, C1 and U+2028/U+2029
  * as escapes, like buf_append_json_escaped); stops (returning false) before the
  * first character that does not fit, so a cut never splits an escape or a UTF-8 sequence. */
@@ -172,7 +141,7 @@ static bool put_escaped(struct line *l, const char *s)
         } else if (p[i] < 0x80) {
             ok = put_raw(l, (const char *)p + i, 1);
         } else {
-            n = utf8_len(p + i, len - i);
+            n = mw_utf8_len(p + i, len - i);
             if (n == 0) {
                 n = 1;
                 ok = put_raw(l, "\\ufffd", 6);

@@ -8,11 +8,6 @@
 
 #include "http/http_int.h"
 
-static bool is_sep(char c)
-{
-    return c == ',' || c == ' ' || c == '\t';
-}
-
 static bool is_host_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
@@ -79,17 +74,14 @@ int cors_init(struct cors *c, const char *spec, bool credentials, struct mw_erro
         goto out_fail;
     }
     for (;;) {
+        struct slice item;
         const char *start;
         size_t len;
 
-        while (*p && is_sep(*p))
-            p++;
-        if (*p == '\0')
+        if (!mw_list_next(&p, &item))
             break;
-        start = p;
-        while (*p && !is_sep(*p))
-            p++;
-        len = (size_t)(p - start);
+        start = item.ptr;
+        len = item.len;
         if (len == 1 && start[0] == '*') {
             c->any = true;
             continue;

@@ -25,7 +25,7 @@ struct ipcount {
     uint32_t count; /* 0: free slot */
 };
 
-struct guard {
+struct conn_guard {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
@@ -86,7 +86,7 @@ static bool ip_equal(const struct ipaddr *a, const struct ipaddr *b)
 }
 
 /* The slot of a, or the free slot where it goes; NULL when the table is full. Under the lock. */
-static struct ipcount *table_slot(struct guard *g, const struct ipaddr *a)
+static struct ipcount *table_slot(struct conn_guard *g, const struct ipaddr *a)
 {
     size_t i = ip_hash(a) & g->mask;
     for (size_t probes = 0; probes <= g->mask; probes++) {
@@ -99,7 +99,7 @@ static struct ipcount *table_slot(struct guard *g, const struct ipaddr *a)
 }
 
 /* Empties slot i, moving later entries of the probe run back (no tombstones). Under the lock. */
-static void table_delete(struct guard *g, size_t i)
+static void table_delete(struct conn_guard *g, size_t i)
 {
     size_t j = i;
     g->table[i].count = 0;
@@ -136,7 +136,7 @@ static const char *phase_name(int st)
  * (guard_conn_close, which takes the lock) before it closes the descriptor. */
 static void *watchdog(void *arg)
 {
-    struct guard *g = arg;
+    struct conn_guard *g = arg;
 
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {
@@ -191,10 +191,10 @@ static void *watchdog(void *arg)
 }
 
 /* See http_int.h. Main thread at start-up. */
-struct guard *guard_new(const struct config *cfg, const struct proxy_list *trusted,
+struct conn_guard *guard_new(const struct config *cfg, const struct proxy_list *trusted,
                         struct mw_error *e)
 {
-    struct guard *g = calloc(1, sizeof(*g));
+    struct conn_guard *g = calloc(1, sizeof(*g));
     pthread_condattr_t ca;
     size_t cap = 64;
 
@@ -231,7 +231,7 @@ struct guard *guard_new(const struct config *cfg, const struct proxy_list *trust
 }
 
 /* See http_int.h. Main thread, after every daemon stopped. */
-void guard_free(struct guard *g)
+void guard_free(struct conn_guard *g)
 {
     if (!g)
         return;
@@ -255,7 +255,7 @@ void guard_free(struct guard *g)
 
 /* The connection to close to make room: the one idle (between requests, or accepted and silent)
  * the longest. NULL when every connection is busy. Under the lock. */
-static struct http_conn *idle_victim(struct guard *g)
+static struct http_conn *idle_victim(struct conn_guard *g)
 {
     struct http_conn *best = NULL;
     uint64_t best_t = 0;
@@ -274,7 +274,7 @@ static struct http_conn *idle_victim(struct guard *g)
 }
 
 /* See http_int.h. The I/O thread that accepted fd. */
-struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr *sa)
+struct http_conn *guard_conn_open(struct conn_guard *g, int fd, const struct sockaddr *sa)
 {
     struct http_conn *c = calloc(1, sizeof(*c));
     bool evicted = false;
@@ -351,7 +351,7 @@ struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr
 }
 
 /* See http_int.h. The connection's I/O thread. */
-bool guard_conn_cut(struct guard *g, struct http_conn *c)
+bool guard_conn_cut(struct conn_guard *g, struct http_conn *c)
 {
     bool cut;
     pthread_mutex_lock(&g->lock);
@@ -361,7 +361,7 @@ bool guard_conn_cut(struct guard *g, struct http_conn *c)
 }
 
 /* See http_int.h. The connection's I/O thread. */
-void guard_conn_close(struct guard *g, struct http_conn *c)
+void guard_conn_close(struct conn_guard *g, struct http_conn *c)
 {
     pthread_mutex_lock(&g->lock);
     if (c->prev)
@@ -405,26 +405,26 @@ void guard_conn_phase(struct http_conn *c, int state)
 }
 
 /* See http_int.h. Any thread. */
-uint64_t guard_deadline_ns(const struct guard *g, const struct http_conn *c)
+uint64_t guard_deadline_ns(const struct conn_guard *g, const struct http_conn *c)
 {
     return atomic_load_explicit(&((struct http_conn *)c)->t_ns, memory_order_relaxed) +
            g->receive_ns;
 }
 
 /* Connections the watchdog shut down since start (for tests and metrics). Any thread. */
-unsigned long long guard_closed_slow(const struct guard *g)
+unsigned long long guard_closed_slow(const struct conn_guard *g)
 {
-    return atomic_load(&((struct guard *)g)->closed_slow);
+    return atomic_load(&((struct conn_guard *)g)->closed_slow);
 }
 
 /* Connections refused by the per-address limit since start. Any thread. */
-unsigned long long guard_refused(const struct guard *g)
+unsigned long long guard_refused(const struct conn_guard *g)
 {
-    return atomic_load(&((struct guard *)g)->refused);
+    return atomic_load(&((struct conn_guard *)g)->refused);
 }
 
 /* Connections in the server-wide count. Any thread. */
-unsigned guard_open(const struct guard *g)
+unsigned guard_open(const struct conn_guard *g)
 {
-    return atomic_load_explicit(&((struct guard *)g)->open_pub, memory_order_relaxed);
+    return atomic_load_explicit(&((struct conn_guard *)g)->open_pub, memory_order_relaxed);
 }

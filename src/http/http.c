@@ -40,7 +40,7 @@ struct http_server {
     char id_prefix[17];
     atomic_ullong id_counter;
     /* transport security */
-    struct guard *guard;         /* per-address limit, receive deadlines */
+    struct conn_guard *guard;         /* per-address limit, receive deadlines */
     struct tls_ctx *tls;         /* NULL: plain HTTP */
     struct proxy_list proxies;   /* MODELWRAP_TRUSTED_PROXIES */
     struct cors cors;            /* MODELWRAP_CORS_ORIGINS */

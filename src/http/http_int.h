@@ -174,24 +174,24 @@ struct http_conn {
     struct http_client_cert *client; /* its facts, built on first use (malloc) */
 };
 
-struct guard;
+struct conn_guard;
 
 /* Starts the guard for cfg (per-address limit MODELWRAP_MAX_CONNECTIONS_PER_IP, deadlines from
  * MODELWRAP_RECEIVE_TIMEOUT and MODELWRAP_IDLE_TIMEOUT) and its watchdog thread. trusted (borrowed,
  * must outlive the guard) lists peers exempt from the per-address limit. NULL with e on failure. */
-struct guard *guard_new(const struct config *cfg, const struct proxy_list *trusted,
+struct conn_guard *guard_new(const struct config *cfg, const struct proxy_list *trusted,
                         struct mw_error *e);
 /* Stops the watchdog and frees. Every connection must have been closed first. */
-void guard_free(struct guard *g);
+void guard_free(struct conn_guard *g);
 /* A connection was accepted (I/O thread). Returns its state (NULL when out of memory: the caller
  * refuses the connection); ->refused is set, and the socket shut down, when the peer is over its
  * connection limit. */
-struct http_conn *guard_conn_open(struct guard *g, int fd, const struct sockaddr *sa);
+struct http_conn *guard_conn_open(struct conn_guard *g, int fd, const struct sockaddr *sa);
 /* Whether the guard shut c down itself (watchdog, room for a new connection, a limit). The
  * connection's I/O thread. */
-bool guard_conn_cut(struct guard *g, struct http_conn *c);
+bool guard_conn_cut(struct conn_guard *g, struct http_conn *c);
 /* The connection is closing (I/O thread, before its socket is closed): forgets and frees c. */
-void guard_conn_close(struct guard *g, struct http_conn *c);
+void guard_conn_close(struct conn_guard *g, struct http_conn *c);
 /* Phase changes of the connection's current request (I/O thread, no lock). */
 void guard_conn_idle(struct http_conn *c);
 void guard_conn_request(struct http_conn *c, size_t uri_len);
@@ -199,12 +199,12 @@ void guard_conn_phase(struct http_conn *c, int state);
 /* The guard's monotonic clock (coarse: milliseconds of resolution), in nanoseconds. */
 uint64_t guard_now_ns(void);
 /* The time (guard_now_ns) by which the current request must be received. */
-uint64_t guard_deadline_ns(const struct guard *g, const struct http_conn *c);
+uint64_t guard_deadline_ns(const struct conn_guard *g, const struct http_conn *c);
 /* Connections closed by the watchdog and refused by the per-address limit, since start. */
-unsigned long long guard_closed_slow(const struct guard *g);
-unsigned long long guard_refused(const struct guard *g);
+unsigned long long guard_closed_slow(const struct conn_guard *g);
+unsigned long long guard_refused(const struct conn_guard *g);
 /* Open connections in the server-wide count (for tests and metrics). Any thread. */
-unsigned guard_open(const struct guard *g);
+unsigned guard_open(const struct conn_guard *g);
 /* Rate limiter for log lines an attacker could trigger: true at most once per interval_ns. */
 bool guard_log_ok(atomic_ullong *last_ns, uint64_t interval_ns);
 

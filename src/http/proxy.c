@@ -129,11 +129,6 @@ static bool host_bits_set(const struct ipaddr *a, unsigned bits)
     return false;
 }
 
-static bool is_list_sep(char c)
-{
-    return c == ',' || c == ' ' || c == '\t';
-}
-
 /* Parses MODELWRAP_TRUSTED_PROXIES. Owns nothing passed in; pl owns its array (proxy_list_fini).
  * Main thread at start-up. 0 or MWE_CONFIG / MWE_NOMEM with e. */
 int proxy_list_parse(const char *spec, struct proxy_list *pl, struct mw_error *e)
@@ -147,6 +142,7 @@ int proxy_list_parse(const char *spec, struct proxy_list *pl, struct mw_error *e
     if (spec == NULL)
         goto out;
     for (;;) {
+        struct slice item;
         const char *start;
         const char *slash;
         size_t len;
@@ -154,14 +150,10 @@ int proxy_list_parse(const char *spec, struct proxy_list *pl, struct mw_error *e
         unsigned bits;
         unsigned max_bits;
 
-        while (*p && is_list_sep(*p))
-            p++;
-        if (*p == '\0')
+        if (!mw_list_next(&p, &item))
             break;
-        start = p;
-        while (*p && !is_list_sep(*p))
-            p++;
-        len = (size_t)(p - start);
+        start = item.ptr;
+        len = item.len;
         slash = memchr(start, '/', len);
         if (!ipaddr_parse(start, slash ? (size_t)(slash - start) : len, &c.net)) {
             rc = mw_fail(e, MWE_CONFIG,

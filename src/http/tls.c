@@ -63,48 +63,25 @@ static void datum_wipe(gnutls_datum_t *d)
 static int read_file(const char *setting, const char *path, gnutls_datum_t *out,
                      struct mw_error *e)
 {
-    struct stat st;
-    size_t used = 0;
-    int fd;
+    char *data = NULL;
+    size_t len = 0;
+    int err;
     int rc = 0;
 
     out->data = NULL;
     out->size = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = mw_fail(e, MWE_CONFIG, "%s: cannot read '%s': %s", setting, path, strerror(errno));
-        goto out;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    err = mw_file_read(path, TLS_FILE_MAX, MW_FILE_REGULAR, &data, &len);
+    if (err == EINVAL)
         rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is not a regular file", setting, path);
-        goto out_fd;
-    }
-    if (st.st_size <= 0 || (unsigned long long)st.st_size > TLS_FILE_MAX) {
-        rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is %s (accepted: a PEM file of at most %u bytes)",
-                     setting, path, st.st_size <= 0 ? "empty" : "too large", TLS_FILE_MAX);
-        goto out_fd;
-    }
-    out->data = malloc((size_t)st.st_size + 1);
-    if (!out->data) {
+    else if (err == ENOMEM)
         rc = mw_fail(e, MWE_NOMEM, "%s: out of memory", setting);
-        goto out_fd;
-    }
-    while (used < (size_t)st.st_size) {
-        ssize_t got = read(fd, out->data + used, (size_t)st.st_size - used);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            rc = mw_fail(e, MWE_CONFIG, "%s: cannot read '%s': %s", setting, path,
-                         got < 0 ? strerror(errno) : "the file shrank while being read");
-            goto out_fd;
-        }
-        used += (size_t)got;
-    }
-    out->data[used] = '\0';
-    out->size = (unsigned)used;
-out_fd:
-    close(fd);
-out:
+    else if (err != 0 && err != EFBIG)
+        rc = mw_fail(e, MWE_CONFIG, "%s: cannot read '%s': %s", setting, path, strerror(err));
+    else if (err == EFBIG || len == 0)
+        rc = mw_fail(e, MWE_CONFIG, "%s: '%s' is %s (accepted: a PEM file of at most %u bytes)",
+                     setting, path, err == 0 ? "empty" : "too large", TLS_FILE_MAX);
+    out->data = (unsigned char *)data;
+    out->size = (unsigned)len;
     if (rc != 0)
         datum_wipe(out);
     return rc;

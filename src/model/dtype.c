@@ -170,7 +170,7 @@ bool dtype_int_range(int dtype, int64_t *lo, uint64_t *hi)
 }
 
 /* See model.h. Any thread. */
-const char *json_type_desc(const json_t *v)
+const char *mw_json_type_desc(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:

@@ -116,69 +116,17 @@ out:
  * caller frees. 0, or MWE_CONFIG / MWE_NOMEM with e naming the path. Any thread. */
 int model_read_file(const char *path, char **out, size_t *out_len, struct mw_error *e)
 {
-    struct stat st;
-    char *buf = NULL, *grown;
-    size_t len = 0, cap;
-    ssize_t n;
-    int fd, rc = 0;
+    int err = mw_file_read(path, MODEL_JSON_MAX, MW_FILE_REGULAR, out, out_len);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        rc = mw_fail(e, MWE_CONFIG, "%s: cannot open: %s", path, strerror(errno));
-        goto out;
-    }
-    if (fstat(fd, &st) != 0) {
-        rc = mw_fail(e, MWE_CONFIG, "%s: cannot read: %s", path, strerror(errno));
-        goto out_close;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = mw_fail(e, MWE_CONFIG, "%s: not a regular file", path);
-        goto out_close;
-    }
-    if (st.st_size < 0 || (uint64_t)st.st_size > MODEL_JSON_MAX)
-        goto out_too_large;
-    cap = (size_t)st.st_size + 1;
-    buf = malloc(cap);
-    if (buf == NULL)
-        goto out_nomem;
-    for (;;) {
-        if (len == cap) {
-            /* The file grew since fstat. */
-            if (cap > MODEL_JSON_MAX)
-                goto out_too_large;
-            cap = cap > MODEL_JSON_MAX / 2 ? MODEL_JSON_MAX + 1 : cap * 2;
-            grown = realloc(buf, cap);
-            if (grown == NULL)
-                goto out_nomem;
-            buf = grown;
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = mw_fail(e, MWE_CONFIG, "%s: cannot read: %s", path, strerror(errno));
-            goto out_free;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    *out = buf;
-    *out_len = len;
-    buf = NULL;
-    goto out_close;
-
-out_too_large:
-    rc = mw_fail(e, MWE_CONFIG, "%s: larger than %zu bytes", path, MODEL_JSON_MAX);
-    goto out_free;
-out_nomem:
-    rc = mw_fail(e, MWE_NOMEM, "%s: out of memory", path);
-out_free:
-    free(buf);
-out_close:
-    close(fd);
-out:
-    return rc;
+    if (err == 0)
+        return 0;
+    if (err == EINVAL)
+        return mw_fail(e, MWE_CONFIG, "%s: not a regular file", path);
+    if (err == EFBIG)
+        return mw_fail(e, MWE_CONFIG, "%s: larger than %zu bytes", path, MODEL_JSON_MAX);
+    if (err == ENOMEM)
+        return mw_fail(e, MWE_NOMEM, "%s: out of memory", path);
+    return mw_fail(e, MWE_CONFIG, "%s: cannot open: %s", path, strerror(err));
 }
 
 /* An optional member matching model_name_ok into *out (a new string the caller frees); absent: a

@@ -77,7 +77,7 @@ bool dtype_is_number(int dtype);
 bool dtype_int_range(int dtype, int64_t *lo, uint64_t *hi);
 /* "an object", "a number", ... : what a JSON value is, for "expected X, got <this>" messages of
  * the records and the V2 tensor codecs. */
-const char *json_type_desc(const json_t *v);
+const char *mw_json_type_desc(const json_t *v);
 /* FP16 / BF16 bits <-> float. The _from_double forms succeed only when d is exactly representable
  * (finite, in range, no rounding), writing the bits to *out. */
 float dtype_fp16_to_float(uint16_t h);

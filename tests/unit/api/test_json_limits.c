@@ -23,7 +23,7 @@ static int check(const char *text, unsigned depth, unsigned elements, struct mw_
     cfg.max_json_depth = depth;
     cfg.max_json_elements = elements;
     memset(e, 0, sizeof(*e));
-    rc = json_limits_check(copy, n, &cfg, e);
+    rc = mw_json_limits_check(copy, n, &cfg, e);
     free(copy);
     return rc;
 }
@@ -99,12 +99,12 @@ static void test_large(void **state)
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_json_depth = 32;
     cfg.max_json_elements = 1000001;
-    assert_int_equal(json_limits_check(big, n, &cfg, &e), 0);
+    assert_int_equal(mw_json_limits_check(big, n, &cfg, &e), 0);
     cfg.max_json_elements = 1000000;
-    assert_int_equal(json_limits_check(big, n, &cfg, &e), MWE_INVALID_JSON);
+    assert_int_equal(mw_json_limits_check(big, n, &cfg, &e), MWE_INVALID_JSON);
     /* 100000 nested arrays stop at the depth limit */
     memset(big, '[', 100000);
-    assert_int_equal(json_limits_check(big, 100000, &cfg, &e), MWE_INVALID_JSON);
+    assert_int_equal(mw_json_limits_check(big, 100000, &cfg, &e), MWE_INVALID_JSON);
     assert_non_null(strstr(e.msg, "deeper"));
     free(big);
 }

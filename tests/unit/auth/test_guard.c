@@ -17,88 +17,88 @@
 
 #define S 1000000000ull
 
-static struct guard *new_guard(unsigned limit, unsigned window, unsigned block)
+static struct auth_lockout *new_guard(unsigned limit, unsigned window, unsigned block)
 {
-    struct guard *g = aligned_alloc(64, (sizeof(*g) + 63) & ~(size_t)63);
+    struct auth_lockout *g = aligned_alloc(64, (sizeof(*g) + 63) & ~(size_t)63);
     assert_non_null(g);
-    guard_init(g, limit, window, block);
+    auth_lockout_init(g, limit, window, block);
     return g;
 }
 
-static void free_guard(struct guard *g)
+static void free_guard(struct auth_lockout *g)
 {
-    guard_fini(g);
+    auth_lockout_fini(g);
     free(g);
 }
 
 static void test_blocks_after_limit(void **state)
 {
-    struct guard *g = new_guard(3, 60, 300);
+    struct auth_lockout *g = new_guard(3, 60, 300);
     uint64_t t = 1000 * S;
     unsigned retry = 0;
     (void)state;
 
-    assert_false(guard_blocked(g, "192.0.2.1", t, &retry));
-    assert_false(guard_fail(g, "192.0.2.1", t));
-    assert_false(guard_fail(g, "192.0.2.1", t + S));
-    assert_false(guard_blocked(g, "192.0.2.1", t + S, &retry));
-    assert_true(guard_fail(g, "192.0.2.1", t + 2 * S)); /* the third failure blocks */
-    assert_true(guard_blocked(g, "192.0.2.1", t + 2 * S, &retry));
+    assert_false(auth_lockout_blocked(g, "192.0.2.1", t, &retry));
+    assert_false(auth_lockout_fail(g, "192.0.2.1", t));
+    assert_false(auth_lockout_fail(g, "192.0.2.1", t + S));
+    assert_false(auth_lockout_blocked(g, "192.0.2.1", t + S, &retry));
+    assert_true(auth_lockout_fail(g, "192.0.2.1", t + 2 * S)); /* the third failure blocks */
+    assert_true(auth_lockout_blocked(g, "192.0.2.1", t + 2 * S, &retry));
     assert_int_equal(retry, 300);
-    assert_true(guard_blocked(g, "192.0.2.1", t + 102 * S + 1, &retry));
+    assert_true(auth_lockout_blocked(g, "192.0.2.1", t + 102 * S + 1, &retry));
     assert_int_equal(retry, 200);
     /* Another address is not affected. */
-    assert_false(guard_blocked(g, "192.0.2.2", t + 3 * S, &retry));
+    assert_false(auth_lockout_blocked(g, "192.0.2.2", t + 3 * S, &retry));
     /* The block ends. */
-    assert_false(guard_blocked(g, "192.0.2.1", t + 302 * S, &retry));
+    assert_false(auth_lockout_blocked(g, "192.0.2.1", t + 302 * S, &retry));
     free_guard(g);
 }
 
 static void test_window_resets(void **state)
 {
-    struct guard *g = new_guard(3, 10, 60);
+    struct auth_lockout *g = new_guard(3, 10, 60);
     uint64_t t = 5000 * S;
     unsigned retry = 0;
     (void)state;
 
-    assert_false(guard_fail(g, "198.51.100.7", t));
-    assert_false(guard_fail(g, "198.51.100.7", t + 5 * S));
+    assert_false(auth_lockout_fail(g, "198.51.100.7", t));
+    assert_false(auth_lockout_fail(g, "198.51.100.7", t + 5 * S));
     /* The window (10 s from the first failure) passed: counting starts again. */
-    assert_false(guard_fail(g, "198.51.100.7", t + 11 * S));
-    assert_false(guard_fail(g, "198.51.100.7", t + 12 * S));
-    assert_false(guard_blocked(g, "198.51.100.7", t + 12 * S, &retry));
-    assert_true(guard_fail(g, "198.51.100.7", t + 13 * S));
+    assert_false(auth_lockout_fail(g, "198.51.100.7", t + 11 * S));
+    assert_false(auth_lockout_fail(g, "198.51.100.7", t + 12 * S));
+    assert_false(auth_lockout_blocked(g, "198.51.100.7", t + 12 * S, &retry));
+    assert_true(auth_lockout_fail(g, "198.51.100.7", t + 13 * S));
     free_guard(g);
 }
 
 static void test_ipv6_per_64(void **state)
 {
-    struct guard *g = new_guard(2, 60, 60);
+    struct auth_lockout *g = new_guard(2, 60, 60);
     uint64_t t = 100 * S;
     unsigned retry = 0;
     (void)state;
 
-    assert_false(guard_fail(g, "2001:db8:1:2::1", t));
-    assert_true(guard_fail(g, "2001:db8:1:2:ffff::9", t)); /* same /64 */
-    assert_true(guard_blocked(g, "2001:db8:1:2:abcd::1", t, &retry));
-    assert_false(guard_blocked(g, "2001:db8:1:3::1", t, &retry));
+    assert_false(auth_lockout_fail(g, "2001:db8:1:2::1", t));
+    assert_true(auth_lockout_fail(g, "2001:db8:1:2:ffff::9", t)); /* same /64 */
+    assert_true(auth_lockout_blocked(g, "2001:db8:1:2:abcd::1", t, &retry));
+    assert_false(auth_lockout_blocked(g, "2001:db8:1:3::1", t, &retry));
     free_guard(g);
 }
 
 static void test_disabled(void **state)
 {
-    struct guard *g = new_guard(0, 60, 60);
+    struct auth_lockout *g = new_guard(0, 60, 60);
     unsigned retry = 0;
     (void)state;
     for (int i = 0; i < 100; i++)
-        assert_false(guard_fail(g, "192.0.2.9", S));
-    assert_false(guard_blocked(g, "192.0.2.9", S, &retry));
+        assert_false(auth_lockout_fail(g, "192.0.2.9", S));
+    assert_false(auth_lockout_blocked(g, "192.0.2.9", S, &retry));
     free_guard(g);
 }
 
 static void test_bounded_under_many_addresses(void **state)
 {
-    struct guard *g = new_guard(2, 60, 600);
+    struct auth_lockout *g = new_guard(2, 60, 600);
     uint64_t t = 10 * S;
     unsigned retry = 0;
     char addr[64];
@@ -106,13 +106,13 @@ static void test_bounded_under_many_addresses(void **state)
 
     /* Block one address, then flood the table with 100000 others: the table stays its size and
      * the blocked entry, preferred over unblocked ones when evicting, is kept. */
-    guard_fail(g, "203.0.113.5", t);
-    assert_true(guard_fail(g, "203.0.113.5", t));
+    auth_lockout_fail(g, "203.0.113.5", t);
+    assert_true(auth_lockout_fail(g, "203.0.113.5", t));
     for (int i = 0; i < 100000; i++) {
         snprintf(addr, sizeof(addr), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-        guard_fail(g, addr, t + 1);
+        auth_lockout_fail(g, addr, t + 1);
     }
-    assert_true(guard_blocked(g, "203.0.113.5", t + 2, &retry));
+    assert_true(auth_lockout_blocked(g, "203.0.113.5", t + 2, &retry));
     free_guard(g);
 }
 

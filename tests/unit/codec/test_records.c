@@ -898,6 +898,41 @@ static void test_optional_members(void **state)
     pthread_mutex_destroy(&m.run_lock);
 }
 
+/* The one rule for record-shaped models; FP16/BF16 are numbers the codec does not read. */
+static void test_records_kind(void **state)
+{
+    static const char *const cols[] = {"a", "b"};
+    struct mw_tensor_spec in[2] = {
+        {.name = "x", .dtype = MW_FP32, .ndim = 2, .shape = {-1, 2}, .n_names = 2, .names = cols},
+        {.name = "y", .dtype = MW_BYTES, .ndim = 1, .shape = {-1}},
+    };
+    struct model_sig sig = {.n_inputs = 1, .inputs = in};
+
+    (void)state;
+    assert_int_equal(records_kind(&sig), REC_MATRIX);
+    in[0].shape[1] = 3; /* names do not match the columns */
+    assert_int_equal(records_kind(&sig), REC_NONE);
+    in[0].shape[1] = -1;
+    assert_int_equal(records_kind(&sig), REC_MATRIX);
+    in[0].dtype = MW_BOOL;
+    assert_int_equal(records_kind(&sig), REC_NONE);
+    for (int dt = MW_FP16; dt <= MW_BF16; dt++) {
+        assert_true(dtype_is_number(dt));
+        in[0].dtype = dt;
+        assert_int_equal(records_kind(&sig), REC_NONE);
+    }
+    in[0] = (struct mw_tensor_spec){.name = "x", .dtype = MW_BOOL, .ndim = 1, .shape = {-1}};
+    sig.n_inputs = 2;
+    assert_int_equal(records_kind(&sig), REC_COLUMNS);
+    in[1].dtype = MW_FP16;
+    assert_int_equal(records_kind(&sig), REC_NONE);
+    in[1].dtype = MW_INT64;
+    in[1].shape[0] = 4;
+    assert_int_equal(records_kind(&sig), REC_NONE);
+    sig.n_inputs = 0;
+    assert_int_equal(records_kind(&sig), REC_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -919,6 +954,7 @@ int main(void)
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_float_round_trip),
         cmocka_unit_test(test_decode_encode_round_trip),
+        cmocka_unit_test(test_records_kind),
     };
     return cmocka_run_group_tests(tests, setup_models, teardown_models);
 }

@@ -2,10 +2,12 @@
  * Unit tests of the config loader: defaults, each precedence layer (.env < environment < flags),
  * every setting type's parsing and exact error text, unknown names, the .env file rules, and that
  * .env.example and docs/configuration.md match the settings table.
- * config.c is included (not linked) so that its table engine can also run on a test table with a
- * bool and a secret setting, types that no production setting uses yet.
+ * The config sources are included (not linked) so that their table engine can also run on a test
+ * table with a bool and a secret setting, types that no production setting uses yet.
  */
-#include "config/config.c"
+#include "config/settings.c"
+#include "config/load.c"
+#include "config/print.c"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -619,7 +621,7 @@ static void test_help(void **state)
     assert_non_null(out);
     config_print_help(out);
     fclose(out);
-    for (i = 0; i < MW_ARRAY_LEN(settings); i++) {
+    for (i = 0; i < CONFIG_N_SETTINGS; i++) {
         char flag[64];
         char env[64];
         char start[80];
@@ -627,9 +629,9 @@ static void test_help(void **state)
         const char *p;
         size_t n;
 
-        flag_name(&settings[i], flag, sizeof(flag));
+        setting_flag_name(&config_settings[i], flag, sizeof(flag));
         snprintf(start, sizeof(start), "  %s ", flag);
-        snprintf(env, sizeof(env), "  MODELWRAP_%s ", settings[i].name);
+        snprintf(env, sizeof(env), "  MODELWRAP_%s ", config_settings[i].name);
         p = strstr(text, start);
         assert_non_null(p);
         n = strcspn(p, "\n");
@@ -637,7 +639,7 @@ static void test_help(void **state)
         memcpy(line, p, n);
         line[n] = '\0';
         assert_non_null(strstr(line, env));
-        assert_non_null(strstr(line, settings[i].help));
+        assert_non_null(strstr(line, config_settings[i].help));
     }
     assert_non_null(strstr(text, "--max-body-bytes SIZE"));
     assert_non_null(strstr(text, "(default: unset; accepted: text; empty = unset)"));
@@ -664,7 +666,7 @@ static void test_env_example_is_current(void **state)
     if (!same) {
         free(generated);
         fail_msg("%s differs from config_print_env_example(): regenerate it from the table in "
-                 "src/config/config.c",
+                 "src/config/config_int.h",
                  path);
     }
     /* And it loads: every line is a comment. */
@@ -688,8 +690,8 @@ static void doc_row(const struct setting *s, char *out, size_t size)
     size_t i;
     size_t j = 0;
 
-    flag_name(s, flag, sizeof(flag));
-    accepted(s, acc, sizeof(acc));
+    setting_flag_name(s, flag, sizeof(flag));
+    setting_accepted(s, acc, sizeof(acc));
     for (i = 0; acc[i] != '\0' && j + 2 < sizeof(acc_md); i++) {
         if (acc[i] == '|')
             acc_md[j++] = '\\';
@@ -715,8 +717,8 @@ static void test_docs_are_current(void **state)
     snprintf(path, sizeof(path), "%s/docs/configuration.md", g_source_dir);
     docs = read_all(path);
     assert_non_null(docs);
-    for (i = 0; i < MW_ARRAY_LEN(settings); i++) {
-        doc_row(&settings[i], row, sizeof(row));
+    for (i = 0; i < CONFIG_N_SETTINGS; i++) {
+        doc_row(&config_settings[i], row, sizeof(row));
         if (strstr(docs, row) == NULL) {
             free(docs);
             fail_msg("docs/configuration.md lacks the row: %s", row);

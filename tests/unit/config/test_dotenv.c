@@ -1,5 +1,5 @@
 /*
- * Unit tests of dotenv_parse (src/config/config.c): the .env grammar (quotes, escapes, comments,
+ * Unit tests of dotenv_parse (src/config/dotenv.c): the .env grammar (quotes, escapes, comments,
  * export, CRLF, missing final newline), malformed lines with their numbers, NUL bytes, line limits.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "config/config.h"
+#include "config/dotenv.h"
 
 #define MAX_PAIRS 16
 
@@ -248,9 +248,44 @@ static void test_callback_stops(void **state)
     pairs_free(&p);
 }
 
+struct lines {
+    size_t n;
+    size_t line[4];
+};
+
+static int note_line(const char *key, const char *value, size_t line, void *ctx)
+{
+    struct lines *l = ctx;
+
+    (void)key;
+    (void)value;
+    if (l->n == 4)
+        return -1;
+    l->line[l->n++] = line;
+    return 0;
+}
+
+/* dotenv_scan numbers the physical lines (1-based) past a BOM, comments, blanks and CRLF. */
+static void test_scan_line_numbers(void **state)
+{
+    static const char text[] = "\xEF\xBB\xBF# c\r\nA=1\r\n\n  \nexport B='x'\nC=\"y\" # z";
+    struct lines l = {0};
+    struct mw_error e = {0};
+
+    (void)state;
+    assert_int_equal(dotenv_scan(text, sizeof(text) - 1, note_line, &l, &e), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.line[0], 2);
+    assert_int_equal(l.line[1], 5);
+    assert_int_equal(l.line[2], 6);
+    assert_int_equal(dotenv_scan("A=1\n\nB", 7, note_line, &l, &e), MWE_CONFIG);
+    assert_non_null(strstr(e.msg, "line 3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scan_line_numbers),
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_no_trailing_newline_and_crlf),
         cmocka_unit_test(test_comments),

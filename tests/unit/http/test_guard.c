@@ -60,7 +60,7 @@ static struct sockaddr_storage addr(const char *text)
     return ss;
 }
 
-static struct http_conn *open_from(struct guard *g, struct sock *s, const char *ip)
+static struct http_conn *open_from(struct conn_guard *g, struct sock *s, const char *ip)
 {
     struct sockaddr_storage ss = addr(ip);
     *s = sock_new();
@@ -83,7 +83,7 @@ static void test_per_address_limit(void **state)
     struct config cfg;
     struct proxy_list trusted;
     struct mw_error e = {0};
-    struct guard *g;
+    struct conn_guard *g;
     struct sock s[8];
     struct http_conn *c[8];
     (void)state;
@@ -136,7 +136,7 @@ static void test_table(void **state)
 {
     struct config cfg;
     struct mw_error e = {0};
-    struct guard *g;
+    struct conn_guard *g;
     enum { N = 40 };
     struct sock s[N];
     struct http_conn *c[N];
@@ -202,7 +202,7 @@ static void test_watchdog(void **state)
 {
     struct config cfg;
     struct mw_error e = {0};
-    struct guard *g;
+    struct conn_guard *g;
     struct sock idle, headers, body, handling;
     struct http_conn *ci, *ch, *cb, *cx;
     uint64_t t0;
@@ -270,7 +270,7 @@ static void test_total_limit_closes_idle_first(void **state)
 {
     struct config cfg;
     struct mw_error e = {0};
-    struct guard *g;
+    struct conn_guard *g;
     struct sock s[6];
     struct http_conn *c[6];
     (void)state;
