@@ -713,6 +713,42 @@ def python_report(out, conns, instances, mx, delay, *specs):
     return 0
 
 
+# ---- bench/compare.sh ----------------------------------------------------------------------------
+
+def compare_report(out, *specs):
+    """Two binaries, the same cases: medians per side and the after/before ratios (per round too,
+    so a reader sees whether a difference is larger than the rounds' own spread)."""
+    res = rounds(specs)
+    cases = []
+    for name in res:
+        base = name.rsplit("-", 1)[0]
+        if base not in cases:
+            cases.append(base)
+    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count(),
+           "load": open("/proc/loadavg").read().split()[:3], "runs": res, "cases": {}}
+    print("| case | before req/s | after req/s | after/before | per round | before p99 ms | after p99 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for c in cases:
+        b, a = res[c + "-before"], res[c + "-after"]
+        per = []
+        for rb in b["runs"]:
+            ra = next((r for r in a["runs"] if r["round"] == rb["round"]), None)
+            if ra is not None and rb["rps"]:
+                per.append(round(ra["rps"] / rb["rps"], 3))
+        ratio = round(a["rps"] / b["rps"], 3) if b["rps"] else None
+        doc["cases"][c] = {"before_rps": b["rps"], "after_rps": a["rps"], "ratio": ratio,
+                           "ratio_per_round": per, "before_p99_ms": b["p99_ms"],
+                           "after_p99_ms": a["p99_ms"]}
+        print("| %s | %.0f | %.0f | %.3f | %s | %.2f | %.2f |" % (
+            c, b["rps"], a["rps"], ratio or 0, " / ".join("%.3f" % x for x in per),
+            b["p99_ms"], a["p99_ms"]))
+    write_json(out, doc)
+    if any(v["errors"] for v in res.values()):
+        print("compare bench: wrk saw non-2xx answers or socket errors", file=sys.stderr)
+        return 1
+    return 0
+
+
 # ---- bench/suite.sh ------------------------------------------------------------------------------
 
 def fresh(path, since):
@@ -820,6 +856,7 @@ def main(argv):
         "wrk-field": wrk_field, "report": report, "v2-bodies": v2_bodies, "v2-check": v2_check,
         "v2-report": v2_report, "https-report": https_report,
         "batching-report": batching_report, "python-report": python_report, "suite": suite,
+        "compare-report": compare_report,
     }
     if len(argv) < 2 or argv[1] not in cmds:
         raise SystemExit(f"benchlib: unknown command; one of {' '.join(cmds)}")

@@ -1,9 +1,9 @@
 /*
  * libFuzzer target for a request body's whole path, in production's order and with its calls:
  * the body arrives in chunks into a struct buf bounded by max_body_bytes (too large: 413, as
- * http.c answers), then the V1 predict path (json_limits_check, jansson with duplicates refused,
+ * http.c answers), then the V1 predict path (mw_json_limits_check, jansson with duplicates refused,
  * the decoding budget of the body's size, records_decode, records_encode) and the V2 infer path
- * (Inference-Header-Content-Length through binary_header_length when framed, json_limits_check
+ * (Inference-Header-Content-Length through binary_header_length when framed, mw_json_limits_check
  * on the JSON part, tensor_decode_request or tensor_decode_raw, tensor_encode_response). The
  * settings are config_load's defaults except a 32 KiB body limit, so that the limit is reached.
  * Input: byte 0 picks the chunk size (bit 0: a framed V2 body; then the header value runs to the
@@ -105,7 +105,7 @@ static void v1_predict(struct model *m, const struct buf *b)
     json_t *root, *again;
     int rc;
 
-    if (json_limits_check(body, b->len, &cfg, &e) != 0)
+    if (mw_json_limits_check(body, b->len, &cfg, &e) != 0)
         return; /* 400 invalid_json */
     root = json_loadb(body, b->len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
@@ -159,7 +159,7 @@ static void v2_infer(struct model *m, const struct buf *b, const char *ihcl, siz
     }
     if (hlen > len)
         abort();
-    if (!(framed && hlen == 0) && json_limits_check(body, hlen, &cfg, &e) != 0)
+    if (!(framed && hlen == 0) && mw_json_limits_check(body, hlen, &cfg, &e) != 0)
         return; /* 400 invalid_json */
     c = model_call_new(m, model_call_budget(len));
     if (c == NULL)

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for json_limits_check, the byte scan every JSON body meets before jansson:
+ * libFuzzer target for mw_json_limits_check, the byte scan every JSON body meets before jansson:
  * the first two bytes pick a depth limit (1-16) and an element limit (1-256), the rest is the
  * body, checked against those limits and against the defaults (32, 1000000). Whenever jansson
  * parses the body as production does, the scan's verdict must be exact: it passes if and only if
@@ -46,7 +46,7 @@ static void check(const char *body, size_t len, const json_t *tree, unsigned max
     cfg.max_json_depth = max_depth;
     cfg.max_json_elements = max_elements;
     memset(&e, 0, sizeof(e));
-    rc = json_limits_check(body, len, &cfg, &e);
+    rc = mw_json_limits_check(body, len, &cfg, &e);
     if (rc != 0 && (rc != MWE_INVALID_JSON || e.code != rc || e.msg[0] == '\0'))
         abort();
     if (tree == NULL)

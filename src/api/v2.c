@@ -240,6 +240,8 @@ int api_h_v2_infer(void *ctx, struct request *r)
         return HTTP_DONE;
     if (!model_is_ready(m)) {
         http_set_error(r, MWE_NOT_READY, "The model is not ready.");
+        /* Loading, or restarting its workers: a client may try again soon. */
+        http_header_add(r, "Retry-After", "1");
         return HTTP_DONE;
     }
     if (api_refuse_content_encoding(r))

@@ -209,7 +209,9 @@ def test_not_ready_while_no_instance_lives(make_server, tmpdir_path):
     while requests.get(ready).status_code != 503 and time.time() < end:
         time.sleep(0.05)
     assert requests.get(ready).status_code == 503
-    assert op(s, "ok").status_code == 503
+    r = op(s, "ok")
+    assert_error(r, 503, "not_ready")
+    assert r.headers["Retry-After"] == "1"
     s.wait_log(lambda l: l.get("msg") == "python model instance failed to load" and
                "this model is broken for now" in l.get("traceback", ""))
     os.unlink(os.path.join(d, "broken"))
