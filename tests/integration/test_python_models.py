@@ -168,6 +168,29 @@ def test_bad_models_refuse_to_start(make_server, tmpdir_path):
                        env=clean_env(), capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert "No module named 'no_such_module_here'" in p.stderr
+    # busy_poll is a boolean
+    write_model(tmpdir_path, "empty", {"backend": "python", "file": "model.py", "busy_poll": "no"},
+                {"model.py": "class Model:\n    model = 1\n    def run(self, records):\n"
+                             "        return 1\n"})
+    p = subprocess.run([BIN, "serve", "--auth", "none", "--port", "0", "--models", tmpdir_path],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert '"busy_poll": expected true or false' in p.stderr
+
+
+@pytest.mark.parametrize("busy_poll", [True, False])
+def test_answers_with_and_without_busy_polling(make_server, tmpdir_path, busy_poll):
+    # Polling for a fast answer changes how the threads wait, never what they answer.
+    from conftest import write_model
+    write_model(tmpdir_path, "double", {"backend": "python", "file": "model.py",
+                                        "busy_poll": busy_poll}, {
+        "model.py": "class Model:\n    model = 2\n    def run(self, records):\n"
+                    "        return [self.model * r['x'] for r in records['data']]\n"})
+    s = make_server(["--models", tmpdir_path])
+    for i in range(50):
+        r = post_json(s.url("/api/predict"), {"data": [{"x": i}, {"x": -i}]})
+        assert r.status_code == 200, r.text
+        assert r.json() == [2 * i, -2 * i]
 
 
 def test_no_signature_accepts_any_object(make_server, tmpdir_path):

@@ -93,7 +93,7 @@ struct pystate {
  * call. Only when nothing else waits (no queued call, no other busy instance), the recent answers
  * came within SPIN_NS, and there is another CPU for the worker: under load the thread sleeps.
  */
-#define SPIN_NS (UINT64_C(50) * 1000)
+#define SPIN_NS (UINT64_C(150) * 1000)
 
 bool model_worker_stats(const struct model *m, struct model_worker_stats *out)
 {
@@ -1104,6 +1104,7 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     struct pystate *st = NULL;
     const json_t *py = json_object_get(mj, "python"), *file = json_object_get(mj, "file");
     const json_t *load_mode = json_object_get(mj, "load"), *v;
+    const json_t *busy_poll = json_object_get(mj, "busy_poll");
     json_t *init = NULL;
     char path[512];
     uint64_t instances, max_rss, max_requests, shm, load_ms;
@@ -1127,6 +1128,10 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
         read_uint(mj, "shm_bytes", 1 << 20, PY_SHM_MAX, PY_SHM_DEFAULT, &shm, path, e) != 0 ||
         read_uint(mj, "load_timeout_ms", 1000, 3600000, PY_LOAD_TIMEOUT_MS, &load_ms, path, e) != 0)
         goto out;
+    if (busy_poll != NULL && !json_is_boolean(busy_poll)) {
+        mw_fail(e, MWE_CONFIG, "%s: \"busy_poll\": expected true or false", path);
+        goto out;
+    }
     if (load_mode != NULL && !(json_is_string(load_mode) &&
                                (strcmp(json_string_value(load_mode), "fork") == 0 ||
                                 strcmp(json_string_value(load_mode), "per-instance") == 0))) {
@@ -1144,7 +1149,8 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
     st->n = (unsigned)instances;
     {
         cpu_set_t cpus;
-        st->spin_ok = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
+        st->spin_ok = !json_is_false(busy_poll) && sched_getaffinity(0, sizeof(cpus), &cpus) == 0 &&
+                      CPU_COUNT(&cpus) > 1;
     }
     st->shm_size = (size_t)shm / 2 * 2;
     st->load_timeout_ms = (unsigned)load_ms;
@@ -1218,12 +1224,12 @@ static int load(struct model *m, const json_t *mj, bool sklearn, struct mw_error
         }
     }
     /* "o" steals: the path list is a new reference either way. */
-    init = json_pack("{s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:I, s:I, s:I}", "dir", m->dir, "name",
+    init = json_pack("{s:s, s:s, s:s, s:s, s:O, s:o, s:s, s:I, s:I, s:I, s:b}", "dir", m->dir, "name",
                      m->name, "version", m->version, "backend", sklearn ? "sklearn" : "python",
                      "model_json", mj, "path", v != NULL ? json_incref((json_t *)v) : json_array(),
                      "load", load_mode != NULL ? json_string_value(load_mode) : "fork", "instances",
                      (json_int_t)instances, "max_rss", (json_int_t)max_rss, "max_requests",
-                     (json_int_t)max_requests);
+                     (json_int_t)max_requests, "spin", st->spin_ok);
     st->init_json = init != NULL ? json_dumps(init, JSON_COMPACT) : NULL;
     json_decref(init);
     if (st->init_json == NULL)
